@@ -1,0 +1,3 @@
+"""sdcheck: host configuration compliance checks for servers watched by OSSEC."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+import sys
+
+from sdcheck.cli import main
+
+sys.exit(main())

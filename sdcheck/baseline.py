@@ -1,0 +1,309 @@
+"""Baselines (expected state, YAML) and variables (site values).
+
+Variables, in increasing precedence: ``vars:`` defaults in the baseline, a vars file
+(``--vars``; SecureDrop's ``site-specific`` file is accepted as it is, unknown keys
+included), and ``--var KEY=VALUE``. In a baseline, ``${name}`` is replaced by a variable;
+a string that is exactly ``${name}`` takes the variable's value whole (a list stays a
+list); ``$${`` writes a literal ``${``.
+
+Every error names the file and line, so an admin can go straight to it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from sdcheck.check import Check, Option
+
+def _baseline_dir() -> str:
+    here = os.path.dirname(os.path.abspath(__file__))
+    installed = os.path.join(here, "baselines")          # wheel: sdcheck/baselines/
+    source = os.path.join(os.path.dirname(here), "baselines")  # checkout / editable install
+    return installed if os.path.isdir(installed) else source
+
+
+BASELINE_DIR = _baseline_dir()
+PROFILES = ("app", "mon")
+SCHEMA_VERSION = 1
+_VAR_RE = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PROFILE_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+# variables that hold secrets: never printed, redacted from every output
+SECRET_VARS = ("sasl_password",)
+
+
+class BaselineError(Exception):
+    """A malformed baseline, vars file or option. Printed as one line ``file:line: msg``."""
+
+    def __init__(self, path: str, line: int | None, message: str):
+        self.path, self.line, self.message = path, line, message
+        super().__init__(f"{path}:{line}: {message}" if line else f"{path}: {message}")
+
+
+class _MDict(dict):
+    """A mapping that remembers the line of each key."""
+
+    line = 0
+    key_lines: dict
+    _path: str | None = None
+
+
+class _MList(list):
+    line = 0
+
+
+def _loader_cls():
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class Loader(base):  # type: ignore[misc, valid-type]
+        pass
+
+    def construct_mapping(loader, node):
+        out = _MDict()
+        out.line = node.start_mark.line + 1
+        out.key_lines = {}
+        for knode, vnode in node.value:
+            key = loader.construct_object(knode, deep=True)
+            if not isinstance(key, (str, int, float, bool)) or key is None:
+                raise yaml.constructor.ConstructorError(
+                    None, None, "mapping keys must be plain words", knode.start_mark)
+            if key in out:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice", knode.start_mark)
+            out[key] = loader.construct_object(vnode, deep=True)
+            out.key_lines[key] = knode.start_mark.line + 1
+        return out
+
+    def construct_seq(loader, node):
+        out = _MList(loader.construct_object(n, deep=True) for n in node.value)
+        out.line = node.start_mark.line + 1
+        return out
+
+    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, construct_seq)
+    return Loader
+
+
+_LOADER = None
+
+
+def load_yaml(path: str) -> Any:
+    global _LOADER
+    if _LOADER is None:
+        _LOADER = _loader_cls()
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(4 << 20)
+    except OSError as exc:
+        raise BaselineError(path, None, f"cannot read: {exc.strerror or exc}") from None
+    try:
+        return yaml.load(data, Loader=_LOADER)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        ctx = getattr(exc, "context", None)
+        msg = f"not valid YAML: {problem}" + (f" ({ctx})" if ctx else "")
+        raise BaselineError(path, mark.line + 1 if mark else None, msg) from None
+
+
+def _line(obj: Any, key: Any = None, default: int | None = None) -> int | None:
+    if key is not None and isinstance(obj, _MDict):
+        return obj.key_lines.get(key, obj.line)
+    return getattr(obj, "line", default) or default
+
+
+# -- variables ----------------------------------------------------------------------
+
+def load_vars_file(path: str) -> dict[str, Any]:
+    data = load_yaml(path)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise BaselineError(path, _line(data, default=1), "a vars file must be a mapping of name: value")
+    for key in data:
+        if not isinstance(key, str) or not _NAME_RE.match(key):
+            raise BaselineError(path, _line(data, key), f"variable name {key!r} is not a plain identifier")
+    return dict(data)
+
+
+def parse_var_option(text: str) -> tuple[str, Any]:
+    name, sep, raw = text.partition("=")
+    name = name.strip()
+    if not sep or not _NAME_RE.match(name):
+        # never echo the value: it may be a password
+        raise BaselineError("--var", None, "expected NAME=VALUE with NAME a plain identifier "
+                            f"(got a name of {len(name)} characters{'' if sep else ' and no ='})")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    if isinstance(value, (dict, list, int, float, bool)) or value is None:
+        return name, value if value is not None else ""
+    return name, raw
+
+
+def interpolate(value: Any, variables: dict[str, Any], path: str, line: int | None) -> Any:
+    if isinstance(value, str):
+        whole = _VAR_RE.fullmatch(value)
+        if whole and not whole.group(1):
+            name = whole.group(2)
+            if name not in variables:
+                raise BaselineError(path, line, f"variable {name!r} is not defined "
+                                    "(set it in the vars file or with --var)")
+            return variables[name]
+
+        def sub(m: re.Match) -> str:
+            if m.group(1):
+                return "${" + m.group(2) + "}"
+            name = m.group(2)
+            if name not in variables:
+                raise BaselineError(path, line, f"variable {name!r} is not defined "
+                                    "(set it in the vars file or with --var)")
+            v = variables[name]
+            if isinstance(v, (list, dict)):
+                raise BaselineError(path, line, f"variable {name!r} holds a list or mapping and "
+                                    "cannot be part of a longer string")
+            return str(v)
+        return _VAR_RE.sub(sub, value)
+    if isinstance(value, dict):
+        return {k: interpolate(v, variables, path, _line(value, k, line)) for k, v in value.items()}
+    if isinstance(value, list):
+        out = []
+        for item in value:
+            got = interpolate(item, variables, path, _line(item, default=line))
+            out.append(got)
+        return out
+    return value
+
+
+# -- baselines ----------------------------------------------------------------------
+
+@dataclass
+class Baseline:
+    path: str
+    profile: str
+    description: str
+    variables: dict[str, Any]                  # defaults from the file (raw)
+    checks: dict[str, dict[str, Any]]          # check id -> raw options
+    lines: dict[str, int] = field(default_factory=dict)
+
+
+_TOP_KEYS = {"sdcheck_baseline", "profile", "description", "extends", "vars", "checks"}
+
+
+def bundled_path(profile: str) -> str:
+    return os.path.join(BASELINE_DIR, f"{profile}.yml")
+
+
+def load_baseline(path: str, _seen: tuple[str, ...] = ()) -> Baseline:
+    data = load_yaml(path)
+    if not isinstance(data, dict):
+        raise BaselineError(path, _line(data, default=1), "a baseline must be a mapping")
+    for key in data:
+        if key not in _TOP_KEYS:
+            raise BaselineError(path, _line(data, key), f"unknown key {key!r} "
+                                f"(allowed: {', '.join(sorted(_TOP_KEYS))})")
+    version = data.get("sdcheck_baseline")
+    if version != SCHEMA_VERSION:
+        raise BaselineError(path, _line(data, "sdcheck_baseline", 1),
+                            f"'sdcheck_baseline: {SCHEMA_VERSION}' is required (got {version!r})")
+    variables: dict[str, Any] = {}
+    checks: dict[str, dict[str, Any]] = {}
+    lines: dict[str, int] = {}
+    parent = data.get("extends")
+    if parent is not None:
+        if not isinstance(parent, str):
+            raise BaselineError(path, _line(data, "extends"), "'extends' must be a file name")
+        ppath = parent if os.path.isabs(parent) else os.path.join(os.path.dirname(path), parent)
+        if os.path.abspath(ppath) in _seen:
+            raise BaselineError(path, _line(data, "extends"), f"'extends' loops back to {parent}")
+        base = load_baseline(ppath, _seen + (os.path.abspath(path),))
+        variables.update(base.variables)
+        checks.update(base.checks)
+        lines.update(base.lines)
+    raw_vars = data.get("vars") or {}
+    if not isinstance(raw_vars, dict):
+        raise BaselineError(path, _line(data, "vars"), "'vars' must be a mapping")
+    variables.update(raw_vars)
+    raw_checks = data.get("checks") or {}
+    if not isinstance(raw_checks, dict):
+        raise BaselineError(path, _line(data, "checks"), "'checks' must be a mapping of check id: options")
+    for cid, opts in raw_checks.items():
+        if opts is None:
+            opts = _MDict()
+            opts.line, opts.key_lines = _line(raw_checks, cid), {}
+        if opts is False:  # a child baseline can switch off an inherited check
+            checks.pop(cid, None)
+            continue
+        if not isinstance(opts, dict):
+            raise BaselineError(path, _line(raw_checks, cid), f"options of {cid!r} must be a mapping")
+        checks[cid] = opts
+        lines[cid] = _line(raw_checks, cid) or 0
+        if isinstance(opts, _MDict):
+            opts._path = path  # for messages: the file that defined these options
+    profile = data.get("profile")
+    if not isinstance(profile, str) or not _PROFILE_RE.match(profile):
+        raise BaselineError(path, _line(data, "profile", 1),
+                            "'profile' (a lower-case word such as app or mon) is required")
+    return Baseline(path, profile, str(data.get("description") or ""), variables, checks, lines)
+
+
+def _check_type(value: Any, opt: Option) -> bool:
+    types = opt.type if isinstance(opt.type, tuple) else (opt.type,)
+    if bool not in types and isinstance(value, bool):
+        return False
+    if float in types and isinstance(value, int) and not isinstance(value, bool):
+        return True
+    return isinstance(value, types)
+
+
+def resolve_options(baseline: Baseline, classes: dict[str, type[Check]],
+                    variables: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Validate every check section against its check's options and fill in variables.
+
+    Raises BaselineError for an unknown check id, an unknown or missing option, or a value
+    of the wrong type. ``classes`` must hold every registered check, so a baseline that
+    names a check of a plugin that is not installed is reported, not ignored.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for cid, raw in baseline.checks.items():
+        path = getattr(raw, "_path", None) or baseline.path
+        line = baseline.lines.get(cid)
+        cls = classes.get(cid)
+        if cls is None:
+            raise BaselineError(path, line, f"unknown check {cid!r} (see 'sdcheck list')")
+        resolved: dict[str, Any] = {}
+        for key in raw:
+            if key not in cls.options:
+                allowed = ", ".join(sorted(cls.options)) or "none"
+                raise BaselineError(path, _line(raw, key, line),
+                                    f"{cid}: unknown option {key!r} (allowed: {allowed})")
+        for key, opt in cls.options.items():
+            if key in raw:
+                value = interpolate(raw[key], variables, path, _line(raw, key, line))
+                if not _check_type(value, opt):
+                    want = "/".join(t.__name__ for t in (opt.type if isinstance(opt.type, tuple) else (opt.type,)))
+                    raise BaselineError(path, _line(raw, key, line),
+                                        f"{cid}: option {key!r} must be {want}, got {type(value).__name__}")
+                resolved[key] = value
+            elif opt.required:
+                raise BaselineError(path, line, f"{cid}: option {key!r} is required")
+            else:
+                resolved[key] = opt.default
+        out[cid] = resolved
+    return out
+
+
+def merge_variables(baseline: Baseline, vars_file: dict[str, Any] | None,
+                    cli_vars: list[tuple[str, Any]]) -> dict[str, Any]:
+    merged = dict(baseline.variables)
+    if vars_file:
+        merged.update(vars_file)
+    for k, v in cli_vars:
+        merged[k] = v
+    return merged

@@ -1,0 +1,111 @@
+"""The check-plugin API.
+
+A check is a small class: metadata as class attributes, options it accepts from the
+baseline, and ``run(ctx)`` yielding findings. A check never prints, never decides the
+exit code and reaches the host only through ``ctx.facts``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, Iterable
+
+from sdcheck.facts import Facts
+from sdcheck.model import Finding, Severity, Status
+
+ID_RE = re.compile(r"^[a-z][a-z0-9]*(\.[a-z0-9]+(-[a-z0-9]+)*)+$")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One key a check accepts in its baseline section."""
+
+    type: type | tuple[type, ...]
+    default: Any = None
+    required: bool = False
+    help: str = ""
+
+
+class Context:
+    """What a check gets: the host, the variables and its baseline options, plus a
+    per-run memo so checks that need the same live data (one firewall dump) share it."""
+
+    def __init__(self, facts: Facts, profile: str, variables: dict[str, Any],
+                 options: dict[str, dict[str, Any]] | None = None):
+        self.facts = facts
+        self.profile = profile
+        self.vars = variables
+        self._options = options or {}
+        self._memo: dict[str, Any] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def options(self, check_id: str) -> dict[str, Any]:
+        return self._options.get(check_id, {})
+
+    def memo(self, key: str, compute: Callable[[], Any]) -> Any:
+        """Compute once per run, even when several checks ask at the same time. A failure
+        is remembered too, and raised to every check that asks."""
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._memo:
+                try:
+                    self._memo[key] = (True, compute())
+                except Exception as exc:  # noqa: BLE001 - re-raised to each caller
+                    self._memo[key] = (False, exc)
+            ok, value = self._memo[key]
+        if ok:
+            return value
+        raise value
+
+
+class Check:
+    id: ClassVar[str] = ""
+    title: ClassVar[str] = ""          # one line for `sdcheck list`
+    severity: ClassVar[Severity] = Severity.HIGH
+    remedy: ClassVar[str] = ""          # what an admin does when it fails
+    why: ClassVar[str] = ""             # why it matters (for `sdcheck explain`)
+    options: ClassVar[dict[str, Option]] = {}
+    timeout: ClassVar[float] = 60.0
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.opts = ctx.options(self.id)
+
+    def run(self) -> Iterable[Finding]:
+        raise NotImplementedError
+
+    # helpers -----------------------------------------------------------------------
+    def finding(self, status: Status, message: str, *, resource: str = "",
+                expected: Any = None, actual: Any = None, severity: Severity | None = None,
+                remedy: str | None = None, group: str = "",
+                detail: Iterable[str] = ()) -> Finding:
+        return Finding(
+            check_id=self.id,
+            status=status,
+            severity=severity or self.severity,
+            message=message,
+            resource=resource,
+            expected=None if expected is None else str(expected),
+            actual=None if actual is None else str(actual),
+            remedy=self.remedy if remedy is None else remedy,
+            group=group,
+            detail=tuple(detail),
+        )
+
+    def fail(self, message: str, **kw) -> Finding:
+        return self.finding(Status.FAIL, message, **kw)
+
+    def passed(self, message: str, **kw) -> Finding:
+        kw.setdefault("remedy", "")
+        return self.finding(Status.PASS, message, **kw)
+
+    def skip(self, message: str, **kw) -> Finding:
+        kw.setdefault("remedy", "")
+        return self.finding(Status.SKIP, message, **kw)
+
+    def error(self, message: str, **kw) -> Finding:
+        return self.finding(Status.ERROR, message, **kw)

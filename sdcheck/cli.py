@@ -1,0 +1,246 @@
+"""Command line: ``sdcheck run | report | list | explain``.
+
+Exit codes (shared by run and report):
+  0  every selected check passed (or was skipped)
+  1  at least one check found a problem (FAIL) or could not run (ERROR)
+  2  sdcheck itself could not run: bad arguments, bad baseline or vars file, broken plugin
+
+``run`` is what OSSEC executes: everything it has to say, including its own failures,
+goes to standard output as lines OSSEC's rules understand (see formatters/ossec.py).
+Start-up is kept cheap: argparse, yaml and the selected plugins only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from sdcheck import __version__
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+DEFAULT_VARS = "/etc/sdcheck/vars.yml"
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # never print usage and exit from inside argparse
+        raise UsageError(message)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", help="app or mon; detected from the host when absent")
+    p.add_argument("--baseline", metavar="FILE", help="baseline file (default: the bundled one for the profile)")
+    p.add_argument("--vars", metavar="FILE", help=f"site variables (YAML; SecureDrop's site-specific works "
+                   f"as is). Default: {DEFAULT_VARS} if it exists")
+    p.add_argument("--var", metavar="NAME=VALUE", action="append", default=[], help="set one variable (repeatable)")
+    p.add_argument("--only", metavar="PREFIX", action="append", default=[], help="run only checks whose id starts so")
+    p.add_argument("--skip", metavar="PREFIX", action="append", default=[], help="leave out checks whose id starts so")
+    p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="sdcheck", description="Configuration compliance checks for SecureDrop servers.")
+    parser.add_argument("--version", action="version", version=f"sdcheck {__version__}")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    run = sub.add_parser("run", help="for OSSEC: one line per problem, or one OK line")
+    _common(run)
+    report = sub.add_parser("report", help="for admins: every check, differences and fixes")
+    _common(report)
+    report.add_argument("--format", choices=("text", "json"), default="text")
+    report.add_argument("--output", metavar="FILE", help="write the report to FILE instead of standard output")
+    report.add_argument("--verbose", "-v", action="store_true", help="also show details of passing checks")
+    lst = sub.add_parser("list", help="the checks, with ids and descriptions")
+    lst.add_argument("--profile", help="only the checks this profile's baseline enables")
+    exp = sub.add_parser("explain", help="what a check verifies, why, and how to fix it")
+    exp.add_argument("check_id")
+    return parser
+
+
+# -- running -------------------------------------------------------------------------
+
+def _prepare(args):
+    """Everything up to running checks. Raises UsageError/BaselineError/RegistryError/ProfileError."""
+    from sdcheck.baseline import (PROFILES, SECRET_VARS, BaselineError, bundled_path, load_baseline,
+                                  load_vars_file, merge_variables, parse_var_option, resolve_options)
+    from sdcheck.facts.local import LocalFacts
+    from sdcheck.profile import detect_profile
+    from sdcheck.registry import load_checks, plugin_names, select
+    from sdcheck.text import Redactor
+
+    facts = LocalFacts()
+    cli_vars = [parse_var_option(v) for v in args.var]
+    vars_path = args.vars or (DEFAULT_VARS if os.path.exists(DEFAULT_VARS) else None)
+    vars_file = load_vars_file(vars_path) if vars_path else {}
+    # secrets first, so even an error below cannot print them
+    secrets = [str(v) for k, v in list(vars_file.items()) + cli_vars if k in SECRET_VARS and v]
+    redact = args._redact = Redactor(secrets)
+
+    if args.profile:
+        if args.profile not in PROFILES and not args.baseline:
+            raise UsageError(f"unknown profile {args.profile!r} (choose {' or '.join(PROFILES)}, "
+                             "or give --baseline)")
+        profile, source = args.profile, "chosen with --profile"
+    elif args.baseline:
+        profile, source = "", "from --baseline"
+    else:
+        profile, path = detect_profile(facts)
+        source = f"detected: {path} exists"
+    baseline = load_baseline(args.baseline or bundled_path(profile))
+    profile = profile or baseline.profile
+
+    classes = load_checks(args.only or None)
+    installed, loaded = plugin_names(), {c.split(".")[0] for c in classes}
+    for cid in baseline.checks:
+        plugin = cid.split(".")[0]
+        if plugin not in installed or (plugin in loaded and cid not in classes):
+            raise BaselineError(getattr(baseline.checks[cid], "_path", None) or baseline.path,
+                                baseline.lines.get(cid), f"unknown check {cid!r} (see 'sdcheck list')")
+    variables = merge_variables(baseline, vars_file, cli_vars)
+    wanted = [c for c in select(list(baseline.checks), args.only, args.skip) if c in classes]
+    if not wanted:
+        raise UsageError("no check is selected (baseline "
+                         f"{baseline.path}, --only {args.only or '-'}, --skip {args.skip or '-'})")
+    section = {cid: baseline.checks[cid] for cid in wanted}
+    baseline.checks = section
+    options = resolve_options(baseline, classes, variables)
+    return facts, profile, source, baseline, variables, options, [classes[c] for c in wanted], redact
+
+
+def execute(args):
+    from sdcheck.check import Context
+    from sdcheck.model import RunResult
+    from sdcheck.runner import run_checks
+
+    facts, profile, source, baseline, variables, options, classes, redact = _prepare(args)
+    ctx = Context(facts, profile, variables, options)
+    result = RunResult(profile=profile, profile_source=source, baseline=baseline.path)
+    result.outcomes = run_checks(classes, ctx)
+    return result, redact, ctx
+
+
+def _exit_code(result) -> int:
+    return EXIT_FINDINGS if result.problems else EXIT_OK
+
+
+def cmd_run(args) -> int:
+    from sdcheck.formatters import ossec
+
+    result, redact, _ctx = execute(args)
+    sys.stdout.write("\n".join(ossec.render(result, redact)) + "\n")
+    return _exit_code(result)
+
+
+def cmd_report(args) -> int:
+    result, redact, ctx = execute(args)
+    _add_info(result, ctx)
+    if args.format == "json":
+        from sdcheck.formatters import json as fmt
+        text = fmt.render(result, redact)
+    else:
+        from sdcheck.formatters import text as fmt
+        to_tty = args.output is None and sys.stdout.isatty()
+        colour = to_tty and not os.environ.get("NO_COLOR")
+        text = fmt.render(result, redact, verbose=args.verbose, colour=colour)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8", errors="surrogateescape") as fh:
+            fh.write(text)
+    else:
+        sys.stdout.write(text)
+    return _exit_code(result)
+
+
+def _add_info(result, ctx) -> None:
+    """Context for the admin: which firewall backend was read, and how."""
+    for key in sorted(k for k in ctx._memo if k.startswith("iptables:")):
+        ok, snap = ctx._memo[key]
+        if not ok:
+            continue
+        name = "iptables" if snap.family == 4 else "ip6tables"
+        readers = ", ".join(f"{b} via {how}" for b, how in snap.readers.items())
+        result.info[f"{name} backend"] = (f"the '{name}' command uses {snap.selected or 'unknown'}; "
+                                          f"holding rules: {', '.join(snap.loaded()) or 'none'}; read: {readers}")
+
+
+def cmd_list(args) -> int:
+    from sdcheck.baseline import PROFILES, bundled_path, load_baseline
+    from sdcheck.registry import load_checks
+
+    classes = load_checks()
+    enabled = {p: set(load_baseline(bundled_path(p)).checks) for p in PROFILES}
+    for cid, cls in classes.items():
+        profiles = [p for p in PROFILES if cid in enabled[p]]
+        if args.profile and args.profile not in profiles:
+            continue
+        print(f"{cid:28} {str(cls.severity):8} {cls.title}  (profiles: {', '.join(profiles) or 'none'})")
+    return EXIT_OK
+
+
+def cmd_explain(args) -> int:
+    from sdcheck.registry import load_checks
+
+    classes = load_checks([args.check_id])
+    cls = classes.get(args.check_id)
+    if cls is None:
+        raise UsageError(f"unknown check {args.check_id!r} (see 'sdcheck list')")
+    print(f"{cls.id} [{cls.severity}]\n\nVerifies: {cls.title}\n")
+    if cls.why:
+        print(f"Why it matters: {cls.why}\n")
+    print(f"How to fix a failure: {cls.remedy}\n")
+    if cls.options:
+        print("Baseline options:")
+        for key, opt in cls.options.items():
+            print(f"  {key}: default {opt.default!r}" + (f" ({opt.help})" if opt.help else ""))
+    return EXIT_OK
+
+
+COMMANDS = {"run": cmd_run, "report": cmd_report, "list": cmd_list, "explain": cmd_explain}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    running = bool(argv) and argv[0] == "run"
+    args = None
+    try:
+        args = build_parser().parse_args(argv)
+        args._redact = None
+        if not args.command:
+            raise UsageError("a command is required: run, report, list or explain")
+        return COMMANDS[args.command](args)
+    except Exception as exc:  # noqa: BLE001 - every failure ends as one line and exit 2
+        return _fail(exc, running, getattr(args, "_redact", None), debug="--debug" in argv)
+
+
+def _fail(exc: BaseException, running: bool, redact, debug: bool) -> int:
+    from sdcheck.baseline import BaselineError
+    from sdcheck.formatters.ossec import error_line
+    from sdcheck.profile import ProfileError
+    from sdcheck.registry import RegistryError
+    from sdcheck.text import Redactor, escape
+
+    expected = (UsageError, BaselineError, RegistryError, ProfileError)
+    redact = redact or Redactor()
+    if isinstance(exc, expected):
+        kind = {UsageError: "usage", BaselineError: "config", RegistryError: "plugins",
+                ProfileError: "profile"}[type(exc)]
+        message = str(exc)
+    else:
+        kind = "internal"
+        message = f"sdcheck failed unexpectedly ({type(exc).__name__}); run 'sdcheck report --debug' for details"
+        if debug:
+            import traceback
+            for line in traceback.format_exception(exc):
+                for part in line.rstrip("\n").split("\n"):
+                    sys.stderr.write(escape(redact(part)) + "\n")
+    if running:
+        sys.stdout.write(error_line(f"sdcheck.{kind}", message, redact) + "\n")
+    else:
+        sys.stderr.write(f"sdcheck: error: {escape(redact(message))}\n")
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

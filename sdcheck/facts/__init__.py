@@ -1,0 +1,78 @@
+"""How checks reach the host: a narrow, read-only interface.
+
+Checks never call subprocess, open() or sqlite3 themselves; they ask a ``Facts`` object.
+``LocalFacts`` works on this machine; another implementation (for example over a
+testinfra host) only has to provide the same few primitives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class FactError(Exception):
+    """A fact could not be gathered (missing binary, timeout, unreadable file...).
+
+    The message is one sentence for an admin; it names what and where, never a secret.
+    """
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+@dataclass(frozen=True)
+class FileStat:
+    path: str
+    mode: int
+    uid: int
+    gid: int
+    size: int
+    mtime: float
+    is_file: bool
+    is_dir: bool
+    is_symlink: bool
+
+
+class Facts:
+    """Read-only access to a host. Every method may raise ``FactError``."""
+
+    #: True when the host is this process's own machine (in-process libraries allowed).
+    is_local = False
+    name = "host"
+
+    def run(self, argv: list[str], timeout: float = 10.0) -> CommandResult:
+        raise NotImplementedError
+
+    def read_bytes(self, path: str, limit: int = 1 << 20) -> bytes:
+        """Read a regular file without following a symlink in its last component."""
+        raise NotImplementedError
+
+    def lstat(self, path: str) -> FileStat | None:
+        """Stat without following symlinks; None when the path does not exist."""
+        raise NotImplementedError
+
+    def which(self, name: str) -> str | None:
+        raise NotImplementedError
+
+    def realpath(self, path: str) -> str:
+        raise NotImplementedError
+
+    def user_id(self, name: str) -> int | None:
+        raise NotImplementedError
+
+    def group_id(self, name: str) -> int | None:
+        raise NotImplementedError
+
+    def read_text(self, path: str, limit: int = 1 << 20) -> str:
+        from sdcheck.text import from_host
+
+        return from_host(self.read_bytes(path, limit))

@@ -1,0 +1,113 @@
+"""Facts about the machine sdcheck runs on."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+
+from sdcheck.facts import CommandResult, FactError, Facts, FileStat
+from sdcheck.text import escape
+
+# Programs are looked up here only, never through the caller's PATH (sdcheck runs as root
+# from OSSEC).
+SYSTEM_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+_ENV = {"LC_ALL": "C", "LANG": "C", "PATH": ":".join(SYSTEM_PATH)}
+
+
+class LocalFacts(Facts):
+    is_local = True
+    name = "local"
+
+    def __init__(self, search_path: tuple[str, ...] = SYSTEM_PATH, extra_env: dict | None = None):
+        self.search_path = search_path
+        self.env = dict(_ENV, **(extra_env or {}))
+
+    def which(self, name: str) -> str | None:
+        if "/" in name:
+            return name if os.access(name, os.X_OK) else None
+        for d in self.search_path:
+            p = os.path.join(d, name)
+            if os.path.isfile(p) and os.access(p, os.X_OK):
+                return p
+        return None
+
+    def run(self, argv: list[str], timeout: float = 10.0) -> CommandResult:
+        exe = self.which(argv[0])
+        if exe is None:
+            raise FactError(f"program {escape(argv[0])} is not installed (looked in {':'.join(self.search_path)})")
+        try:
+            proc = subprocess.run(
+                [exe, *argv[1:]],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=timeout,
+                env=self.env,
+                close_fds=True,
+            )
+        except subprocess.TimeoutExpired:
+            raise FactError(f"{escape(argv[0])} did not finish within {timeout:g} s") from None
+        except OSError as exc:
+            raise FactError(f"cannot run {escape(argv[0])}: {escape(exc.strerror or exc)}") from None
+        return CommandResult(tuple(argv), proc.returncode, proc.stdout, proc.stderr)
+
+    def read_bytes(self, path: str, limit: int = 1 << 20) -> bytes:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+        except OSError as exc:
+            raise FactError(f"cannot read {escape(path)}: {escape(exc.strerror or exc)}") from None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise FactError(f"cannot read {escape(path)}: not a regular file")
+            chunks = []
+            left = limit
+            while left > 0:
+                chunk = os.read(fd, min(left, 1 << 16))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                left -= len(chunk)
+            return b"".join(chunks)
+        except OSError as exc:
+            raise FactError(f"cannot read {escape(path)}: {escape(exc.strerror or exc)}") from None
+        finally:
+            os.close(fd)
+
+    def lstat(self, path: str) -> FileStat | None:
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise FactError(f"cannot stat {escape(path)}: {escape(exc.strerror or exc)}") from None
+        return FileStat(
+            path=path,
+            mode=stat.S_IMODE(st.st_mode),
+            uid=st.st_uid,
+            gid=st.st_gid,
+            size=st.st_size,
+            mtime=st.st_mtime,
+            is_file=stat.S_ISREG(st.st_mode),
+            is_dir=stat.S_ISDIR(st.st_mode),
+            is_symlink=stat.S_ISLNK(st.st_mode),
+        )
+
+    def realpath(self, path: str) -> str:
+        return os.path.realpath(path)
+
+    def user_id(self, name: str) -> int | None:
+        import pwd
+
+        try:
+            return pwd.getpwnam(name).pw_uid
+        except KeyError:
+            return None
+
+    def group_id(self, name: str) -> int | None:
+        import grp
+
+        try:
+            return grp.getgrnam(name).gr_gid
+        except KeyError:
+            return None

@@ -1,0 +1,50 @@
+"""``--format json``: a versioned object (schema in docs/report.schema.json).
+
+ASCII only (every non-ASCII or control character is a JSON escape), secrets redacted.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sdcheck import __version__
+from sdcheck.model import RunResult, Status
+from sdcheck.text import Redactor
+
+SCHEMA_ID = "sdcheck-report"
+SCHEMA_VERSION = 1
+
+
+def build(result: RunResult, redact: Redactor) -> dict:
+    def r(value):
+        return None if value is None else (redact(str(value)) if redact else str(value))
+
+    counts = {s.value: 0 for s in Status}
+    for o in result.outcomes:
+        counts[o.status.value] += 1
+    return {
+        "schema": SCHEMA_ID,
+        "version": SCHEMA_VERSION,
+        "sdcheck_version": __version__,
+        "profile": r(result.profile),
+        "profile_source": r(result.profile_source),
+        "baseline": r(result.baseline),
+        "info": {r(k): r(v) for k, v in result.info.items()},
+        "summary": counts,
+        "checks": [
+            {"id": o.check_id, "title": o.title, "status": o.status.value,
+             "severity": str(o.severity), "seconds": round(o.seconds, 4)}
+            for o in result.outcomes
+        ],
+        "findings": [
+            {"check_id": f.check_id, "status": f.status.value, "severity": str(f.severity),
+             "message": r(f.message), "resource": r(f.resource), "expected": r(f.expected),
+             "actual": r(f.actual), "remedy": r(f.remedy), "detail": [r(d) for d in f.detail]}
+            for f in result.findings
+        ],
+    }
+
+
+def render(result: RunResult, redact: Redactor) -> str:
+    # surrogateescape'd bytes from the host are written as \udcXX escapes
+    return json.dumps(build(result, redact), indent=2, ensure_ascii=True) + "\n"

@@ -1,0 +1,455 @@
+"""iptables rules as text -> one canonical structure.
+
+The same canonical form serves three sources: ``iptables-save`` output (nft or legacy),
+rules written in a baseline (in ``iptables-save`` or Ansible ``rules_v4`` spelling), and
+rules read through python-iptables (turned into the same tokens first). Two rules that
+the kernel treats alike compare equal: ``-s 1.2.3.4`` = ``-s 1.2.3.4/32``, implicit
+``-m tcp``, option order, state lists in any order, ``--uid-owner NAME`` = its uid,
+``-j X -m comment`` = ``-m comment -j X``, default values iptables-save leaves out.
+
+Pure functions: no host access. Names are resolved through a callback.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import shlex
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+Resolver = Callable[[str, str], "str | None"]  # (kind "user"|"group", name) -> id or None
+
+
+class ParseError(ValueError):
+    def __init__(self, message: str, line: int = 0):
+        super().__init__(message)
+        self.line = line
+
+    def __str__(self) -> str:
+        base = super().__str__()
+        return f"line {self.line}: {base}" if self.line else base
+
+
+# (module, option) -> canonical option name; long spellings and aliases
+_BASIC = {
+    "-s": "s", "--source": "s", "--src": "s",
+    "-d": "d", "--destination": "d", "--dst": "d",
+    "-i": "i", "--in-interface": "i",
+    "-o": "o", "--out-interface": "o",
+    "-p": "p", "--protocol": "p",
+    "-f": "f", "--fragment": "f",
+}
+_OPTION_ALIASES = {
+    "source-port": "sport", "destination-port": "dport",
+    "source-ports": "sports", "destination-ports": "dports",
+}
+# options each well-known match accepts; used to attribute an option written after
+# another match (``-m owner --uid-owner 0 --sport 22``) to the protocol's implicit match,
+# as iptables itself does.
+_MODULE_OPTIONS = {
+    "tcp": {"sport", "dport", "tcp-flags", "syn", "tcp-option"},
+    "udp": {"sport", "dport"},
+    "udplite": {"sport", "dport"},
+    "sctp": {"sport", "dport", "chunk-types"},
+    "dccp": {"sport", "dport", "dccp-types", "dccp-option"},
+    "icmp": {"icmp-type"},
+    "icmpv6": {"icmpv6-type"},
+    "ipv6-icmp": {"icmpv6-type"},
+    "multiport": {"sports", "dports", "ports"},
+    "state": {"state"},
+    "owner": {"uid-owner", "gid-owner", "socket-exists", "suppl-groups"},
+    "limit": {"limit", "limit-burst"},
+    "comment": {"comment"},
+    "iprange": {"src-range", "dst-range"},
+    "mac": {"mac-source"},
+}
+_FLAGS = {
+    "syn", "socket-exists", "suppl-groups", "log-tcp-sequence", "log-tcp-options",
+    "log-ip-options", "log-uid", "log-macdecode", "rsource", "rdest", "set", "rcheck",
+    "update", "remove", "reap", "rttl", "clamp-mss-to-pmtu", "random", "persistent",
+    "random-fully", "fragment", "fragres", "fraglast", "fragfirst", "fragmore",
+    "strict", "loose", "kerneltz", "nodst",
+}
+_TWO_ARGS = {"tcp-flags"}
+_ONE_ARG_TEXT = {"comment", "log-prefix", "nflog-prefix", "uid-owner", "gid-owner", "name"}
+_PROTOCOLS = {"6": "tcp", "17": "udp", "1": "icmp", "58": "ipv6-icmp", "icmpv6": "ipv6-icmp",
+              "132": "sctp", "33": "dccp", "136": "udplite", "47": "gre", "50": "esp", "51": "ah"}
+_RATE_UNITS = {"s": "sec", "sec": "sec", "second": "sec", "m": "min", "min": "min",
+               "minute": "min", "h": "hour", "hour": "hour", "d": "day", "day": "day"}
+_DEFAULT_TARGET_OPTIONS = {
+    # option values iptables-save omits because they are the default
+    ("LOG", "log-level"): {"4", "warning", "warn"},
+}
+_DEFAULT_MATCH_OPTIONS = {("limit", "limit-burst"): {"5"}}
+
+Atom = tuple[str, str, bool, str]  # (module, option, negated, value)
+
+
+@dataclass(frozen=True)
+class Rule:
+    chain: str
+    conditions: tuple[Atom, ...]
+    target: str = ""
+    target_options: tuple[tuple[str, str], ...] = ()
+    goto: bool = False
+    comment: str | None = None
+    text: str = field(default="", compare=False)
+    line: int = field(default=0, compare=False)
+
+    @property
+    def key(self) -> tuple:
+        """What the kernel acts on: everything but the comment."""
+        return (self.conditions, self.target, self.target_options, self.goto)
+
+    @property
+    def unconditional(self) -> bool:
+        return not self.conditions
+
+    def matches(self, module: str, option: str, value: str | None = None) -> bool:
+        return any(m == module and o == option and (value is None or v == value)
+                   for m, o, _n, v in self.conditions)
+
+    def option(self, module: str, option: str) -> str | None:
+        for m, o, n, v in self.conditions:
+            if m == module and o == option:
+                return ("! " if n else "") + v
+        return None
+
+
+@dataclass
+class Chain:
+    name: str
+    policy: str | None = None  # None for user-defined chains
+    rules: list[Rule] = field(default_factory=list)
+    line: int = 0
+
+    @property
+    def builtin(self) -> bool:
+        return self.policy is not None
+
+
+@dataclass
+class Table:
+    name: str
+    chains: dict[str, Chain] = field(default_factory=dict)
+
+    def is_empty(self) -> bool:
+        """True when the table filters nothing: only built-in chains, ACCEPT, no rules."""
+        return all(c.builtin and c.policy == "ACCEPT" and not c.rules for c in self.chains.values())
+
+    def rule_count(self) -> int:
+        return sum(len(c.rules) for c in self.chains.values())
+
+
+def _norm_address(value: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value, strict=False))
+    except ValueError:
+        return value  # a host name or something odd: compared as written
+
+
+def _norm_rate(value: str) -> str:
+    number, _, unit = value.partition("/")
+    return f"{number}/{_RATE_UNITS.get(unit, unit)}" if unit else value
+
+
+def _norm_ports(value: str) -> str:
+    def key(p: str):
+        head = p.split(":", 1)[0]
+        return (0, int(head), p) if head.isdigit() else (1, 0, p)
+    return ",".join(sorted(value.split(","), key=key))
+
+
+def _norm_protocol(value: str) -> str:
+    v = value.lower()
+    return _PROTOCOLS.get(v, v)
+
+
+def _norm_value(module: str, option: str, value: str, resolve: Resolver | None) -> str:
+    if module == "":
+        if option in ("s", "d"):
+            return _norm_address(value)
+        if option == "p":
+            return _norm_protocol(value)
+        return value
+    if option in ("state", "ctstate", "ctstatus"):
+        return ",".join(sorted(v.upper() for v in value.split(",")))
+    if option in ("sports", "dports", "ports"):
+        return _norm_ports(value)
+    if option in ("limit", "hashlimit-upto", "hashlimit-above"):
+        return _norm_rate(value)
+    if option in ("uid-owner", "gid-owner") and resolve is not None:
+        kind = "user" if option == "uid-owner" else "group"
+        parts = value.split("-")
+        out = []
+        for part in parts:
+            if part.isdigit():
+                out.append(part)
+            else:
+                resolved = resolve(kind, part)
+                out.append(resolved if resolved is not None else part)
+        return "-".join(out)
+    if option in ("src-range", "dst-range"):
+        return value
+    return value
+
+
+def _opt_name(token: str) -> str:
+    name = token[2:] if token.startswith("--") else token.lstrip("-")
+    return _OPTION_ALIASES.get(name, name)
+
+
+def _needs_value(name: str, next_token: str | None) -> int:
+    if name in _FLAGS:
+        return 0
+    if name in _TWO_ARGS:
+        return 2
+    if name in _ONE_ARG_TEXT:
+        return 1
+    if next_token is None or next_token == "!" or (next_token.startswith("-") and len(next_token) > 1
+                                                   and not next_token[1:2].isdigit()):
+        return 0
+    return 1
+
+
+def rule_from_tokens(chain: str, tokens: list[str], resolve: Resolver | None = None,
+                     text: str = "", line: int = 0) -> Rule:
+    """Canonicalise the tokens that follow ``-A CHAIN``."""
+    atoms: list[Atom] = []
+    target_opts: list[tuple[str, str]] = []
+    comments: list[str] = []
+    protocol = ""
+    module = ""          # the match whose options we are reading
+    in_target = False
+    target = ""
+    goto = False
+    negate = False
+    i = 0
+    n = len(tokens)
+    while i < n:
+        tok = tokens[i]
+        if tok == "!":
+            negate = True
+            i += 1
+            continue
+        if tok.startswith("[") and tok.endswith("]") and ":" in tok and i == 0:
+            i += 1  # packet counters
+            continue
+        if tok in ("-c", "--set-counters"):
+            i += 3
+            continue
+        if tok in _BASIC:
+            opt = _BASIC[tok]
+            if opt == "f":
+                atoms.append(("", "f", negate, ""))
+                negate = False
+                i += 1
+                continue
+            if i + 1 >= n:
+                raise ParseError(f"option {tok} needs a value", line)
+            value = _norm_value("", opt, tokens[i + 1], resolve)
+            if opt == "p":
+                protocol = value
+                if value == "all" and not negate:
+                    negate = False
+                    i += 2
+                    continue
+            atoms.append(("", opt, negate, value))
+            negate = False
+            i += 2
+            continue
+        if tok in ("-m", "--match"):
+            if i + 1 >= n:
+                raise ParseError("-m needs a match name", line)
+            module = tokens[i + 1]
+            in_target = False
+            i += 2
+            continue
+        if tok in ("-j", "--jump", "-g", "--goto"):
+            if i + 1 >= n:
+                raise ParseError(f"{tok} needs a target", line)
+            if target:
+                raise ParseError("more than one target", line)
+            target = tokens[i + 1]
+            goto = tok in ("-g", "--goto")
+            in_target = True
+            i += 2
+            continue
+        if tok.startswith("-") and len(tok) > 1:
+            name = _opt_name(tok)
+            nxt = tokens[i + 1] if i + 1 < n else None
+            count = _needs_value(name, nxt)
+            values = tokens[i + 1:i + 1 + count]
+            if len(values) < count:
+                raise ParseError(f"option {tok} needs {count} value(s)", line)
+            value = " ".join(values)
+            if in_target:
+                target_opts.append((name, value))
+            else:
+                owner = module
+                known = _MODULE_OPTIONS.get(module)
+                if not owner or (known is not None and name not in known
+                                 and name in _MODULE_OPTIONS.get(protocol, ())):
+                    owner = protocol or module
+                if not owner:
+                    raise ParseError(f"option {tok} outside any match", line)
+                if owner == "comment" and name == "comment":
+                    comments.append(value)
+                elif value not in _DEFAULT_MATCH_OPTIONS.get((owner, name), ()) or negate:
+                    atoms.append((owner, name, negate, _norm_value(owner, name, value, resolve)))
+            negate = False
+            i += 1 + count
+            continue
+        raise ParseError(f"unexpected word {tok!r}", line)
+    if negate:
+        raise ParseError("'!' at the end of the rule", line)
+    opts = tuple(sorted(
+        (k, v) for k, v in target_opts
+        if v not in _DEFAULT_TARGET_OPTIONS.get((target, k), ())
+    ))
+    if target == "REJECT" and not any(k == "reject-with" for k, _ in opts):
+        opts = tuple(sorted(opts + (("reject-with", "icmp-port-unreachable"),)))
+    if target == "LOG":
+        opts = tuple((k, _norm_rate(v)) for k, v in opts)
+    return Rule(
+        chain=chain,
+        conditions=tuple(sorted(atoms)),
+        target=target,
+        target_options=opts,
+        goto=goto,
+        comment=" / ".join(comments) if comments else None,
+        text=text,
+        line=line,
+    )
+
+
+def split_rule(text: str, line: int = 0) -> list[str]:
+    try:
+        return shlex.split(text, comments=False, posix=True)
+    except ValueError as exc:
+        raise ParseError(f"cannot split rule: {exc}", line) from None
+
+
+def parse_rule(text: str, resolve: Resolver | None = None, line: int = 0) -> Rule:
+    """Parse one ``-A CHAIN ...`` line."""
+    tokens = split_rule(text, line)
+    if len(tokens) < 2 or tokens[0] not in ("-A", "--append"):
+        raise ParseError("a rule must start with -A CHAIN", line)
+    return rule_from_tokens(tokens[1], tokens[2:], resolve, text=text.strip(), line=line)
+
+
+def parse_save(text: str, resolve: Resolver | None = None) -> dict[str, Table]:
+    """Parse ``iptables-save`` output (or a rules_v4 file) into tables."""
+    tables: dict[str, Table] = {}
+    table: Table | None = None
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("*"):
+            if table is not None:
+                raise ParseError(f"table {line[1:]} starts before COMMIT of {table.name}", lineno)
+            name = line[1:].strip()
+            table = tables.setdefault(name, Table(name))
+            continue
+        if table is None:
+            raise ParseError(f"{line.split()[0]!r} outside a table (missing '*table' line)", lineno)
+        if line == "COMMIT":
+            table = None
+            continue
+        if line.startswith(":"):
+            parts = line[1:].split()
+            if len(parts) < 2:
+                raise ParseError("chain line needs a name and a policy", lineno)
+            name, policy = parts[0], parts[1]
+            table.chains[name] = Chain(name, None if policy == "-" else policy, line=lineno)
+            continue
+        if line.startswith("-A ") or line.startswith("[") or line.startswith("--append "):
+            tokens = split_rule(line, lineno)
+            if tokens and tokens[0].startswith("["):
+                tokens = tokens[1:]
+            if len(tokens) < 2 or tokens[0] not in ("-A", "--append"):
+                raise ParseError("a rule must start with -A CHAIN", lineno)
+            chain = tokens[1]
+            if chain not in table.chains:
+                raise ParseError(f"rule for chain {chain} that was not declared", lineno)
+            table.chains[chain].rules.append(
+                rule_from_tokens(chain, tokens[2:], resolve, text=line, line=lineno))
+            continue
+        raise ParseError(f"unexpected line starting {line.split()[0]!r}", lineno)
+    if table is not None:
+        raise ParseError(f"table {table.name} has no COMMIT", 0)
+    return tables
+
+
+def format_rule(rule: Rule) -> str:
+    """A canonical iptables-save-like spelling of ``rule``, for messages and captures."""
+    out = ["-A", rule.chain]
+    basic_order = {"s": 0, "d": 1, "i": 2, "o": 3, "p": 4, "f": 5}
+    basics = sorted((a for a in rule.conditions if a[0] == ""), key=lambda a: basic_order.get(a[1], 9))
+    for _m, opt, neg, value in basics:
+        if neg:
+            out.append("!")
+        out.append(f"-{opt}")
+        if value:
+            out.append(value)
+    modules: list[str] = []
+    for m, _o, _n, _v in rule.conditions:
+        if m and m not in modules:
+            modules.append(m)
+    for m in modules:
+        out += ["-m", m]
+        for mm, opt, neg, value in rule.conditions:
+            if mm != m:
+                continue
+            if neg:
+                out.append("!")
+            out.append(f"--{opt}")
+            if value:
+                out.extend(value.split(" ") if opt in _TWO_ARGS else [value])
+    if rule.comment is not None:
+        out += ["-m", "comment", "--comment", rule.comment]
+    if rule.target:
+        out += ["-g" if rule.goto else "-j", rule.target]
+        for k, v in rule.target_options:
+            out.append(f"--{k}")
+            if v:
+                out.append(v)
+    return " ".join(shlex.quote(t) if (not t or any(c in t for c in " \"'\\$`")) else t for t in out)
+
+
+def iptc_rule_tokens(rule) -> list[str]:
+    """Tokens, as iptables-save would print them, for a python-iptables ``Rule``."""
+    tokens: list[str] = []
+
+    def addr(flag: str, value: str | None, empty: Iterable[str]) -> None:
+        if not value or value in empty:
+            return
+        if value.startswith("!"):
+            tokens.append("!")
+            value = value[1:]
+        tokens.extend([flag, value])
+
+    addr("-s", rule.src, ("0.0.0.0/0.0.0.0", "::/0"))
+    addr("-d", rule.dst, ("0.0.0.0/0.0.0.0", "::/0"))
+    addr("-i", rule.in_interface, ())
+    addr("-o", rule.out_interface, ())
+    proto = rule.protocol
+    if proto and proto not in ("ip", "all", "0"):
+        addr("-p", proto, ())
+    for match in rule.matches:
+        tokens.extend(["-m", match.name])
+        for key, values in match.get_all_parameters().items():
+            values = list(values)
+            if values and values[0] == "!":
+                tokens.append("!")
+                values = values[1:]
+            tokens.append(f"--{key}")
+            tokens.extend(values)
+    target = rule.target
+    if target is not None and target.name:
+        tokens.extend(["-g" if getattr(target, "goto", False) else "-j", target.name])
+        for key, values in target.get_all_parameters().items():
+            tokens.append(f"--{key}")
+            tokens.extend(values)
+    return tokens

@@ -1,0 +1,39 @@
+"""Choosing the profile (app or mon) from the host when --profile is not given.
+
+SecureDrop installs its OSSEC server package only on the Monitor Server and the agent
+package (with the application code) only on the Application Server, so dpkg's file
+lists say which server this is. OSSEC's own binaries are the fallback: ossec-remoted runs
+only on a server, ossec-agentd only on an agent.
+"""
+
+from __future__ import annotations
+
+from sdcheck.facts import Facts
+
+MARKERS = (
+    ("mon", "/var/lib/dpkg/info/securedrop-ossec-server.list"),
+    ("app", "/var/lib/dpkg/info/securedrop-ossec-agent.list"),
+    ("app", "/var/lib/dpkg/info/securedrop-app-code.list"),
+    ("mon", "/var/ossec/bin/ossec-remoted"),
+    ("app", "/var/ossec/bin/ossec-agentd"),
+)
+
+
+class ProfileError(Exception):
+    pass
+
+
+def detect_profile(facts: Facts, markers=MARKERS) -> tuple[str, str]:
+    """Return (profile, the marker that decided it)."""
+    seen: dict[str, str] = {}
+    for profile, path in markers:
+        if profile not in seen and facts.lstat(path) is not None:
+            seen[profile] = path
+    if len(seen) == 1:
+        (profile, path), = seen.items()
+        return profile, path
+    if not seen:
+        raise ProfileError("cannot tell whether this is the Application (app) or Monitor (mon) "
+                           "server: no SecureDrop OSSEC package found; pass --profile app or --profile mon")
+    raise ProfileError("this host looks like both the app and the mon server ("
+                       + ", ".join(seen.values()) + "); pass --profile app or --profile mon")
