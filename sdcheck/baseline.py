@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 import yaml
 
@@ -183,14 +184,13 @@ def interpolate(value: Any, variables: dict[str, Any], path: str, line: int | No
 
 # -- baselines ----------------------------------------------------------------------
 
-@dataclass
 class Baseline:
-    path: str
-    profile: str
-    description: str
-    variables: dict[str, Any]                  # defaults from the file (raw)
-    checks: dict[str, dict[str, Any]]          # check id -> raw options
-    lines: dict[str, int] = field(default_factory=dict)
+    def __init__(self, path: str, profile: str, description: str, variables: dict,
+                 checks: dict, lines: dict | None = None):
+        self.path, self.profile, self.description = path, profile, description
+        self.variables = variables  # defaults from the file (raw)
+        self.checks = checks        # check id -> raw options
+        self.lines = lines or {}    # check id -> line of its section
 
 
 _TOP_KEYS = {"sdcheck_baseline", "profile", "description", "extends", "vars", "checks"}

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Iterable
 
 from sdcheck.facts import Facts
 from sdcheck.model import Finding, Severity, Status
@@ -18,14 +16,18 @@ from sdcheck.model import Finding, Severity, Status
 ID_RE = re.compile(r"^[a-z][a-z0-9]*(\.[a-z0-9]+(-[a-z0-9]+)*)+$")
 
 
-@dataclass(frozen=True)
+TYPE_CHECKING = False  # typing costs start-up time; annotations are strings
+if TYPE_CHECKING:
+    from typing import Any, Callable, ClassVar, Iterable
+
+
 class Option:
     """One key a check accepts in its baseline section."""
 
-    type: type | tuple[type, ...]
-    default: Any = None
-    required: bool = False
-    help: str = ""
+    __slots__ = ("type", "default", "required", "help")
+
+    def __init__(self, type, default=None, required: bool = False, help: str = ""):  # noqa: A002
+        self.type, self.default, self.required, self.help = type, default, required, help
 
 
 class Context:

@@ -42,22 +42,51 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
 
+def _add_command(sub_or_none, name: str, **kw) -> argparse.ArgumentParser:
+    if sub_or_none is None:
+        return _Parser(prog=f"sdcheck {name}", description=kw.get("help"))
+    return sub_or_none.add_parser(name, **kw)
+
+
+def _define(name: str, sub=None) -> argparse.ArgumentParser:
+    """Define one sub-command (on ``sub``, or as a parser of its own)."""
+    if name == "run":
+        p = _add_command(sub, "run", help="for OSSEC: one line per problem, or one OK line")
+        _common(p)
+    elif name == "report":
+        p = _add_command(sub, "report", help="for admins: every check, differences and fixes")
+        _common(p)
+        p.add_argument("--format", choices=("text", "json"), default="text")
+        p.add_argument("--output", metavar="FILE", help="write the report to FILE instead of standard output")
+        p.add_argument("--verbose", "-v", action="store_true", help="also show details of passing checks")
+    elif name == "list":
+        p = _add_command(sub, "list", help="the checks, with ids and descriptions")
+        p.add_argument("--profile", help="only the checks this profile's baseline enables")
+    else:
+        p = _add_command(sub, "explain", help="what a check verifies, why, and how to fix it")
+        p.add_argument("check_id")
+    p.set_defaults(command=name)
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sdcheck", description="Configuration compliance checks for SecureDrop servers.")
     parser.add_argument("--version", action="version", version=f"sdcheck {__version__}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
-    run = sub.add_parser("run", help="for OSSEC: one line per problem, or one OK line")
-    _common(run)
-    report = sub.add_parser("report", help="for admins: every check, differences and fixes")
-    _common(report)
-    report.add_argument("--format", choices=("text", "json"), default="text")
-    report.add_argument("--output", metavar="FILE", help="write the report to FILE instead of standard output")
-    report.add_argument("--verbose", "-v", action="store_true", help="also show details of passing checks")
-    lst = sub.add_parser("list", help="the checks, with ids and descriptions")
-    lst.add_argument("--profile", help="only the checks this profile's baseline enables")
-    exp = sub.add_parser("explain", help="what a check verifies, why, and how to fix it")
-    exp.add_argument("check_id")
+    for name in COMMAND_NAMES:
+        _define(name, sub)
     return parser
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    # Building every sub-parser costs ~10 ms of argparse work; `run` is started by OSSEC on
+    # every host every day, so only the requested command's parser is built.
+    if argv and argv[0] in COMMAND_NAMES:
+        return _define(argv[0]).parse_args(argv[1:])
+    return build_parser().parse_args(argv)
+
+
+COMMAND_NAMES = ("run", "report", "list", "explain")
 
 
 # -- running -------------------------------------------------------------------------
@@ -205,9 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     running = bool(argv) and argv[0] == "run"
     args = None
     try:
-        args = build_parser().parse_args(argv)
+        args = parse_args(argv)
         args._redact = None
-        if not args.command:
+        if not getattr(args, "command", None):
             raise UsageError("a command is required: run, report, list or explain")
         return COMMANDS[args.command](args)
     except Exception as exc:  # noqa: BLE001 - every failure ends as one line and exit 2

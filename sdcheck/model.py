@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from collections import namedtuple
 
 
 class Severity(enum.IntEnum):
@@ -31,39 +31,37 @@ class Status(enum.Enum):
         return self in (Status.FAIL, Status.ERROR)
 
 
-@dataclass(frozen=True)
-class Finding:
-    """One observation of one check about one resource.
+_FindingBase = namedtuple(
+    "_FindingBase",
+    "check_id status severity message resource expected actual remedy group detail",
+    defaults=("", None, None, "", "", ()),
+)
+
+
+class Finding(_FindingBase):
+    """One observation of one check about one resource (immutable).
 
     ``message`` is one plain sentence; it may contain host-derived values, which the
     formatters escape. It must never contain a secret.
     ``group`` is the resource class used to bound ``sdcheck run`` output: findings of one
     check with the same group are summarised into one line.
+    ``detail`` holds extra lines for the report (a diff, a list); never printed by ``run``.
     """
 
-    check_id: str
-    status: Status
-    severity: Severity
-    message: str
-    resource: str = ""
-    expected: str | None = None
-    actual: str | None = None
-    remedy: str = ""
-    group: str = ""
-    detail: tuple[str, ...] = ()  # extra lines for the report (e.g. a diff); never in `run`
+    __slots__ = ()
 
     @property
     def line_group(self) -> str:
         return self.group or self.resource.split("#", 1)[0]
 
 
-@dataclass
 class CheckOutcome:
-    check_id: str
-    title: str
-    severity: Severity
-    findings: list[Finding]
-    seconds: float = 0.0
+    __slots__ = ("check_id", "title", "severity", "findings", "seconds")
+
+    def __init__(self, check_id: str, title: str, severity: Severity, findings: list,
+                 seconds: float = 0.0):
+        self.check_id, self.title, self.severity = check_id, title, severity
+        self.findings, self.seconds = findings, seconds
 
     @property
     def status(self) -> Status:
@@ -74,13 +72,11 @@ class CheckOutcome:
         return Status.SKIP
 
 
-@dataclass
 class RunResult:
-    profile: str
-    profile_source: str  # "option" or how it was detected
-    baseline: str
-    outcomes: list[CheckOutcome] = field(default_factory=list)
-    info: dict[str, str] = field(default_factory=dict)
+    def __init__(self, profile: str, profile_source: str, baseline: str):
+        self.profile, self.profile_source, self.baseline = profile, profile_source, baseline
+        self.outcomes: list[CheckOutcome] = []
+        self.info: dict[str, str] = {}
 
     @property
     def findings(self) -> list[Finding]:

@@ -20,12 +20,15 @@ from __future__ import annotations
 import errno
 import os
 import time
-from dataclasses import dataclass, field
 
 from sdcheck.facts import FactError, Facts
 from sdcheck.parsers.iptables_save import (
-    Chain, ParseError, Resolver, Table, iptc_rule_tokens, parse_save, rule_from_tokens,
+    Chain, ParseError, Table, iptc_rule_tokens, parse_save, rule_from_tokens,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from sdcheck.parsers.iptables_save import Resolver
 from sdcheck.text import escape
 
 LOCK_PATH = "/run/xtables.lock"
@@ -33,13 +36,15 @@ _SAVE_TIMEOUT = 20.0
 _PY_IPTC_TABLES = ("filter", "nat", "mangle", "raw", "security")
 
 
-@dataclass
 class Snapshot:
-    family: int
-    selected: str | None  # backend of the `iptables` command: "nft", "legacy" or None
-    tables: dict[str, dict[str, Table]] = field(default_factory=dict)  # backend -> tables
-    readers: dict[str, str] = field(default_factory=dict)  # backend -> how it was read
-    unavailable: dict[str, str] = field(default_factory=dict)  # backend -> why not read
+    """What one read of the live firewall found, per backend."""
+
+    def __init__(self, family: int, selected: str | None):
+        self.family = family
+        self.selected = selected  # backend of the `iptables` command: "nft", "legacy" or None
+        self.tables: dict[str, dict[str, Table]] = {}  # backend -> tables
+        self.readers: dict[str, str] = {}  # backend -> how it was read
+        self.unavailable: dict[str, str] = {}  # backend -> why it was not read
 
     def loaded(self) -> list[str]:
         """Backends that hold any rule, user chain or non-ACCEPT policy."""

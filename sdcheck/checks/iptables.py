@@ -5,7 +5,9 @@ The live ruleset is read once per run (``ctx.memo``) and shared by every check h
 
 from __future__ import annotations
 
-from typing import Iterable
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterable
 
 from sdcheck.check import Check, Context, Option
 from sdcheck.model import Finding, Severity

@@ -7,7 +7,7 @@ testinfra host) only has to provide the same few primitives.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import namedtuple
 
 
 class FactError(Exception):
@@ -17,29 +17,15 @@ class FactError(Exception):
     """
 
 
-@dataclass(frozen=True)
-class CommandResult:
-    argv: tuple[str, ...]
-    returncode: int
-    stdout: bytes
-    stderr: bytes
+class CommandResult(namedtuple("CommandResult", "argv returncode stdout stderr")):
+    __slots__ = ()
 
     @property
     def ok(self) -> bool:
         return self.returncode == 0
 
 
-@dataclass(frozen=True)
-class FileStat:
-    path: str
-    mode: int
-    uid: int
-    gid: int
-    size: int
-    mtime: float
-    is_file: bool
-    is_dir: bool
-    is_symlink: bool
+FileStat = namedtuple("FileStat", "path mode uid gid size mtime is_file is_dir is_symlink")
 
 
 class Facts:

@@ -12,12 +12,14 @@ Pure functions: no host access. Names are resolved through a callback.
 
 from __future__ import annotations
 
-import ipaddress
-import shlex
-from dataclasses import dataclass, field
-from typing import Callable, Iterable
+import re
+from collections import namedtuple
 
-Resolver = Callable[[str, str], "str | None"]  # (kind "user"|"group", name) -> id or None
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, Iterable
+
+    Resolver = Callable[[str, str], "str | None"]  # (kind "user"|"group", name) -> id or None
 
 
 class ParseError(ValueError):
@@ -85,16 +87,15 @@ _DEFAULT_MATCH_OPTIONS = {("limit", "limit-burst"): {"5"}}
 Atom = tuple[str, str, bool, str]  # (module, option, negated, value)
 
 
-@dataclass(frozen=True)
-class Rule:
-    chain: str
-    conditions: tuple[Atom, ...]
-    target: str = ""
-    target_options: tuple[tuple[str, str], ...] = ()
-    goto: bool = False
-    comment: str | None = None
-    text: str = field(default="", compare=False)
-    line: int = field(default=0, compare=False)
+_RuleBase = namedtuple("_RuleBase", "chain conditions target target_options goto comment text line",
+                       defaults=("", (), False, None, "", 0))
+
+
+class Rule(_RuleBase):
+    """One rule in canonical form (immutable). ``text`` and ``line`` say where it came
+    from; compare rules by ``key`` (what the kernel acts on) and ``comment``."""
+
+    __slots__ = ()
 
     @property
     def key(self) -> tuple:
@@ -116,22 +117,24 @@ class Rule:
         return None
 
 
-@dataclass
 class Chain:
-    name: str
-    policy: str | None = None  # None for user-defined chains
-    rules: list[Rule] = field(default_factory=list)
-    line: int = 0
+    __slots__ = ("name", "policy", "rules", "line")
+
+    def __init__(self, name: str, policy: str | None = None, rules: list | None = None, line: int = 0):
+        self.name, self.policy, self.line = name, policy, line  # policy None: user-defined chain
+        self.rules: list[Rule] = [] if rules is None else rules
 
     @property
     def builtin(self) -> bool:
         return self.policy is not None
 
 
-@dataclass
 class Table:
-    name: str
-    chains: dict[str, Chain] = field(default_factory=dict)
+    __slots__ = ("name", "chains")
+
+    def __init__(self, name: str, chains: dict | None = None):
+        self.name = name
+        self.chains: dict[str, Chain] = {} if chains is None else chains
 
     def is_empty(self) -> bool:
         """True when the table filters nothing: only built-in chains, ACCEPT, no rules."""
@@ -141,7 +144,14 @@ class Table:
         return sum(len(c.rules) for c in self.chains.values())
 
 
+_CANONICAL_V4 = re.compile(r"^(?:\d{1,3}\.){3}\d{1,3}/(?:3[0-2]|[12]?\d)$")
+
+
 def _norm_address(value: str) -> str:
+    if _CANONICAL_V4.match(value) and value.endswith("/32"):
+        return value  # iptables-save's own spelling of a host: nothing to do
+    import ipaddress
+
     try:
         return str(ipaddress.ip_network(value, strict=False))
     except ValueError:
@@ -324,6 +334,8 @@ def rule_from_tokens(chain: str, tokens: list[str], resolve: Resolver | None = N
 
 
 def split_rule(text: str, line: int = 0) -> list[str]:
+    import shlex
+
     try:
         return shlex.split(text, comments=False, posix=True)
     except ValueError as exc:
@@ -415,6 +427,8 @@ def format_rule(rule: Rule) -> str:
             out.append(f"--{k}")
             if v:
                 out.append(v)
+    import shlex
+
     return " ".join(shlex.quote(t) if (not t or any(c in t for c in " \"'\\$`")) else t for t in out)
 
 
