@@ -1,0 +1,208 @@
+"""iptables default-drop and backend checks against real iptables in namespaces, both backends."""
+
+from __future__ import annotations
+
+import re
+import sys
+import subprocess
+import time
+
+import pytest
+
+from conftest import render
+
+PREFIX = "System configuration error: "
+LINE_RE = re.compile(r"^System configuration error: \[[a-z][a-z0-9]*(\.[a-z0-9-]+)+\] \S")
+
+
+def lines_of(res) -> list[str]:
+    out = res.stdout.splitlines()
+    for line in out:
+        assert len(line.encode("utf-8", "surrogateescape")) <= 1024
+        assert line.startswith(PREFIX) or line.startswith("sdcheck: OK: "), line
+        if line.startswith(PREFIX):
+            assert LINE_RE.match(line), line
+    return out
+
+
+def run(ns, profile="app", *extra):
+    res = ns.sdcheck("run", "--profile", profile, "--only", "iptables", *extra)
+    return res, lines_of(res)
+
+
+def problems(lines, check_id):
+    return [ln for ln in lines if ln.startswith(f"{PREFIX}[{check_id}]")]
+
+
+@pytest.mark.parametrize("profile,template", [("app", "iptables-app-prod.j2"), ("mon", "iptables-mon-prod.j2")])
+def test_securedrop_ruleset_passes(netns, backend, profile, template):
+    netns.restore(backend, render(template))
+    res, lines = run(netns, profile)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert len(lines) == 1 and "error" not in lines[0].lower()
+    assert res.stderr == ""
+
+
+def test_flushed_is_not_configured(netns, backend):
+    if backend == "legacy":  # an existing but empty legacy table, as after 'iptables-legacy -F'
+        netns.restore("legacy", "*filter\n:INPUT ACCEPT\n:FORWARD ACCEPT\n:OUTPUT ACCEPT\nCOMMIT\n")
+    res, lines = run(netns)
+    assert res.returncode == 1
+    got = problems(lines, "iptables.default-drop")
+    assert len(got) == 1 and "have not been configured" in got[0]
+
+
+def test_logndrop_renamed(netns, backend):
+    netns.restore(backend, render("iptables-app-prod.j2"))
+    netns.sh(f"iptables-{backend} -E LOGNDROP LOGX")
+    res, lines = run(netns)
+    assert res.returncode == 1
+    text = "\n".join(problems(lines, "iptables.default-drop"))
+    assert "LOGNDROP chain does not exist; user chains present: LOGX" in text
+    assert "INPUT chain does not end with an unconditional jump to LOGNDROP" in text
+    assert "-j LOGX" in text
+
+
+@pytest.mark.parametrize("chain", ["INPUT", "FORWARD", "OUTPUT"])
+def test_policy_accept(netns, backend, chain):
+    netns.restore(backend, render("iptables-app-prod.j2"))
+    netns.sh(f"iptables-{backend} -P {chain} ACCEPT")
+    res, lines = run(netns)
+    assert res.returncode == 1
+    got = problems(lines, "iptables.default-drop")
+    assert got == [f"{PREFIX}[iptables.default-drop] the {chain} chain's policy is ACCEPT, expected DROP "
+                   f"({backend} backend)"]
+
+
+def test_accept_after_final_jump(netns, backend):
+    netns.restore(backend, render("iptables-app-prod.j2"))
+    netns.sh(f"iptables-{backend} -A INPUT -p tcp --dport 4444 -j ACCEPT")
+    res, lines = run(netns)
+    got = problems(lines, "iptables.default-drop")
+    assert res.returncode == 1 and len(got) == 1
+    assert "INPUT chain's catch-all jump to LOGNDROP is rule #" in got[0]
+    assert "1 rule(s) follow it" in got[0] and "--dport 4444 -j ACCEPT" in got[0]
+
+
+def test_accept_in_logndrop_before_drop(netns, backend):
+    netns.restore(backend, render("iptables-app-prod.j2"))
+    netns.sh(f"iptables-{backend} -I LOGNDROP 4 -j ACCEPT")
+    res, lines = run(netns)
+    got = problems(lines, "iptables.default-drop")
+    assert res.returncode == 1
+    assert any("unexpected rule #4 in the LOGNDROP chain: -A LOGNDROP -j ACCEPT" in g for g in got)
+
+
+def test_log_rules_removed(netns, backend):
+    netns.restore(backend, render("iptables-app-prod.j2"))
+    for _ in range(3):
+        netns.sh(f"iptables-{backend} -D LOGNDROP 1")
+    res, lines = run(netns)
+    got = problems(lines, "iptables.default-drop")
+    assert res.returncode == 1
+    # three findings about one chain: one summarised line
+    assert len(got) == 1 and got[0].count("is missing") == 3, got
+    for proto in ("tcp", "udp", "icmp"):
+        assert f"rate-limited LOG rule for {proto} is missing" in got[0]
+
+
+def test_log_rule_without_limit(netns, backend):
+    netns.restore(backend, render("iptables-app-prod.j2"))
+    netns.sh(f"iptables-{backend} -R LOGNDROP 2 -p udp -j LOG")
+    res, lines = run(netns)
+    got = problems(lines, "iptables.default-drop")
+    assert res.returncode == 1 and len(got) == 1
+    assert "rate-limited LOG rule for udp is not rate-limited" in got[0]
+
+
+def test_rules_in_both_backends(netns):
+    netns.restore("nft", render("iptables-app-prod.j2"))
+    netns.restore("legacy", render("iptables-app-prod.j2"))
+    res, lines = run(netns)
+    assert res.returncode == 1
+    got = problems(lines, "iptables.backends")
+    assert len(got) == 1 and "both the nft and the legacy backend" in got[0]
+    assert "nft: 38 rules, legacy: 38 rules" in got[0]
+    # each backend's ruleset is still judged (both are correct here)
+    assert problems(lines, "iptables.default-drop") == []
+
+
+def test_stray_legacy_rules_are_judged(netns):
+    """An nft host with an ACCEPT-everything legacy table: the kernel applies both."""
+    netns.restore("nft", render("iptables-app-prod.j2"))
+    netns.restore("legacy", "*filter\n:INPUT ACCEPT\n:FORWARD ACCEPT\n:OUTPUT ACCEPT\n-A INPUT -j ACCEPT\nCOMMIT\n")
+    res, lines = run(netns)
+    assert res.returncode == 1
+    got = problems(lines, "iptables.default-drop")
+    assert any("(legacy backend)" in g and "INPUT chain's policy is ACCEPT" in g for g in got), got
+
+
+def test_reading_nft_creates_no_legacy_table(netns):
+    """python-iptables must not be opened on an nft host: it would create a legacy table."""
+    netns.restore("nft", render("iptables-app-prod.j2"))
+    before = netns.sh("cat /proc/net/ip_tables_names 2>/dev/null || true").stdout
+    res, _lines = run(netns)
+    after = netns.sh("cat /proc/net/ip_tables_names 2>/dev/null || true").stdout
+    assert res.returncode == 0
+    assert before.split() == after.split() == []
+    assert "legacy tables present" not in netns.sh("iptables-nft -S 2>&1").stdout
+
+
+def test_lock_held_is_an_error_within_the_bound(netns, backend, tmp_path):
+    netns.restore(backend, render("iptables-app-prod.j2"))
+    lock = tmp_path / "xtables.lock"
+    lock.touch()
+    holder = subprocess.Popen(["flock", "-x", str(lock), "sleep", "60"])
+    try:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # wait until flock holds it
+            if subprocess.run(["flock", "-n", "-s", str(lock), "true"]).returncode != 0:
+                break
+            time.sleep(0.05)
+        res = netns.sdcheck("run", "--profile", "app", "--only", "iptables",
+                            "--var", f"xtables_lock={lock}", "--var", "iptables_lock_timeout=1",
+                            timeout=30)
+    finally:
+        holder.kill()
+        holder.wait()
+    lines = lines_of(res)
+    assert res.returncode == 1
+    got = problems(lines, "iptables.default-drop")
+    assert len(got) == 1 and "could not run" in got[0] and "held by another process for more than 1 s" in got[0]
+    assert "not been configured" not in res.stdout and "incorrect" not in res.stdout
+
+
+def test_lock_free_after_release(netns, tmp_path):
+    netns.restore("legacy", render("iptables-app-prod.j2"))
+    lock = tmp_path / "xtables.lock"
+    lock.touch()
+    subprocess.run(["flock", "-x", str(lock), "true"], check=True)
+    res, lines = run(netns, "app", "--var", f"xtables_lock={lock}")
+    assert res.returncode == 0, lines
+
+
+def test_python_iptables_and_legacy_save_agree(netns):
+    """The two legacy readers yield the same canonical rules (SecureDrop app and mon rulesets)."""
+    import json
+    for template in ("iptables-app-prod.j2", "iptables-mon-prod.j2"):
+        netns.sh("iptables-legacy -F; iptables-legacy -X")
+        netns.restore("legacy", render(template))
+        script = (
+            "import json\n"
+            "from sdcheck.facts.local import LocalFacts\n"
+            "from sdcheck.netfilter import read_snapshot\n"
+            "out = {}\n"
+            "for iptc in (True, False):\n"
+            "    s = read_snapshot(LocalFacts(), 4, use_iptc=iptc)\n"
+            "    t = s.tables['legacy']['filter']\n"
+            "    out[s.readers['legacy']] = {c: [c2.policy, [[list(map(list, r.key[0])), r.target, "
+            "list(map(list, r.target_options)), r.comment] for r in c2.rules]] for c, c2 in t.chains.items()}\n"
+            "print(json.dumps(out))\n"
+        )
+        res = subprocess.run(netns.exec_argv([sys.executable, "-c", script]), capture_output=True, text=True,
+                             timeout=60)
+        assert res.returncode == 0, res.stderr
+        got = json.loads(res.stdout)
+        assert set(got) == {"python-iptables", "iptables-legacy-save"}
+        assert got["python-iptables"] == got["iptables-legacy-save"]
+        assert sum(len(v[1]) for v in got["python-iptables"].values()) >= 30
