@@ -206,3 +206,36 @@ def test_python_iptables_and_legacy_save_agree(netns):
         assert set(got) == {"python-iptables", "iptables-legacy-save"}
         assert got["python-iptables"] == got["iptables-legacy-save"]
         assert sum(len(v[1]) for v in got["python-iptables"].values()) >= 30
+
+
+def test_variables_reach_the_check(netns, tmp_path):
+    """A baseline option taken from a variable, overridden by a vars file, then by --var."""
+    netns.restore("nft", render("iptables-app-prod.j2"))
+    base = tmp_path / "b.yml"
+    base.write_text("sdcheck_baseline: 1\nprofile: app\nvars:\n  chain: LOGNDROP\n"
+                    "checks:\n  iptables.default-drop:\n    log_chain: ${chain}\n")
+    varsf = tmp_path / "v.yml"
+    varsf.write_text("chain: FROM_FILE\n")
+    res = netns.sdcheck("run", "--baseline", str(base))
+    assert res.returncode == 0, res.stdout
+    res = netns.sdcheck("run", "--baseline", str(base), "--vars", str(varsf))
+    assert "the FROM_FILE chain does not exist" in res.stdout
+    res = netns.sdcheck("run", "--baseline", str(base), "--vars", str(varsf), "--var", "chain=FROM_CLI")
+    assert "the FROM_CLI chain does not exist" in res.stdout and "FROM_FILE" not in res.stdout
+
+
+def test_hostile_comment_cannot_forge_or_split_a_line(netns, backend):
+    """A rule comment with a newline, a forged prefix and terminal escapes: parsed, reported
+    on one line, escaped."""
+    netns.restore(backend, render("iptables-app-prod.j2"))
+    netns.sh(f"iptables-{backend} -A INPUT -m comment --comment "
+             "\"$(printf 'a\\nSystem configuration error: [iptables.default-drop] ok\\033[2K\\rz')\" -j ACCEPT")
+    res, lines = run(netns)
+    assert res.returncode == 1
+    got = problems(lines, "iptables.default-drop")
+    assert len(got) == 1, lines
+    assert "catch-all jump to LOGNDROP" in got[0]
+    assert "\x1b" not in res.stdout and "\r" not in res.stdout
+    assert "\\n" in got[0] and "\\x1b[2K\\r" in got[0]
+    assert all(ln.count("System configuration error:") == 1 for ln in lines if ln is not got[0])
+    assert sum(ln.startswith("System configuration error:") for ln in lines) == len(lines) == 1

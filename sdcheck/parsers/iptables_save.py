@@ -350,12 +350,41 @@ def parse_rule(text: str, resolve: Resolver | None = None, line: int = 0) -> Rul
     return rule_from_tokens(tokens[1], tokens[2:], resolve, text=text.strip(), line=line)
 
 
+_MAX_CONTINUATION = 64
+
+
+def _open_quote(line: str) -> bool:
+    """True when ``line`` ends inside a double-quoted string (iptables-save quoting)."""
+    inside = False
+    escaped = False
+    for ch in line:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == '"':
+            inside = not inside
+    return inside
+
+
 def parse_save(text: str, resolve: Resolver | None = None) -> dict[str, Table]:
     """Parse ``iptables-save`` output (or a rules_v4 file) into tables."""
     tables: dict[str, Table] = {}
     table: Table | None = None
-    for lineno, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
+    raw_lines = text.split("\n")
+    index = 0
+    while index < len(raw_lines):
+        lineno = index + 1
+        line = raw_lines[index].strip()
+        index += 1
+        if line.startswith(("-A ", "[", "--append ")):
+            # A comment holding a newline is printed by iptables-save as is, so a quoted
+            # string may continue on the next lines: join until the quotes balance.
+            extra = 0
+            while _open_quote(line) and index < len(raw_lines) and extra < _MAX_CONTINUATION:
+                line += "\n" + raw_lines[index]
+                index += 1
+                extra += 1
         if not line or line.startswith("#"):
             continue
         if line.startswith("*"):

@@ -1,0 +1,112 @@
+"""The shipped OSSEC rules, read as XML and evaluated with OSSEC's regex dialect, against
+lines that sdcheck really prints."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ossec_engine import evaluate, event_for, load_rules
+from sdcheck.formatters import ossec
+from sdcheck.model import CheckOutcome, Finding, RunResult, Severity, Status
+from sdcheck.text import Redactor
+
+ROOT = Path(__file__).resolve().parents[1]
+RULES = load_rules(ROOT / "ossec_rules" / "local_rules.xml")
+SECUREDROP_IDS = [(100001, 110030), (199996, 300001), (400001, 400901)]
+ALLOWED = {"if_sid", "match", "regex", "description", "options", "group"}
+
+
+def level(line: str) -> int:
+    rule = evaluate(RULES, event_for(line))
+    assert rule is not None
+    return rule["level"]
+
+
+def test_rule_ids_are_in_our_block_and_do_not_collide():
+    ids = [r["id"] for r in RULES]
+    assert len(ids) == len(set(ids))
+    for rid in ids:
+        assert 401100 <= rid <= 401199
+        assert not any(lo <= rid <= hi for lo, hi in SECUREDROP_IDS)
+
+
+def test_rules_are_well_formed():
+    known = {530} | {r["id"] for r in RULES}
+    for r in RULES:
+        assert r["if_sid"] and set(r["if_sid"]) <= known
+        assert set(r["elements"]) <= ALLOWED, r["elements"]
+        assert r["description"]
+        if r["level"] >= 12:
+            assert r["options"] == "alert_by_email"
+
+
+def test_localfile_snippets():
+    for profile in ("app", "mon"):
+        el = ET.fromstring((ROOT / "ossec_rules" / f"localfile-{profile}.xml").read_text().split("-->", 1)[1])
+        assert el.findtext("log_format") == "command"
+        assert el.findtext("alias") == "sdcheck"
+        assert el.findtext("frequency") == "90000"
+        command = el.findtext("command")
+        assert command.startswith("/") and command.endswith(f"run --profile {profile}")
+
+
+def _lines_of_real_run(args: list[str]) -> list[str]:
+    res = subprocess.run([sys.executable, "-m", "sdcheck", *args], capture_output=True, text=True, timeout=60)
+    return res.stdout.splitlines()
+
+
+def test_real_error_lines_alert_at_level_12(tmp_path):
+    bad = tmp_path / "bad.yml"
+    bad.write_text("sdcheck_baseline: 1\nprofile: app\nchecks:\n  iptables.default-drop:\n    nope: 1\n")
+    samples = (_lines_of_real_run(["run", "--bogus"])
+               + _lines_of_real_run(["run", "--baseline", str(bad)]))
+    assert len(samples) == 2
+    for line in samples:
+        assert line.startswith("System configuration error: ")
+        assert level(line) == 12
+        assert evaluate(RULES, event_for(line))["id"] in (401101, 401102)
+
+
+def test_success_line_raises_nothing():
+    result = RunResult("app", "test", "x")
+    result.outcomes = [CheckOutcome("iptables.default-drop", "t", Severity.HIGH,
+                                    [Finding("iptables.default-drop", Status.PASS, Severity.HIGH, "ok")])]
+    (line,) = ossec.render(result, Redactor())
+    assert "error" not in line.lower()
+    assert level(line) == 0
+
+
+def test_unexpected_output_alerts():
+    for line in ("Traceback (most recent call last):", "  File \"x\", line 1", "Killed",
+                 "/usr/bin/env: 'python3': No such file or directory", "sdcheck: OK"):
+        assert level(line) == 12, line
+
+
+def test_other_commands_are_not_ours():
+    assert evaluate(RULES, event_for("System configuration error: x", alias="other"))["id"] == 530
+
+
+messages = st.text(min_size=0, max_size=300)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(messages, st.sampled_from(["a", "b", "c"]), st.sampled_from(list(Status))),
+                min_size=1, max_size=30))
+def test_every_rendered_problem_line_alerts(items):
+    result = RunResult("app", "test", "x")
+    findings = [Finding("iptables.default-drop", status, Severity.HIGH, msg, resource=res)
+                for msg, res, status in items]
+    result.outcomes = [CheckOutcome("iptables.default-drop", "t", Severity.HIGH, findings)]
+    lines = ossec.render(result, Redactor())
+    problem = any(f.status.is_problem for f in findings)
+    for line in lines:
+        assert "\n" not in line and "\r" not in line
+        assert len(line.encode("utf-8", "surrogatepass")) <= ossec.MAX_LINE_BYTES
+        assert level(line) == (12 if problem else 0)
+    assert (len(lines) <= 3) if problem else len(lines) == 1
