@@ -145,3 +145,28 @@ def test_comment_with_newline_continues_on_next_line():
     rules = parse_save(text)["filter"].chains["INPUT"].rules
     assert [r.target for r in rules] == ["ACCEPT", "DROP"]
     assert rules[0].comment == 'a\nb " c'
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.text(min_size=1, max_size=20), min_size=1, max_size=8), st.lists(st.booleans(), min_size=8, max_size=8))
+def test_fast_tokenizer_agrees_with_shlex(words, quote):
+    """iptables-save writes a word bare or in double quotes with \\" and \\\\ escaped; the fast
+    tokenizer must split exactly as a POSIX shell would, or step aside (None)."""
+    import shlex
+    from sdcheck.parsers.iptables_save import _fast_split, split_rule
+    parts = []
+    for word, q in zip(words, quote):
+        if q or any(c in word for c in " \t\n\"'\\"):
+            parts.append('"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        else:
+            parts.append(word)
+    text = " ".join(parts)
+    fast = _fast_split(text)
+    try:
+        expected = shlex.split(text)
+    except ValueError:
+        expected = None
+    if fast is not None:
+        assert fast == expected
+    if expected is not None:
+        assert split_rule(text) == expected

@@ -333,7 +333,31 @@ def rule_from_tokens(chain: str, tokens: list[str], resolve: Resolver | None = N
     )
 
 
+# iptables-save's quoting: bare words, or "..." with \" and \\ escapes. One token per match.
+_TOKEN = re.compile(r'[ \t]*(?:"((?:[^"\\]|\\.)*)"|([^\s"\'\\]+))(?=[ \t]|$)', re.S)
+_UNESCAPE = re.compile(r"\\(.)", re.S)
+
+
+def _fast_split(text: str) -> list[str] | None:
+    """Tokens of ``text`` in iptables-save's own quoting, or None when the text uses any
+    other shell syntax (the caller then uses shlex). shlex is ~5x slower, which matters
+    for 10,000-rule rulesets."""
+    tokens = []
+    pos, end = 0, len(text.rstrip(" \t"))
+    while pos < end:
+        m = _TOKEN.match(text, pos)
+        if m is None:
+            return None
+        quoted, bare = m.group(1), m.group(2)
+        tokens.append(bare if bare is not None else _UNESCAPE.sub(r"\1", quoted))
+        pos = m.end()
+    return tokens
+
+
 def split_rule(text: str, line: int = 0) -> list[str]:
+    fast = _fast_split(text)
+    if fast is not None:
+        return fast
     import shlex
 
     try:
@@ -355,6 +379,8 @@ _MAX_CONTINUATION = 64
 
 def _open_quote(line: str) -> bool:
     """True when ``line`` ends inside a double-quoted string (iptables-save quoting)."""
+    if '"' not in line:
+        return False
     inside = False
     escaped = False
     for ch in line:
