@@ -239,3 +239,36 @@ def test_hostile_comment_cannot_forge_or_split_a_line(netns, backend):
     assert "\\n" in got[0] and "\\x1b[2K\\r" in got[0]
     assert all(ln.count("System configuration error:") == 1 for ln in lines if ln is not got[0])
     assert sum(ln.startswith("System configuration error:") for ln in lines) == len(lines) == 1
+
+
+def test_json_report_validates_against_the_schema(netns, backend):
+    import json
+    from pathlib import Path
+
+    import jsonschema
+    schema = json.loads((Path(__file__).resolve().parents[1] / "docs" / "report.schema.json").read_text())
+    netns.restore(backend, render("iptables-app-prod.j2"))
+    netns.sh(f"iptables-{backend} -P OUTPUT ACCEPT; iptables-{backend} -A INPUT -m comment --comment \"$(printf 'x\\ny')\" -j ACCEPT")
+    res = netns.sdcheck("report", "--profile", "app", "--format", "json", "--only", "iptables")
+    assert res.returncode == 1
+    data = json.loads(res.stdout)
+    jsonschema.validate(data, schema)
+    fails = [f for f in data["findings"] if f["status"] == "fail"]
+    assert {f["resource"] for f in fails} == {"filter/OUTPUT:policy", "filter/INPUT#18"}
+    policy = next(f for f in fails if f["resource"] == "filter/OUTPUT:policy")
+    assert (policy["expected"], policy["actual"]) == ("DROP", "ACCEPT") and "securedrop-admin install" in policy["remedy"]
+    assert data["summary"]["fail"] == 1 and data["summary"]["pass"] == 1
+
+
+def test_text_report_names_expected_actual_and_fix(netns):
+    netns.restore("nft", render("iptables-app-prod.j2"))
+    netns.sh("iptables-nft -P FORWARD ACCEPT")
+    res = netns.sdcheck("report", "--profile", "app", "--only", "iptables")
+    assert res.returncode == 1
+    out = res.stdout
+    assert "FAIL   iptables.default-drop [critical]" in out and "PASS   iptables.backends [high]" in out
+    assert "the FORWARD chain's policy is ACCEPT, expected DROP" in out
+    assert "expected: DROP" in out and "actual:   ACCEPT" in out and "fix:" in out
+    assert "profile app (chosen with --profile)" in out and "the 'iptables' command uses nft" in out
+    assert "\x1b" not in out  # not a terminal: no colour
+    assert all(len(line) <= 80 for line in out.splitlines())

@@ -1,4 +1,4 @@
-"""``--format json``: a versioned object (schema in docs/report.schema.json).
+"""``--format json``: a versioned object; its JSON Schema is docs/report.schema.json.
 
 ASCII only (every non-ASCII or control character is a JSON escape), secrets redacted.
 """
