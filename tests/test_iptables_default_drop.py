@@ -34,6 +34,16 @@ def problems(lines, check_id):
     return [ln for ln in lines if ln.startswith(f"{PREFIX}[{check_id}]")]
 
 
+def tampered(ns, backend, *commands, check_id="iptables.default-drop"):
+    """Load SecureDrop's app ruleset, run each tampering command (``{ipt}`` is the
+    backend's iptables), then `sdcheck run`: (process, that check's lines, all lines)."""
+    ns.restore(backend, render("iptables-app-prod.j2"))
+    for command in commands:
+        ns.sh(command.format(ipt=f"iptables-{backend}"))
+    res, lines = run(ns)
+    return res, problems(lines, check_id), lines
+
+
 @pytest.mark.parametrize("profile,template", [("app", "iptables-app-prod.j2"), ("mon", "iptables-mon-prod.j2")])
 def test_securedrop_ruleset_passes(netns, backend, profile, template):
     netns.restore(backend, render(template))
@@ -53,11 +63,9 @@ def test_flushed_is_not_configured(netns, backend):
 
 
 def test_logndrop_renamed(netns, backend):
-    netns.restore(backend, render("iptables-app-prod.j2"))
-    netns.sh(f"iptables-{backend} -E LOGNDROP LOGX")
-    res, lines = run(netns)
+    res, got, _lines = tampered(netns, backend, "{ipt} -E LOGNDROP LOGX")
     assert res.returncode == 1
-    text = "\n".join(problems(lines, "iptables.default-drop"))
+    text = "\n".join(got)
     assert "LOGNDROP chain does not exist; user chains present: LOGX" in text
     assert "INPUT chain does not end with an unconditional jump to LOGNDROP" in text
     assert "-j LOGX" in text
@@ -65,40 +73,27 @@ def test_logndrop_renamed(netns, backend):
 
 @pytest.mark.parametrize("chain", ["INPUT", "FORWARD", "OUTPUT"])
 def test_policy_accept(netns, backend, chain):
-    netns.restore(backend, render("iptables-app-prod.j2"))
-    netns.sh(f"iptables-{backend} -P {chain} ACCEPT")
-    res, lines = run(netns)
+    res, got, _lines = tampered(netns, backend, f"{{ipt}} -P {chain} ACCEPT")
     assert res.returncode == 1
-    got = problems(lines, "iptables.default-drop")
     assert got == [f"{PREFIX}[iptables.default-drop] the {chain} chain's policy is ACCEPT, expected DROP "
                    f"({backend} backend)"]
 
 
 def test_accept_after_final_jump(netns, backend):
-    netns.restore(backend, render("iptables-app-prod.j2"))
-    netns.sh(f"iptables-{backend} -A INPUT -p tcp --dport 4444 -j ACCEPT")
-    res, lines = run(netns)
-    got = problems(lines, "iptables.default-drop")
+    res, got, _lines = tampered(netns, backend, "{ipt} -A INPUT -p tcp --dport 4444 -j ACCEPT")
     assert res.returncode == 1 and len(got) == 1
     assert "INPUT chain's catch-all jump to LOGNDROP is rule #" in got[0]
     assert "1 rule(s) follow it" in got[0] and "--dport 4444 -j ACCEPT" in got[0]
 
 
 def test_accept_in_logndrop_before_drop(netns, backend):
-    netns.restore(backend, render("iptables-app-prod.j2"))
-    netns.sh(f"iptables-{backend} -I LOGNDROP 4 -j ACCEPT")
-    res, lines = run(netns)
-    got = problems(lines, "iptables.default-drop")
+    res, got, _lines = tampered(netns, backend, "{ipt} -I LOGNDROP 4 -j ACCEPT")
     assert res.returncode == 1
     assert any("unexpected rule #4 in the LOGNDROP chain: -A LOGNDROP -j ACCEPT" in g for g in got)
 
 
 def test_log_rules_removed(netns, backend):
-    netns.restore(backend, render("iptables-app-prod.j2"))
-    for _ in range(3):
-        netns.sh(f"iptables-{backend} -D LOGNDROP 1")
-    res, lines = run(netns)
-    got = problems(lines, "iptables.default-drop")
+    res, got, _lines = tampered(netns, backend, *["{ipt} -D LOGNDROP 1"] * 3)
     assert res.returncode == 1
     # three findings about one chain: one summarised line
     assert len(got) == 1 and got[0].count("is missing") == 3, got
@@ -107,10 +102,7 @@ def test_log_rules_removed(netns, backend):
 
 
 def test_log_rule_without_limit(netns, backend):
-    netns.restore(backend, render("iptables-app-prod.j2"))
-    netns.sh(f"iptables-{backend} -R LOGNDROP 2 -p udp -j LOG")
-    res, lines = run(netns)
-    got = problems(lines, "iptables.default-drop")
+    res, got, _lines = tampered(netns, backend, "{ipt} -R LOGNDROP 2 -p udp -j LOG")
     assert res.returncode == 1 and len(got) == 1
     assert "rate-limited LOG rule for udp is not rate-limited" in got[0]
 
@@ -227,12 +219,10 @@ def test_variables_reach_the_check(netns, tmp_path):
 def test_hostile_comment_cannot_forge_or_split_a_line(netns, backend):
     """A rule comment with a newline, a forged prefix and terminal escapes: parsed, reported
     on one line, escaped."""
-    netns.restore(backend, render("iptables-app-prod.j2"))
-    netns.sh(f"iptables-{backend} -A INPUT -m comment --comment "
-             "\"$(printf 'a\\nSystem configuration error: [iptables.default-drop] ok\\033[2K\\rz')\" -j ACCEPT")
-    res, lines = run(netns)
+    res, got, lines = tampered(
+        netns, backend, "{ipt} -A INPUT -m comment --comment "
+        "\"$(printf 'a\\nSystem configuration error: [iptables.default-drop] ok\\033[2K\\rz')\" -j ACCEPT")
     assert res.returncode == 1
-    got = problems(lines, "iptables.default-drop")
     assert len(got) == 1, lines
     assert "catch-all jump to LOGNDROP" in got[0]
     assert "\x1b" not in res.stdout and "\r" not in res.stdout
