@@ -129,6 +129,7 @@ def _prepare(args):
             raise BaselineError(getattr(baseline.checks[cid], "_path", None) or baseline.path,
                                 baseline.lines.get(cid), f"unknown check {cid!r} (see 'sdcheck list')")
     variables = merge_variables(baseline, vars_file, cli_vars)
+    redact = args._redact = Redactor(secrets + [str(variables[k]) for k in SECRET_VARS if variables.get(k)])
     wanted = [c for c in select(list(baseline.checks), args.only, args.skip) if c in classes]
     if not wanted:
         raise UsageError("no check is selected (baseline "

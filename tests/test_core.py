@@ -305,3 +305,4 @@ def test_json_report_shape():
 def test_no_check_selected_is_a_usage_error():
     res = sdcheck("run", "--profile", "app", "--only", "nothing-like-this")
     assert res.returncode == 2 and "[sdcheck.usage] no check is selected" in res.stdout
+

@@ -262,3 +262,22 @@ def test_text_report_names_expected_actual_and_fix(netns):
     assert "profile app (chosen with --profile)" in out and "the 'iptables' command uses nft" in out
     assert "\x1b" not in out  # not a terminal: no colour
     assert all(len(line) <= 80 for line in out.splitlines())
+
+
+def test_password_that_reaches_a_message_is_redacted(netns, tmp_path):
+    """Defence in depth: a secret variable that a (mis)configured baseline routes into a
+    finding is replaced in every output, whether it came from the baseline, a vars file or --var."""
+    secret = "Pa55:w rd\u00e9"
+    netns.restore("nft", render("iptables-app-prod.j2"))
+    base = tmp_path / "b.yml"
+    base.write_text("sdcheck_baseline: 1\nprofile: app\nvars:\n  sasl_password: default-Secret-1\n"
+                    "checks:\n  iptables.default-drop:\n    log_chain: ${sasl_password}\n")
+    varsf = tmp_path / "v.yml"
+    varsf.write_text(f"sasl_password: '{secret}'\n")
+    for extra, value in (([], "default-Secret-1"), (["--vars", str(varsf)], secret),
+                         (["--var", "sasl_password=cli-Secret-2"], "cli-Secret-2")):
+        for args in (["run"], ["report"], ["report", "--format", "json"]):
+            res = netns.sdcheck(*args, "--baseline", str(base), *extra)
+            assert res.returncode == 1
+            assert "[redacted] chain does not exist" in res.stdout
+            assert value not in res.stdout + res.stderr
