@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import render
+from conftest import SD, render
 
 PREFIX = "System configuration error: "
 LINE_RE = re.compile(r"^System configuration error: \[[a-z][a-z0-9]*(\.[a-z0-9-]+)+\] \S")
@@ -247,7 +247,7 @@ def test_json_report_validates_against_the_schema(netns, backend):
     assert {f["resource"] for f in fails} == {"filter/OUTPUT:policy", "filter/INPUT#18"}
     policy = next(f for f in fails if f["resource"] == "filter/OUTPUT:policy")
     assert (policy["expected"], policy["actual"]) == ("DROP", "ACCEPT") and "securedrop-admin install" in policy["remedy"]
-    assert data["summary"]["fail"] == 1 and data["summary"]["pass"] == 1
+    assert data["summary"]["fail"] == 1 and data["summary"]["pass"] == 2
 
 
 def test_text_report_names_expected_actual_and_fix(netns):
@@ -281,3 +281,26 @@ def test_password_that_reaches_a_message_is_redacted(netns, tmp_path):
             assert res.returncode == 1
             assert "[redacted] chain does not exist" in res.stdout
             assert value not in res.stdout + res.stderr
+
+
+V6_DROP_ALL = (SD / "iptables_rules_v6").read_text()
+
+
+def test_ipv6(netns, backend):
+    netns.restore(backend, render("iptables-app-prod.j2"))
+    res, lines = run(netns)  # only ::1 on lo: nothing to protect yet
+    assert res.returncode == 0 and problems(lines, "iptables.ipv6") == []
+    netns.sh("ip link add v0 type veth peer name v1 && ip link set v0 up && ip link set v1 up"
+             " && ip addr add 2001:db8::5/64 dev v0 nodad")
+    res, lines = run(netns)
+    got = problems(lines, "iptables.ipv6")
+    assert res.returncode == 1 and len(got) == 1
+    assert "IPv6 is in use (" in got[0] and "2001:0db8:0000:0000:0000:0000:0000:0005%v0" in got[0]
+    assert "3 problems" in got[0] and "the INPUT policy is ACCEPT, expected DROP" in got[0]
+    netns.restore(backend, V6_DROP_ALL, family=6)
+    res, lines = run(netns)
+    assert res.returncode == 0 and problems(lines, "iptables.ipv6") == []
+    netns.sh(f"ip6tables-{backend} -A INPUT -p tcp --dport 22 -j ACCEPT")
+    res, lines = run(netns)
+    got = problems(lines, "iptables.ipv6")
+    assert res.returncode == 1 and len(got) == 1 and "rule #1 of INPUT accepts traffic" in got[0]

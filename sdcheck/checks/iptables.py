@@ -194,8 +194,62 @@ class DefaultDrop(Check):
                     severity=Severity.CRITICAL if rule.target in ("ACCEPT", "RETURN") else Severity.HIGH)
 
 
+class Ipv6(Check):
+    id = "iptables.ipv6"
+    title = "IPv6 is off, or ip6tables drops everything (DROP policies, no ACCEPT rule)"
+    severity = Severity.HIGH
+    why = ("SecureDrop's firewall is written for IPv4. An IPv6 address with an open ip6tables "
+           "would bypass every IPv4 rule.")
+    remedy = ("Load SecureDrop's IPv6 rules (DROP on INPUT, FORWARD and OUTPUT): re-run "
+              "'securedrop-admin install', or 'ip6tables-restore < /etc/iptables/rules.v6'.")
+    options = {"policies": Option(dict, {"INPUT": "DROP", "FORWARD": "DROP", "OUTPUT": "DROP"})}
+
+    def run(self) -> Iterable[Finding]:
+        addresses = self._global_addresses()
+        if addresses is None:
+            yield self.passed("IPv6 is disabled in the kernel", resource="ip6tables")
+            return
+        snap = snapshot(self.ctx, 6)
+        problems: list[str] = []
+        for backend, tables in snap.effective():
+            table = tables.get("filter")
+            for name, want in self.opts["policies"].items():
+                chain = table.chains.get(name) if table else None
+                have = chain.policy if chain else "ACCEPT"
+                if have != want:
+                    problems.append(f"the {name} policy is {have}, expected {want} ({backend} backend)")
+            for chain in (table.chains.values() if table else ()):
+                for pos, rule in enumerate(chain.rules, 1):
+                    if rule.target == "ACCEPT":
+                        problems.append(f"rule #{pos} of {chain.name} accepts traffic: {describe(rule)} "
+                                        f"({backend} backend)")
+        if not problems:
+            yield self.passed("ip6tables drops everything", resource="ip6tables")
+        elif not addresses:
+            yield self.passed("no IPv6 address outside loopback, so ip6tables does not matter yet "
+                              f"({len(problems)} difference(s) from the drop-all rules)", resource="ip6tables")
+        else:
+            shown = ", ".join(addresses[:3]) + (f" and {len(addresses) - 3} more" if len(addresses) > 3 else "")
+            for text in problems:
+                yield self.fail(f"IPv6 is in use ({shown}) but {text}", resource="ip6tables/filter",
+                                group="ip6tables")
+
+    def _global_addresses(self) -> list[str] | None:
+        """IPv6 addresses on interfaces other than lo, from /proc/net/if_inet6 (None: IPv6 off)."""
+        facts = self.ctx.facts
+        if facts.lstat("/proc/net/if_inet6") is None:
+            return None
+        out = []
+        for line in facts.read_text("/proc/net/if_inet6", 1 << 20).splitlines():
+            parts = line.split()
+            if len(parts) >= 6 and parts[5] != "lo":
+                raw = parts[0]
+                out.append(":".join(raw[i:i + 4] for i in range(0, 32, 4)) + f"%{parts[5]}")
+        return out
+
+
 def _is_catch_all(rule: Rule, target: str) -> bool:
     return rule.unconditional and rule.target == target and not rule.goto and not rule.target_options
 
 
-CHECKS = [Backends, DefaultDrop]
+CHECKS = [Backends, DefaultDrop, Ipv6]
