@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
 import time
 
 from sdcheck.facts import FactError, Facts
@@ -159,8 +160,19 @@ def _prepare_iptc_env() -> None:
                 break
 
 
+_IPTC_LOCK = threading.Lock()
+
+
 def read_legacy_iptc(names: list[str], family: int, resolve: Resolver | None) -> dict[str, Table]:
-    """Read existing legacy tables in-process with python-iptables."""
+    """Read existing legacy tables in-process with python-iptables.
+
+    libiptc/libxtables keep global state (option parsing, extension registry), so the
+    IPv4 and IPv6 reads, which run in different check threads, take turns."""
+    with _IPTC_LOCK:
+        return _read_legacy_iptc(names, family, resolve)
+
+
+def _read_legacy_iptc(names: list[str], family: int, resolve: Resolver | None) -> dict[str, Table]:
     _prepare_iptc_env()
     import iptc  # noqa: PLC0415 - lazy on purpose (300 ms, and only legacy hosts need it)
 
