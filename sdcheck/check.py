@@ -63,6 +63,12 @@ class Context:
             return value
         raise value
 
+    def computed(self, prefix: str) -> dict[str, Any]:
+        """Memo values computed successfully so far whose key starts with ``prefix``."""
+        with self._guard:
+            items = [(k, v) for k, v in self._memo.items() if k.startswith(prefix)]
+        return {k: value for k, (ok, value) in sorted(items) if ok}
+
 
 class Check:
     id: ClassVar[str] = ""

@@ -185,10 +185,7 @@ def cmd_report(args) -> int:
 
 def _add_info(result, ctx) -> None:
     """Context for the admin: which firewall backend was read, and how."""
-    for key in sorted(k for k in ctx._memo if k.startswith("iptables:")):
-        ok, snap = ctx._memo[key]
-        if not ok:
-            continue
+    for snap in ctx.computed("iptables:").values():
         name = "iptables" if snap.family == 4 else "ip6tables"
         readers = ", ".join(f"{b} via {how}" for b, how in snap.readers.items())
         result.info[f"{name} backend"] = (f"the '{name}' command uses {snap.selected or 'unknown'}; "

@@ -88,12 +88,14 @@ class XtablesLock:
     read-only and never created.
     """
 
-    def __init__(self, path: str, timeout: float):
+    def __init__(self, path: str | None, timeout: float):
         self.path = path
         self.timeout = timeout
         self.fd: int | None = None
 
     def __enter__(self):
+        if self.path is None:  # no local lock to wait for (a remote host)
+            return self
         import fcntl
 
         try:
@@ -205,10 +207,7 @@ def read_snapshot(facts: Facts, family: int = 4, lock_path: str = LOCK_PATH,
                   use_iptc: bool = True) -> Snapshot:
     snap = Snapshot(family=family, selected=selected_backend(facts, family))
     legacy_names = legacy_table_names(facts, family)
-    lock = XtablesLock(lock_path, lock_timeout) if facts.is_local else None
-    if lock is not None:
-        lock.__enter__()
-    try:
+    with XtablesLock(lock_path if facts.is_local else None, lock_timeout):
         nft_save = _cmd(family, "nft")
         if facts.which(nft_save):
             try:
@@ -234,9 +233,6 @@ def read_snapshot(facts: Facts, family: int = 4, lock_path: str = LOCK_PATH,
                 legacy_save = _cmd(family, "legacy")
                 snap.tables["legacy"] = _run_save(facts, [legacy_save], resolve)
                 snap.readers["legacy"] = legacy_save
-    finally:
-        if lock is not None:
-            lock.__exit__()
     if "nft" in snap.unavailable and not legacy_names:
         # Without the nft reader an empty legacy side proves nothing: fail closed.
         raise FactError(f"the firewall could not be read: {snap.unavailable['nft']}")
