@@ -56,6 +56,13 @@ class _MDict(dict):
 
 class _MList(list):
     line = 0
+    item_lines: list = []  # line of each item (after block expansion: of its source)
+
+
+def item_lines(value: Any) -> list:
+    """Baseline line of each item of a list read from a baseline (0 where unknown)."""
+    lines = getattr(value, "item_lines", None) or []
+    return list(lines) + [0] * (len(value) - len(lines))
 
 
 def _loader_cls():
@@ -83,6 +90,7 @@ def _loader_cls():
     def construct_seq(loader, node):
         out = _MList(loader.construct_object(n, deep=True) for n in node.value)
         out.line = node.start_mark.line + 1
+        out.item_lines = [n.start_mark.line + 1 for n in node.value]
         return out
 
     Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
@@ -172,14 +180,69 @@ def interpolate(value: Any, variables: dict[str, Any], path: str, line: int | No
             return str(v)
         return _VAR_RE.sub(sub, value)
     if isinstance(value, dict):
-        return {k: interpolate(v, variables, path, _line(value, k, line)) for k, v in value.items()}
+        out_d = _MDict((k, interpolate(v, variables, path, _line(value, k, line))) for k, v in value.items())
+        out_d.line = getattr(value, "line", 0) or line or 0
+        out_d.key_lines = dict(getattr(value, "key_lines", {}))
+        return out_d
     if isinstance(value, list):
-        out = []
-        for item in value:
-            got = interpolate(item, variables, path, _line(item, default=line))
-            out.append(got)
+        out = _MList()
+        out.line = getattr(value, "line", 0) or line or 0
+        lines: list[int] = []
+        for item, item_line in zip(value, item_lines(value)):
+            item_line = item_line or line
+            if isinstance(item, dict) and "do" in item:
+                got, got_lines = _expand_block(item, variables, path, item_line)
+                out.extend(got)
+                lines.extend(got_lines)
+                continue
+            out.append(interpolate(item, variables, path, item_line))
+            lines.append(item_line or 0)
+        out.item_lines = lines
         return out
     return value
+
+
+_BLOCK_KEYS = ({"when", "do"}, {"unless", "do"}, {"for_each", "as", "do"})
+
+
+def _expand_block(block: dict, variables: dict[str, Any], path: str,
+                  line: int | None) -> tuple[list, list]:
+    """Expand a list item ``{when: BOOL, do: [...]}``, ``{unless: BOOL, do: [...]}`` or
+    ``{for_each: LIST, as: NAME, do: [...]}`` into the items of ``do``."""
+    keys = set(block)
+    if keys not in _BLOCK_KEYS:
+        raise BaselineError(path, line, "a block in a list is {when: BOOL, do: [...]}, "
+                            "{unless: BOOL, do: [...]} or {for_each: LIST, as: NAME, do: [...]}; "
+                            f"got keys {', '.join(sorted(map(str, keys)))}")
+    body = block["do"]
+    if not isinstance(body, list):
+        raise BaselineError(path, _line(block, "do", line), "'do' must be a list")
+    if "for_each" in keys:
+        name = block["as"]
+        if not isinstance(name, str) or not _NAME_RE.match(name):
+            raise BaselineError(path, _line(block, "as", line), "'as' must be a plain identifier")
+        values = interpolate(block["for_each"], variables, path, _line(block, "for_each", line))
+        if isinstance(values, (str, int, float)) and not isinstance(values, bool):
+            values = [values]  # a single DNS server written without a list
+        if not isinstance(values, list):
+            raise BaselineError(path, _line(block, "for_each", line),
+                                f"'for_each' must be a list, got {type(values).__name__}")
+        out: list = []
+        lines: list = []
+        for v in values:
+            got = interpolate(body, dict(variables, **{name: v}), path, line)
+            out.extend(got)
+            lines.extend(item_lines(got))
+        return out, lines
+    key = "when" if "when" in keys else "unless"
+    cond = interpolate(block[key], variables, path, _line(block, key, line))
+    if not isinstance(cond, bool):
+        raise BaselineError(path, _line(block, key, line),
+                            f"'{key}' must be true or false, got {type(cond).__name__}")
+    if cond != (key == "when"):
+        return [], []
+    got = interpolate(body, variables, path, line)
+    return list(got), item_lines(got)
 
 
 # -- baselines ----------------------------------------------------------------------
@@ -295,6 +358,11 @@ def resolve_options(baseline: Baseline, classes: dict[str, type[Check]],
                 raise BaselineError(path, line, f"{cid}: option {key!r} is required")
             else:
                 resolved[key] = opt.default
+        prepare = getattr(cls, "prepare_options", None)
+        if prepare is not None:
+            def fail(message: str, at: int | None = None, _cid=cid, _path=path, _line0=line):
+                raise BaselineError(_path, at or _line0, f"{_cid}: {message}")
+            prepare(resolved, raw, fail)
         out[cid] = resolved
     return out
 

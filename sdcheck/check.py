@@ -79,6 +79,10 @@ class Check:
     options: ClassVar[dict[str, Option]] = {}
     timeout: ClassVar[float] = 60.0
 
+    # Optional: ``prepare_options(cls, resolved, raw, fail)`` checks and pre-parses the
+    # options once, when the baseline is loaded; ``fail(message, line)`` raises the
+    # baseline error (exit 2) pointing at the baseline's file and line.
+
     def __init__(self, ctx: Context):
         self.ctx = ctx
         self.opts = ctx.options(self.id)

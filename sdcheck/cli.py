@@ -1,4 +1,4 @@
-"""Command line: ``sdcheck run | report | list | explain``.
+"""Command line: ``sdcheck run | report | list | explain | baseline capture``.
 
 Exit codes (shared by run and report):
   0  every selected check passed (or was skipped)
@@ -62,6 +62,14 @@ def _define(name: str, sub=None) -> argparse.ArgumentParser:
     elif name == "list":
         p = _add_command(sub, "list", help="the checks, with ids and descriptions")
         p.add_argument("--profile", help="only the checks this profile's baseline enables")
+    elif name == "baseline":
+        p = _add_command(sub, "baseline", help="capture the live state as a baseline to review")
+        p.add_argument("action", choices=("capture",))
+        p.add_argument("what", choices=("iptables",))
+        p.add_argument("--family", type=int, choices=(4, 6), default=4)
+        p.add_argument("--backend", choices=("nft", "legacy"), help="when both hold rules")
+        p.add_argument("--output", metavar="FILE", help="write to FILE (default: standard output)")
+        p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     else:
         p = _add_command(sub, "explain", help="what a check verifies, why, and how to fix it")
         p.add_argument("check_id")
@@ -86,7 +94,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return build_parser().parse_args(argv)
 
 
-COMMAND_NAMES = ("run", "report", "list", "explain")
+COMMAND_NAMES = ("run", "report", "list", "explain", "baseline")
 
 
 # -- running -------------------------------------------------------------------------
@@ -224,7 +232,26 @@ def cmd_explain(args) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": cmd_run, "report": cmd_report, "list": cmd_list, "explain": cmd_explain}
+def cmd_baseline(args) -> int:
+    from sdcheck.capture import CaptureError, capture_iptables
+    from sdcheck.check import Context
+    from sdcheck.facts.local import LocalFacts
+
+    ctx = Context(LocalFacts(), "captured", {})
+    try:
+        text = capture_iptables(ctx, args.family, args.backend)
+    except CaptureError as exc:
+        raise UsageError(str(exc)) from None
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+COMMANDS = {"run": cmd_run, "report": cmd_report, "list": cmd_list, "explain": cmd_explain,
+            "baseline": cmd_baseline}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -235,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parse_args(argv)
         args._redact = None
         if not getattr(args, "command", None):
-            raise UsageError("a command is required: run, report, list or explain")
+            raise UsageError("a command is required: run, report, list, explain or baseline")
         return COMMANDS[args.command](args)
     except Exception as exc:  # noqa: BLE001 - every failure ends as one line and exit 2
         return _fail(exc, running, getattr(args, "_redact", None), debug="--debug" in argv)

@@ -1,4 +1,5 @@
-"""iptables checks: which backend holds the rules, and the default-drop skeleton.
+"""iptables checks: which backend holds the rules, the default-drop skeleton, IPv6, and
+the whole ruleset compared, rule by rule and in order, with the baseline.
 
 The live ruleset is read once per run (``ctx.memo``) and shared by every check here.
 """
@@ -12,7 +13,9 @@ if TYPE_CHECKING:
 from sdcheck.check import Check, Context, Option
 from sdcheck.model import Finding, Severity
 from sdcheck.netfilter import LOCK_PATH, Snapshot, read_snapshot
-from sdcheck.parsers.iptables_save import Chain, Rule, Table, format_rule
+from sdcheck.parsers.iptables_save import (
+    Chain, ParseError, Rule, Table, format_rule, is_owner_id, parse_rule, rebind, resolve_owner,
+)
 
 REINSTATE = ("Reinstate the standard firewall by re-running the installer from the Admin "
              "Workstation ('securedrop-admin install'), then run 'sdcheck report' again.")
@@ -252,4 +255,290 @@ def _is_catch_all(rule: Rule, target: str) -> bool:
     return rule.unconditional and rule.target == target and not rule.goto and not rule.target_options
 
 
-CHECKS = [Backends, DefaultDrop, Ipv6]
+BUILTIN_CHAINS = {
+    "filter": ("INPUT", "FORWARD", "OUTPUT"),
+    "nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"),
+    "mangle": ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"),
+    "raw": ("PREROUTING", "OUTPUT"),
+    "security": ("INPUT", "FORWARD", "OUTPUT"),
+}
+FACT_PREFIX = "${fact:"
+FACTS = ("default_interface",)
+_PASS_TARGETS = ("ACCEPT", "RETURN")
+_KIND_WORDS = {"missing": "missing rules", "unexpected": "unexpected rules", "moved": "rules out of order",
+               "changed": "changed rules", "comment": "comment differences"}
+
+
+class ExpectedTable:
+    __slots__ = ("name", "policies", "chains")
+
+    def __init__(self, name: str, policies: dict[str, str], chains: dict[str, list[Rule]]):
+        self.name, self.policies, self.chains = name, policies, chains
+
+
+def parse_expected(tables: dict, fail) -> dict[str, ExpectedTable]:
+    """The baseline's ``tables`` option as canonical rules (names and facts still unbound)."""
+    from sdcheck.baseline import item_lines
+
+    out: dict[str, ExpectedTable] = {}
+    for tname, spec in tables.items():
+        tline = getattr(tables, "key_lines", {}).get(tname)
+        if not isinstance(spec, dict) or set(spec) - {"policies", "chains"}:
+            fail(f"table {tname!r} must be a mapping with 'policies' and 'chains'", tline)
+        policies = spec.get("policies") or {}
+        chains_spec = spec.get("chains") or {}
+        if not isinstance(policies, dict) or not isinstance(chains_spec, dict):
+            fail(f"table {tname!r}: 'policies' and 'chains' must be mappings", tline)
+        for chain, policy in policies.items():
+            if policy not in ("ACCEPT", "DROP"):
+                fail(f"table {tname!r}: policy of {chain} must be ACCEPT or DROP, got {policy!r}",
+                     getattr(policies, "key_lines", {}).get(chain, tline))
+        chains: dict[str, list[Rule]] = {}
+        for chain, rules in chains_spec.items():
+            cline = getattr(chains_spec, "key_lines", {}).get(chain, tline)
+            if rules is None:
+                rules = []
+            if not isinstance(rules, list):
+                fail(f"{tname}/{chain}: the rules must be a list", cline)
+            parsed = []
+            for text, line in zip(rules, item_lines(rules)):
+                if not isinstance(text, str):
+                    fail(f"{tname}/{chain}: each rule must be a string like '-p tcp --dport 22 -j ACCEPT'",
+                         line or cline)
+                body = text.strip()
+                if body.startswith(("-A ", "--append ")):
+                    parts = body.split(None, 2)
+                    if len(parts) < 2 or parts[1] != chain:
+                        fail(f"{tname}/{chain}: a rule written with -A must name this chain", line or cline)
+                    body = parts[2] if len(parts) > 2 else ""
+                try:
+                    parsed.append(parse_rule(f"-A {chain} {body}", line=line or 0))
+                except ParseError as exc:
+                    fail(f"{tname}/{chain}: cannot parse rule {body!r}: {exc.args[0]}", line or cline)
+            chains[chain] = parsed
+        out[tname] = ExpectedTable(tname, dict(policies), chains)
+    return out
+
+
+class Ruleset(Check):
+    id = "iptables.ruleset"
+    title = "The whole firewall ruleset matches the baseline, rule by rule and in order"
+    severity = Severity.HIGH
+    why = ("checksdconfig.py only looked at the last rules of INPUT and OUTPUT, so an ACCEPT "
+           "inserted early in a chain went unnoticed. Every rule, its position, the policies, "
+           "the user chains and the other tables are compared with SecureDrop's rules; "
+           "equivalent spellings (-s 1.2.3.4 and 1.2.3.4/32, option order, user names and "
+           "uids) compare equal.")
+    remedy = REINSTATE
+    options = {
+        "family": Option(int, 4, help="4 (iptables) or 6 (ip6tables)"),
+        "tables": Option(dict, required=True, help="table -> {policies: {chain: DROP}, chains: {chain: [rules]}}"),
+        "ignore_tables": Option(list, [], help="tables whose contents are not judged"),
+    }
+
+    @classmethod
+    def prepare_options(cls, resolved: dict, raw: dict, fail) -> None:
+        if resolved["family"] not in (4, 6):
+            fail("option 'family' must be 4 or 6", getattr(raw, "key_lines", {}).get("family"))
+        resolved["_expected"] = parse_expected(resolved["tables"], fail)
+
+    def run(self) -> Iterable[Finding]:
+        family = self.opts["family"]
+        self.cmd = "iptables" if family == 4 else "ip6tables"
+        expected, problems = self._bind(self.opts["_expected"])
+        yield from problems
+        snap = snapshot(self.ctx, family)
+        effective = snap.effective()
+        if not effective:
+            reasons = "; ".join(snap.unavailable.values()) or "no backend could be read"
+            yield self.error(f"the {self.cmd} ruleset could not be read: {reasons}", resource=self.cmd)
+            return
+        several = len(effective) > 1
+        for backend, tables in effective:
+            found = list(self._compare(expected, tables, backend, several))
+            if not found:
+                n = sum(len(c) for t in expected.values() for c in t.chains.values())
+                found.append(self.passed(f"the {self.cmd} ruleset matches the baseline: {n} rules in "
+                                         f"{', '.join(expected)} ({backend} backend)", resource=self.cmd))
+            yield from found
+
+    # -- binding host facts and names ------------------------------------------------
+    def _bind(self, expected: dict[str, ExpectedTable]):
+        facts = self.ctx.facts
+        problems: list[Finding] = []
+        unknown: dict[tuple[str, str], int] = {}
+        fact_values: dict[str, str | None] = {}
+        resolve = name_resolver(self.ctx)
+
+        def fact(name: str) -> str | None:
+            if name not in fact_values:
+                value = None
+                if name == "default_interface":
+                    value = facts.default_interface()
+                fact_values[name] = value
+                if value is None:
+                    known = name in FACTS
+                    problems.append(self.fail(
+                        (f"the host fact {name} could not be determined (no default route?); set the "
+                         "variable that uses it (for example ssh_interface) in the vars file")
+                        if known else f"the baseline uses an unknown host fact {name!r} "
+                        f"(known: {', '.join(FACTS)})",
+                        resource=f"facts/{name}", group="facts", severity=Severity.HIGH))
+            return fact_values[name]
+
+        def change(module: str, option: str, value: str) -> str:
+            if FACT_PREFIX in value:
+                value = _substitute_facts(value, fact)
+            if option in ("uid-owner", "gid-owner"):
+                bound = resolve_owner(option, value, resolve)
+                if not is_owner_id(bound):
+                    kind = "user" if option == "uid-owner" else "group"
+                    unknown[(kind, bound)] = unknown.get((kind, bound), 0) + 1
+                return bound
+            return value
+
+        bound: dict[str, ExpectedTable] = {}
+        for tname, table in expected.items():
+            chains = {c: [rebind(r, change) for r in rules] for c, rules in table.chains.items()}
+            bound[tname] = ExpectedTable(tname, table.policies, chains)
+        for (kind, name), count in sorted(unknown.items()):
+            problems.append(self.fail(
+                f"the baseline names the {kind} {name!r} in {count} rule(s), but no such {kind} exists "
+                f"on this host, so those rules cannot match; set the variable that names it (for "
+                f"example tor_user, app_user, postfix_user, time_service_user, ssh_group) to the "
+                f"right name or id", resource=f"{kind}s/{name}", group="names",
+                expected=f"{kind} {name} exists", actual="no such " + kind))
+        return bound, problems
+
+    # -- comparison -------------------------------------------------------------------
+    def _compare(self, expected: dict[str, ExpectedTable], tables: dict[str, Table], backend: str,
+                 several: bool) -> Iterable[Finding]:
+        tag = f" ({backend} backend)"
+        pre = f"{backend}:" if several else ""
+        for tname, want in expected.items():
+            have = tables.get(tname) or Table(tname)
+            yield from self._table(want, have, tag, pre, backend)
+        for tname, have in sorted(tables.items()):
+            if tname in expected or tname in self.opts["ignore_tables"] or have.is_empty():
+                continue
+            chains = [c.name for c in have.chains.values() if c.rules or not c.builtin
+                      or c.policy != "ACCEPT"]
+            yield self.fail(
+                f"the {tname} table holds {have.rule_count()} rule(s) (in {', '.join(chains)}), "
+                f"which the baseline does not allow" + tag,
+                resource=f"{pre}{tname}", group=f"{pre}{tname}", expected="empty table",
+                actual=f"{have.rule_count()} rules", severity=Severity.HIGH,
+                detail=[describe(r) for c in have.chains.values() for r in c.rules][:50])
+
+    def _table(self, want: ExpectedTable, have: Table, tag: str, pre: str, backend: str):
+        tname = want.name
+        builtins = BUILTIN_CHAINS.get(tname, ())
+        for chain in dict.fromkeys(list(builtins) + list(want.policies)):
+            expect = want.policies.get(chain, "ACCEPT")
+            live = have.chains.get(chain)
+            got = live.policy if live is not None and live.policy else "ACCEPT"
+            if got != expect:
+                yield self.fail(
+                    f"{tname}/{chain}: the policy is {got}, expected {expect}" + tag,
+                    resource=f"{pre}{tname}/{chain}:policy", expected=expect, actual=got,
+                    group=f"{pre}{tname}:policies",
+                    severity=Severity.CRITICAL if got == "ACCEPT" else Severity.HIGH)
+        for chain, rules in want.chains.items():
+            live = have.chains.get(chain)
+            if live is None and chain not in builtins:
+                yield self.fail(
+                    f"{tname}/{chain}: the chain is missing ({len(rules)} rule(s) expected)" + tag,
+                    resource=f"{pre}{tname}/{chain}", expected=f"chain {chain}", actual="missing",
+                    group=f"{pre}{tname}:chains")
+                continue
+            yield from self._chain(tname, chain, rules, live.rules if live else [], live, tag, pre, backend)
+        for name, live in have.chains.items():
+            if name in want.chains or name in builtins:
+                continue
+            if live.builtin and not live.rules and live.policy == "ACCEPT":
+                continue
+            yield self.fail(
+                f"{tname}/{name}: unexpected chain with {len(live.rules)} rule(s)" + tag,
+                resource=f"{pre}{tname}/{name}", expected="no such chain",
+                actual=f"chain {name}, {len(live.rules)} rules", group=f"{pre}{tname}:chains",
+                severity=Severity.MEDIUM, detail=[describe(r) for r in live.rules][:50])
+
+    def _chain(self, tname: str, chain: str, want: list[Rule], have: list[Rule], live: Chain | None,
+               tag: str, pre: str, backend: str) -> Iterable[Finding]:
+        from sdcheck.rulediff import diff_rules, unified
+
+        changes = diff_rules(want, have)
+        if not changes:
+            return
+        catch_all = _first_catch_all(have)
+        policy_drops = live is not None and live.policy == "DROP"
+        diff = unified(want, have, describe, labels=("baseline", f"{backend}"))
+        where = f"{pre}{tname}/{chain}"
+        for n, ch in enumerate(changes):
+            sev = Severity.MEDIUM
+            pos = ch.act_pos or ch.exp_pos
+            if ch.kind == "missing":
+                msg = f"rule #{ch.exp_pos} of the baseline is missing: {describe(ch.expected)}"
+                if ch.expected.target not in _PASS_TARGETS:
+                    sev = Severity.HIGH
+                exp, act = describe(ch.expected), "no such rule"
+            elif ch.kind == "unexpected":
+                rule = ch.actual
+                opens = rule.target in _PASS_TARGETS and (
+                    (catch_all is not None and ch.act_pos < catch_all) or (catch_all is None and policy_drops))
+                if opens:
+                    sev = Severity.CRITICAL if rule.unconditional else Severity.HIGH
+                    msg = (f"unexpected rule #{ch.act_pos} accepts traffic before the catch-all drop: "
+                           f"{describe(rule)}")
+                else:
+                    msg = f"unexpected rule #{ch.act_pos}: {describe(rule)}"
+                exp, act = "no such rule", describe(rule)
+            elif ch.kind == "moved":
+                msg = (f"rule #{ch.act_pos} is out of order: the baseline has it at #{ch.exp_pos}: "
+                       f"{describe(ch.actual)}")
+                sev = Severity.HIGH
+                exp, act = f"#{ch.exp_pos}", f"#{ch.act_pos}"
+            elif ch.kind == "changed":
+                msg = (f"rule #{ch.act_pos} differs from the baseline's #{ch.exp_pos}: expected "
+                       f"{describe(ch.expected)}, found {describe(ch.actual)}")
+                sev = Severity.HIGH if ch.actual.target in _PASS_TARGETS else Severity.MEDIUM
+                exp, act = describe(ch.expected), describe(ch.actual)
+            else:  # comment only
+                msg = (f"rule #{ch.act_pos} matches the baseline's #{ch.exp_pos} but its comment "
+                       f"differs: {_quote(ch.actual.comment)} instead of {_quote(ch.expected.comment)}")
+                sev = Severity.LOW
+                exp, act = _quote(ch.expected.comment), _quote(ch.actual.comment)
+            yield self.fail(f"{tname}/{chain}: {msg}" + tag, resource=f"{where}#{pos}", expected=exp,
+                            actual=act, severity=sev, group=f"{where}:{ch.kind}",
+                            detail=diff if n == 0 else ())
+
+
+def _quote(comment: str | None) -> str:
+    return "no comment" if comment is None else f'"{comment}"'
+
+
+def _first_catch_all(rules: list[Rule]) -> int | None:
+    """1-based position of the first unconditional rule that ends the chain's traversal
+    with anything but ACCEPT/RETURN (DROP, REJECT, a jump to LOGNDROP...)."""
+    for pos, rule in enumerate(rules, 1):
+        if rule.unconditional and rule.target and rule.target not in _PASS_TARGETS + ("LOG",) and not rule.goto:
+            return pos
+    return None
+
+
+def _substitute_facts(value: str, fact) -> str:
+    out = []
+    rest = value
+    while FACT_PREFIX in rest:
+        head, _, tail = rest.partition(FACT_PREFIX)
+        name, close, after = tail.partition("}")
+        if not close:
+            break
+        got = fact(name)
+        out.append(head + (got if got is not None else FACT_PREFIX + name + "}"))
+        rest = after
+    out.append(rest)
+    return "".join(out)
+
+
+CHECKS = [Backends, DefaultDrop, Ipv6, Ruleset]

@@ -58,6 +58,28 @@ class Facts:
     def group_id(self, name: str) -> int | None:
         raise NotImplementedError
 
+    def user_name(self, uid: int) -> str | None:
+        raise NotImplementedError
+
+    def group_name(self, gid: int) -> str | None:
+        raise NotImplementedError
+
+    def default_interface(self) -> str | None:
+        """The interface of the default IPv4 route with the lowest metric, from
+        /proc/net/route; None when there is no default route."""
+        best: tuple[int, str] | None = None
+        for line in self.read_text("/proc/net/route", 1 << 20).splitlines()[1:]:
+            parts = line.split()
+            if len(parts) < 8 or parts[1] != "00000000" or parts[7] != "00000000":
+                continue
+            try:
+                up, metric = int(parts[3], 16) & 1, int(parts[6])
+            except ValueError:
+                continue
+            if up and (best is None or metric < best[0]):
+                best = (metric, parts[0])
+        return best[1] if best else None
+
     def read_text(self, path: str, limit: int = 1 << 20) -> str:
         from sdcheck.text import from_host
 

@@ -111,3 +111,19 @@ class LocalFacts(Facts):
             return grp.getgrnam(name).gr_gid
         except KeyError:
             return None
+
+    def user_name(self, uid: int) -> str | None:
+        import pwd
+
+        try:
+            return pwd.getpwuid(uid).pw_name
+        except (KeyError, OverflowError):
+            return None
+
+    def group_name(self, gid: int) -> str | None:
+        import grp
+
+        try:
+            return grp.getgrgid(gid).gr_name
+        except (KeyError, OverflowError):
+            return None

@@ -37,6 +37,8 @@ def render(result: RunResult, redact: Redactor, verbose: bool = False, colour: b
         counts[status] += 1
         out.append(f"{tag(status)} {outcome.check_id} [{outcome.severity}]")
         out.extend(_wrap(c(outcome.title), "       "))
+        remedies = {f.remedy for f in outcome.findings if f.status.is_problem}
+        shared = remedies.pop() if len(remedies) == 1 else None  # said once, after the findings
         for f in outcome.findings:
             if not (f.status.is_problem or verbose or f.status in (Status.SKIP, Status.WAIVED)):
                 continue
@@ -48,9 +50,11 @@ def render(result: RunResult, redact: Redactor, verbose: bool = False, colour: b
             if f.actual is not None:
                 out.extend(_wrap(f"actual:   {c(f.actual)}", "         "))
             for line in f.detail:
-                out.append("         " + c(line))
-            if f.status.is_problem and f.remedy:
+                out.extend(_wrap(c(line), "         "))
+            if f.status.is_problem and f.remedy and shared is None:
                 out.extend(_wrap(f"fix:      {c(f.remedy)}", "         "))
+        if shared:
+            out.extend(_wrap(f"fix: {c(shared)}", "       "))
         out.append("")
     summary = ", ".join(f"{counts[s]} {s.value}" for s in
                         (Status.FAIL, Status.ERROR, Status.PASS, Status.SKIP, Status.WAIVED) if counts[s])

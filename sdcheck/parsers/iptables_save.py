@@ -73,6 +73,7 @@ _FLAGS = {
     "strict", "loose", "kerneltz", "nodst",
 }
 _TWO_ARGS = {"tcp-flags"}
+_VALUE_OPTIONS = {o for opts in _MODULE_OPTIONS.values() for o in opts} - _FLAGS
 _ONE_ARG_TEXT = {"comment", "log-prefix", "nflog-prefix", "uid-owner", "gid-owner", "name"}
 _PROTOCOLS = {"6": "tcp", "17": "udp", "1": "icmp", "58": "ipv6-icmp", "icmpv6": "ipv6-icmp",
               "132": "sctp", "33": "dccp", "136": "udplite", "47": "gre", "50": "esp", "51": "ah"}
@@ -189,19 +190,32 @@ def _norm_value(module: str, option: str, value: str, resolve: Resolver | None) 
     if option in ("limit", "hashlimit-upto", "hashlimit-above"):
         return _norm_rate(value)
     if option in ("uid-owner", "gid-owner") and resolve is not None:
-        kind = "user" if option == "uid-owner" else "group"
-        parts = value.split("-")
-        out = []
-        for part in parts:
-            if part.isdigit():
-                out.append(part)
-            else:
-                resolved = resolve(kind, part)
-                out.append(resolved if resolved is not None else part)
-        return "-".join(out)
+        return resolve_owner(option, value, resolve)
     if option in ("src-range", "dst-range"):
         return value
     return value
+
+
+_ID_RANGE = re.compile(r"^\d+(?:-\d+)?$")
+
+
+def resolve_owner(option: str, value: str, resolve: Resolver) -> str:
+    """``--uid-owner``/``--gid-owner`` value with a name turned into its id. Ids and id
+    ranges (``1000-2000``) stay; names may hold '-' (www-data, debian-tor)."""
+    if _ID_RANGE.match(value):
+        return value
+    resolved = resolve("user" if option == "uid-owner" else "group", value)
+    return resolved if resolved is not None else value
+
+
+def is_owner_id(value: str) -> bool:
+    return _ID_RANGE.match(value) is not None
+
+
+def rebind(rule: Rule, change: Callable[[str, str, str], str]) -> Rule:
+    """``rule`` with each condition value replaced by ``change(module, option, value)``."""
+    conditions = tuple(sorted((m, o, n, change(m, o, v)) for m, o, n, v in rule.conditions))
+    return rule if conditions == rule.conditions else rule._replace(conditions=conditions)
 
 
 def _opt_name(token: str) -> str:
@@ -260,10 +274,10 @@ def rule_from_tokens(chain: str, tokens: list[str], resolve: Resolver | None = N
             value = _norm_value("", opt, tokens[i + 1], resolve)
             if opt == "p":
                 protocol = value
-                if value == "all" and not negate:
-                    negate = False
-                    i += 2
-                    continue
+            if not negate and ((opt == "p" and value == "all")
+                               or (opt in ("s", "d") and value in ("0.0.0.0/0", "::/0"))):
+                i += 2  # matches everything: the same as not writing it
+                continue
             atoms.append(("", opt, negate, value))
             negate = False
             i += 2
@@ -292,6 +306,8 @@ def rule_from_tokens(chain: str, tokens: list[str], resolve: Resolver | None = N
             values = tokens[i + 1:i + 1 + count]
             if len(values) < count:
                 raise ParseError(f"option {tok} needs {count} value(s)", line)
+            if count == 0 and name in _VALUE_OPTIONS:
+                raise ParseError(f"option {tok} needs a value", line)
             value = " ".join(values)
             if in_target:
                 target_opts.append((name, value))

@@ -1,0 +1,263 @@
+"""iptables.ruleset: the whole ruleset against the app/mon baselines, real iptables in
+namespaces, both backends; tamperings; the report diff; baseline capture."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import yaml
+
+from conftest import ACCOUNTS, render, render_rules_v4, write_vars
+
+PREFIX = "System configuration error: "
+RULESET = "iptables.ruleset"
+VARS = str(write_vars())
+VARS_TOR = str(write_vars(enable_ssh_over_tor=True))
+TEMPLATE = {"app": "iptables-app-prod.j2", "mon": "iptables-mon-prod.j2"}
+
+
+def run(ns, profile="app", vars_file=VARS, *extra):
+    res = ns.sdcheck("run", "--profile", profile, "--vars", vars_file, "--only", "iptables", *extra)
+    assert res.stderr == ""
+    for line in res.stdout.splitlines():
+        assert line.startswith((PREFIX, "sdcheck: OK: ")) and len(line.encode()) <= 1024, line
+    return res
+
+
+def ruleset_lines(res) -> list[str]:
+    return [ln for ln in res.stdout.splitlines() if ln.startswith(f"{PREFIX}[{RULESET}]")]
+
+
+def report(ns, profile="app", vars_file=VARS, *extra) -> dict:
+    res = ns.sdcheck("report", "--profile", profile, "--vars", vars_file, "--only", RULESET,
+                     "--format", "json", *extra)
+    assert res.returncode in (0, 1), res.stderr
+    return json.loads(res.stdout)
+
+
+def fails(data: dict) -> list[dict]:
+    return [f for f in data["findings"] if f["status"] == "fail"]
+
+
+# -- SecureDrop's own rulesets pass ------------------------------------------------------
+
+@pytest.mark.parametrize("profile", ["app", "mon"])
+def test_testinfra_ruleset_passes(netns, backend, profile):
+    netns.restore(backend, render(TEMPLATE[profile]))
+    res = run(netns, profile)
+    assert res.returncode == 0, res.stdout
+    assert res.stdout.startswith("sdcheck: OK: 4 checks passed")
+
+
+@pytest.mark.parametrize("profile", ["app", "mon"])
+@pytest.mark.parametrize("ssh_over_tor", [True, False], ids=["ssh-over-tor", "direct-ssh"])
+def test_ansible_rules_v4_spelling_passes(netns, backend, profile, ssh_over_tor):
+    """The Ansible template's spelling: options in another order, names for uids, no /32,
+    --match, -p all, -s 0.0.0.0/0, --log-level 4."""
+    netns.restore(backend, render_rules_v4(profile, ssh_over_tor))
+    res = run(netns, profile, VARS_TOR if ssh_over_tor else VARS)
+    assert res.returncode == 0, res.stdout
+
+
+def test_variant_mismatch_is_detected(netns):
+    """Direct-SSH rules on a host whose variables say SSH goes over Tor."""
+    netns.restore("nft", render_rules_v4("app", False))
+    data = report(netns, "app", VARS_TOR)
+    kinds = {f["resource"].split("#")[0] for f in fails(data)}
+    assert "filter/INPUT" in kinds and "filter/OUTPUT" in kinds
+    assert any("--dport 22" in f["message"] and "unexpected rule" in f["message"] for f in fails(data))
+
+
+# -- tamperings --------------------------------------------------------------------------
+
+def _rule_lines(text: str) -> list[int]:
+    return [i for i, ln in enumerate(text.splitlines()) if ln.startswith("-A ")]
+
+
+def _chain_positions(text: str) -> dict[int, tuple[str, int]]:
+    """line index -> (chain, 1-based position in that chain)"""
+    seen: dict[str, int] = {}
+    out = {}
+    for i in _rule_lines(text):
+        chain = text.splitlines()[i].split()[1]
+        seen[chain] = seen.get(chain, 0) + 1
+        out[i] = (chain, seen[chain])
+    return out
+
+
+def _load(ns, backend, text):
+    # replace whatever is loaded (restore flushes the tables it names)
+    ns.restore(backend, text)
+
+
+def test_every_single_rule_deleted_is_detected(netns, backend):
+    base = render(TEMPLATE["app"])
+    lines = base.splitlines()
+    positions = _chain_positions(base)
+    assert len(positions) > 30
+    for index, (chain, pos) in positions.items():
+        _load(netns, backend, "\n".join(lines[:index] + lines[index + 1:]) + "\n")
+        data = report(netns)
+        missing = [f for f in fails(data) if f["resource"] == f"filter/{chain}#{pos}"]
+        assert missing and "of the baseline is missing" in missing[0]["message"], (chain, pos, fails(data))
+        assert len(ruleset_lines(run(netns))) >= 1
+
+
+def test_adjacent_rules_swapped_are_detected(netns, backend):
+    base = render(TEMPLATE["mon"])
+    lines = base.splitlines()
+    idx = _rule_lines(base)
+    swaps = 0
+    for a, b in zip(idx, idx[1:]):
+        ta, tb = lines[a], lines[b]
+        if ta.split()[1] != tb.split()[1] or ta.rsplit("-j", 1)[1] == tb.rsplit("-j", 1)[1]:
+            continue
+        swapped = list(lines)
+        swapped[a], swapped[b] = tb, ta
+        _load(netns, backend, "\n".join(swapped) + "\n")
+        res = run(netns, "mon")
+        assert res.returncode == 1 and ruleset_lines(res), (ta, tb)
+        assert "out of order" in " ".join(ruleset_lines(res))
+        swaps += 1
+    assert swaps >= 4
+
+
+@pytest.mark.parametrize("chain", ["INPUT", "FORWARD", "OUTPUT"])
+def test_each_policy_accept_is_detected(netns, backend, chain):
+    netns.restore(backend, render(TEMPLATE["app"]))
+    netns.sh(f"iptables-{backend} -P {chain} ACCEPT")
+    data = report(netns)
+    got = [f for f in fails(data) if f["resource"] == f"filter/{chain}:policy"]
+    assert got and got[0]["severity"] == "critical" and (got[0]["expected"], got[0]["actual"]) == ("DROP", "ACCEPT")
+
+
+TAMPERS = {
+    "accept-all-first": ("{ipt} -I INPUT 1 -j ACCEPT", "filter/INPUT#1", "critical", "accepts traffic before"),
+    "port-before-drop": ("{ipt} -I INPUT 17 -p tcp --dport 8443 -j ACCEPT", "filter/INPUT#17", "high",
+                         "accepts traffic before"),
+    "port-changed": ("{ipt} -R INPUT 2 -i lo -p tcp --dport 81 -m state --state NEW,RELATED,ESTABLISHED "
+                     "-m comment --comment 'Allow tor connection from local loopback to connect to source int' "
+                     "-j ACCEPT", "filter/INPUT#2", "high", "differs from the baseline"),
+    "uid-changed": ("{ipt} -R OUTPUT 1 -p tcp -m owner --uid-owner 12345 -m state --state NEW,RELATED,ESTABLISHED "
+                    "-m comment --comment 'Allow tor outbound' -j ACCEPT", "filter/OUTPUT#1", "high",
+                    "differs from the baseline"),
+    "source-changed": ("{ipt} -R INPUT 5 -s 9.9.9.9/32 -p tcp -m tcp --sport 53 -m state --state "
+                       "RELATED,ESTABLISHED -m comment --comment 'tcp/udp dns' -j ACCEPT", "filter/INPUT#5",
+                       "high", "differs from the baseline"),
+    "nat-rule": ("{ipt} -t nat -A PREROUTING -p tcp --dport 80 -j REDIRECT --to-ports 8080", "nat", "high",
+                 "the nat table holds 1 rule"),
+    "extra-chain": ("{ipt} -N EXTRA && {ipt} -A EXTRA -j ACCEPT", "filter/EXTRA", "medium", "unexpected chain"),
+    "comment-only": ("{ipt} -R INPUT 1 -p tcp -m state --state RELATED,ESTABLISHED -m comment --comment other "
+                     "-j ACCEPT", "filter/INPUT#1", "low", "comment differs"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TAMPERS))
+def test_tampering_is_detected(netns, backend, name):
+    command, resource, severity, words = TAMPERS[name]
+    netns.restore(backend, render(TEMPLATE["app"]))
+    netns.sh(command.format(ipt=f"iptables-{backend}"))
+    data = report(netns)
+    got = [f for f in fails(data) if f["resource"] == resource]
+    assert len(got) == 1, fails(data)
+    assert got[0]["severity"] == severity and words in got[0]["message"], got[0]
+    res = run(netns)
+    assert res.returncode == 1 and any(words in ln for ln in ruleset_lines(res))
+
+
+def test_moved_rule_names_both_positions(netns):
+    base = render(TEMPLATE["app"])
+    lines = base.splitlines()
+    idx = _rule_lines(base)
+    first = lines[idx[0]]  # INPUT #1 moved to the end of INPUT, before the LOGNDROP jump
+    last_input = max(i for i in idx if lines[i].split()[1] == "INPUT")
+    moved = lines[:idx[0]] + lines[idx[0] + 1:last_input] + [first] + lines[last_input:]
+    netns.restore("nft", "\n".join(moved) + "\n")
+    data = report(netns)
+    got = [f for f in fails(data) if "out of order" in f["message"]]
+    assert got and "the baseline has it at #1" in got[0]["message"]
+    assert got[0]["expected"] == "#1" and got[0]["actual"] != "#1"
+
+
+def test_one_run_line_per_chain_and_kind(netns):
+    netns.restore("nft", render(TEMPLATE["app"]))
+    for port in (1001, 1002, 1003):
+        netns.sh(f"iptables-nft -I INPUT 2 -p tcp --dport {port} -j ACCEPT")
+    netns.sh("iptables-nft -D OUTPUT 1 && iptables-nft -D OUTPUT 1")
+    lines = ruleset_lines(run(netns))
+    assert len(lines) == 2
+    assert any(ln.startswith(f"{PREFIX}[{RULESET}] 3 problems: filter/INPUT: unexpected rule") for ln in lines)
+    assert any(ln.startswith(f"{PREFIX}[{RULESET}] 2 problems: filter/OUTPUT: rule #1 of the baseline is missing")
+               for ln in lines)
+
+
+# -- names, facts, report, capture -----------------------------------------------------
+
+def test_unknown_user_is_a_clear_finding(netns, tmp_path):
+    netns.restore("nft", render(TEMPLATE["app"]))
+    vars_file = str(write_vars(tmp_path / "v.yml", tor_user="no-such-user"))
+    data = report(netns, "app", vars_file)
+    got = [f for f in fails(data) if f["resource"] == "users/no-such-user"]
+    assert got and "no such user exists" in got[0]["message"] and "tor_user" in got[0]["message"]
+
+
+def test_default_interface_is_a_host_fact(netns, tmp_path):
+    """ssh_interface defaults to the interface of the default route; a variable overrides it."""
+    netns.sh("ip link set eth0 name ens3")  # the default route moves with the renamed link
+    netns.restore("nft", render(TEMPLATE["mon"], default_interface="ens3"))
+    no_iface = {k: v for k, v in yaml.safe_load(open(VARS)).items()}
+    plain = tmp_path / "plain.yml"
+    plain.write_text(yaml.safe_dump(no_iface))
+    assert run(netns, "mon", str(plain)).returncode == 0
+    wrong = str(write_vars(tmp_path / "w.yml", ssh_interface="eth7"))
+    data = report(netns, "mon", wrong)
+    assert any("-i eth7" in (f["expected"] or "") for f in fails(data))
+    netns.sh("ip route del default")
+    data = report(netns, "mon", str(plain))
+    assert any(f["resource"] == "facts/default_interface" for f in fails(data))
+
+
+def test_report_shows_a_diff_with_positions(netns):
+    netns.restore("nft", render(TEMPLATE["app"]))
+    netns.sh("iptables-nft -I INPUT 3 -p tcp --dport 4444 -j ACCEPT && iptables-nft -D OUTPUT 2")
+    res = netns.sdcheck("report", "--profile", "app", "--vars", VARS, "--only", RULESET)
+    out = res.stdout
+    assert res.returncode == 1
+    assert "--- baseline" in out and "+++ nft" in out
+    assert re.search(r"^ +\+ +3  -A INPUT .*--dport 4444", out, re.M), out
+    assert re.search(rf"^ +- +2 +-A OUTPUT -m owner --uid-owner {ACCOUNTS['tor_user']} -j LOGNDROP", out, re.M), out
+    assert all(len(line) <= 80 for line in out.splitlines())
+
+
+def test_capture_round_trips_and_names_users(netns, backend, tmp_path):
+    netns.restore(backend, render(TEMPLATE["mon"]))
+    netns.sh(f"iptables-{backend} -t nat -A POSTROUTING -o eth0 -j MASQUERADE")
+    out = tmp_path / "captured.yml"
+    res = netns.sdcheck("baseline", "capture", "iptables", "--output", str(out))
+    assert res.returncode == 0, res.stderr
+    doc = yaml.safe_load(out.read_text())
+    rules = doc["checks"][RULESET]["tables"]["filter"]["chains"]["OUTPUT"]
+    assert any(f"--uid-owner {ACCOUNTS['tor_user']}" in r for r in rules)  # uid turned back into a name
+    assert "nat" in doc["checks"][RULESET]["tables"]
+    res = netns.sdcheck("run", "--baseline", str(out))
+    assert res.returncode == 0 and res.stdout.startswith("sdcheck: OK"), res.stdout
+    netns.sh(f"iptables-{backend} -D INPUT 3")
+    res = netns.sdcheck("run", "--baseline", str(out))
+    assert res.returncode == 1 and "filter/INPUT: rule #3 of the baseline is missing" in res.stdout
+
+
+def test_bad_rule_in_baseline_names_file_and_line(tmp_path):
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.yml"
+    bad.write_text("sdcheck_baseline: 1\nprofile: app\nchecks:\n  iptables.ruleset:\n    tables:\n"
+                   "      filter:\n        chains:\n          INPUT:\n            - -p tcp -j ACCEPT\n"
+                   "            - -p tcp --dport\n")
+    res = subprocess.run([sys.executable, "-m", "sdcheck", "report", "--baseline", str(bad)],
+                         capture_output=True, text=True, timeout=30)
+    assert res.returncode == 2
+    assert f"{bad}:10: iptables.ruleset: filter/INPUT: cannot parse rule" in res.stderr
+    assert "Traceback" not in res.stderr
