@@ -69,7 +69,9 @@ def main() -> int:
         ns_exec(ns, ["ip", "link", "set", "lo", "up"], check=True)
         base = render("iptables-app-prod.j2")
         naive = [python, str(HERE / "naive_checksdconfig.py")]
-        ours = [python, sdcheck, "run", "--profile", "app", "--only", "iptables"]
+        # the same job as checksdconfig: the default-drop skeleton (and which backend)
+        ours = [python, sdcheck, "run", "--profile", "app", "--only", "iptables.default-drop",
+                "--only", "iptables.backends"]
         print(f"python: {python}")
         for label, rules, rounds in (("SecureDrop app ruleset (38 rules)", base, args.rounds),
                                      ("10,000 extra INPUT rules", big_ruleset(base, 10_000), 7)):

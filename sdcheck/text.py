@@ -51,12 +51,27 @@ def truncate_utf8(text: str, limit: int, marker: str = "...") -> str:
     return cut + marker
 
 
+def _cannot_form(mark: str, secret: str) -> bool:
+    """True when no occurrence of ``secret`` can overlap ``mark`` in any text: the secret
+    neither contains nor lies in the mark, and no end of one overlaps the start of the other.
+    (The text between marks is already free of the secret.)"""
+    if mark in secret or secret in mark:
+        return False
+    for k in range(1, min(len(mark), len(secret))):
+        if mark.endswith(secret[:k]) or mark.startswith(secret[-k:]):
+            return False
+    return True
+
+
 class Redactor:
     """Replaces known secret values by a fixed mark. Used on every string a formatter
     writes, as a second line of defence behind checks that never put secrets in
     findings."""
 
     MARK = "[redacted]"
+    # marks tried in turn: the first that cannot combine with surrounding text into a secret
+    _MARKS = ("[redacted]", "<hidden>", "***", "###", "%%%", "@@@", "~~~", "^^^", "|||", "===")
+    WITHHELD = "[text withheld: it would reveal a secret]"
 
     def __init__(self, secrets: list[str] | tuple[str, ...] = ()):
         # longest first, so a secret containing another is removed whole
@@ -64,15 +79,21 @@ class Redactor:
         self._escaped = sorted(
             {escape(s) for s in self._secrets} - set(self._secrets), key=len, reverse=True
         )
+        every = self._secrets + self._escaped
+        self.mark = next((m for m in self._MARKS if all(_cannot_form(m, s) for s in every)), self.MARK)
 
     def __bool__(self) -> bool:
         return bool(self._secrets)
 
     def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, self.MARK)
-        for secret in self._escaped:
-            if secret in text:
-                text = text.replace(secret, self.MARK)
-        return text
+        if not self._secrets:
+            return text
+        for _round in range(4):
+            changed = False
+            for secret in self._secrets + self._escaped:
+                if secret in text:
+                    text = text.replace(secret, self.mark)
+                    changed = True
+            if not changed:
+                return text
+        return self.WITHHELD  # a secret keeps re-forming: say nothing rather than leak

@@ -8,8 +8,11 @@ import re
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import ACCOUNTS, render, render_rules_v4, write_vars
+from test_iptables_parser import _groups
 
 PREFIX = "System configuration error: "
 RULESET = "iptables.ruleset"
@@ -261,3 +264,54 @@ def test_bad_rule_in_baseline_names_file_and_line(tmp_path):
     assert res.returncode == 2
     assert f"{bad}:10: iptables.ruleset: filter/INPUT: cannot parse rule" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+# -- property: equivalent spellings of the whole ruleset never produce a finding ----------
+
+def _expected_chains(profile: str) -> dict:
+    import grp
+    import pwd
+
+    from conftest import SITE_VARS
+    from sdcheck.baseline import bundled_path, load_baseline, merge_variables, resolve_options
+    from sdcheck.parsers.iptables_save import rebind, resolve_owner
+    from sdcheck.registry import load_checks
+
+    baseline = load_baseline(bundled_path(profile))
+    variables = merge_variables(baseline, dict(SITE_VARS, ssh_interface="eth0"), [])
+    table = resolve_options(baseline, load_checks(), variables)[RULESET]["_expected"]["filter"]
+
+    def resolve(kind, name):
+        return str(pwd.getpwnam(name).pw_uid if kind == "user" else grp.getgrnam(name).gr_gid)
+
+    def bind(_m, option, value):
+        return resolve_owner(option, value, resolve) if option in ("uid-owner", "gid-owner") else value
+    return {c: [rebind(r, bind) for r in rules] for c, rules in table.chains.items()}
+
+
+EXPECTED = {p: _expected_chains(p) for p in ("app", "mon")}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(["app", "mon"]), st.randoms(use_true_random=False))
+def test_respelled_ruleset_gives_no_difference(profile, rnd):
+    import shlex
+
+    from sdcheck.parsers.iptables_save import parse_save
+    from sdcheck.rulediff import diff_rules
+
+    out = []
+    for line in render(TEMPLATE[profile]).splitlines():
+        if line.startswith("-A "):
+            chain, groups = _groups(line)
+            proto = [g for g in groups if g[0] == "-p"]
+            others = [g for g in groups if g[0] != "-p"]
+            rnd.shuffle(others)
+            tokens = [t for g in proto + others for t in g]
+            if rnd.random() < 0.5:
+                tokens = [t[:-3] if t.endswith("/32") else "--match" if t == "-m" else t for t in tokens]
+            line = f"-A {chain} " + " ".join(shlex.quote(t) for t in tokens)
+        out.append(line)
+    live = parse_save("\n".join(out) + "\n")["filter"]
+    for chain, rules in EXPECTED[profile].items():
+        assert diff_rules(rules, live.chains[chain].rules) == [], chain

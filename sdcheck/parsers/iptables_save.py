@@ -358,6 +358,27 @@ def _fast_split(text: str) -> list[str] | None:
     """Tokens of ``text`` in iptables-save's own quoting, or None when the text uses any
     other shell syntax (the caller then uses shlex). shlex is ~5x slower, which matters
     for 10,000-rule rulesets."""
+    if text.isascii() and text.isprintable() and "\\" not in text and "'" not in text:
+        # the common case, with plain string operations: printable ASCII (so the only
+        # white space is ' '), "..." strings without escapes
+        if '"' not in text:
+            return text.split()
+        parts = text.split('"')
+        if len(parts) % 2 == 0:
+            return None  # unbalanced
+        out: list[str] = []
+        last = len(parts) - 1
+        for i, part in enumerate(parts):
+            if i % 2:
+                before, after = parts[i - 1], parts[i + 1]
+                if (before and not before[-1].isspace()) or (after and not after[0].isspace()):
+                    return None  # a quote glued to a word: leave it to the careful path
+                out.append(part)
+            elif part:
+                out.extend(part.split())
+            elif 0 < i < last:
+                return None  # two quoted strings glued together
+        return out
     tokens = []
     pos, end = 0, len(text.rstrip(" \t"))
     while pos < end:
@@ -498,9 +519,17 @@ def format_rule(rule: Rule) -> str:
             out.append(f"--{k}")
             if v:
                 out.append(v)
-    import shlex
+    return " ".join(_quote(t) for t in out)
 
-    return " ".join(shlex.quote(t) if (not t or any(c in t for c in " \"'\\$`")) else t for t in out)
+
+_NEEDS_QUOTES = re.compile(r"[\s\"'\\]")
+
+
+def _quote(token: str) -> str:
+    """iptables-save's quoting: "..." with \\ and \" escapes, only where needed."""
+    if token and not _NEEDS_QUOTES.search(token):
+        return token
+    return '"' + token.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def iptc_rule_tokens(rule) -> list[str]:
