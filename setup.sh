@@ -55,7 +55,8 @@ bench)
     # a regular (not editable) install, byte-compiled, as users get it
     rm -rf .bench-venv && make_venv .bench-venv .
     make_venv .venv -e ".[test]"
-    exec .venv/bin/python bench/bench_run.py --sdcheck .bench-venv/bin/sdcheck "${@:2}"
+    .venv/bin/python bench/bench_run.py --sdcheck .bench-venv/bin/sdcheck "${@:2}"
+    exec .venv/bin/python bench/bench_ruleset.py --sdcheck .bench-venv/bin/sdcheck
     ;;
 *)
     sed -n '2,6p' "$0" >&2
