@@ -17,6 +17,8 @@ apt_install() {  # install the Debian packages that provide the given programs, 
     if [ ${#missing[@]} -gt 0 ]; then
         echo "setup: installing ${missing[*]}" >&2
         apt-get update -qq
+        # Postfix must not ask questions or configure this machine's mail: tests use their own dirs
+        echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     fi
 }
@@ -30,7 +32,8 @@ make_venv() {  # make_venv DIR [pip install args...]
 }
 
 RUNTIME_PKGS=("iptables-nft:iptables" "ip:iproute2")
-TEST_PKGS=("${RUNTIME_PKGS[@]}" "flock:util-linux" "hyperfine:hyperfine")
+TEST_PKGS=("${RUNTIME_PKGS[@]}" "flock:util-linux" "hyperfine:hyperfine" "postconf:postfix"
+           "openssl:openssl")
 
 case "${1:-}" in
 install)

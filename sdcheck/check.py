@@ -35,14 +35,21 @@ class Context:
     per-run memo so checks that need the same live data (one firewall dump) share it."""
 
     def __init__(self, facts: Facts, profile: str, variables: dict[str, Any],
-                 options: dict[str, dict[str, Any]] | None = None):
+                 options: dict[str, dict[str, Any]] | None = None, redact=None):
         self.facts = facts
+        self._redact = redact  # the run's Redactor: add_secret() feeds it
         self.profile = profile
         self.vars = variables
         self._options = options or {}
         self._memo: dict[str, Any] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+
+    def add_secret(self, value: str) -> None:
+        """A secret read from the host: redacted from every output from now on."""
+        if value and self._redact is not None:
+            with self._guard:
+                self._redact.add(value)
 
     def options(self, check_id: str) -> dict[str, Any]:
         return self._options.get(check_id, {})

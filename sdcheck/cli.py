@@ -154,7 +154,7 @@ def execute(args):
     from sdcheck.runner import run_checks
 
     facts, profile, source, baseline, variables, options, classes, redact = _prepare(args)
-    ctx = Context(facts, profile, variables, options)
+    ctx = Context(facts, profile, variables, options, redact=redact)
     result = RunResult(profile=profile, profile_source=source, baseline=baseline.path)
     result.outcomes = run_checks(classes, ctx)
     return result, redact, ctx

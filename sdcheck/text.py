@@ -74,6 +74,15 @@ class Redactor:
     WITHHELD = "[text withheld: it would reveal a secret]"
 
     def __init__(self, secrets: list[str] | tuple[str, ...] = ()):
+        self._set(secrets)
+
+    def add(self, *secrets: str) -> None:
+        """Also redact these (a secret a check read from the host, such as a map's password)."""
+        fresh = [s for s in secrets if s and s not in self._secrets]
+        if fresh:
+            self._set(self._secrets + fresh)
+
+    def _set(self, secrets) -> None:
         # longest first, so a secret containing another is removed whole
         self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
         self._escaped = sorted(

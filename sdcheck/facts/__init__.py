@@ -64,6 +64,14 @@ class Facts:
     def group_name(self, gid: int) -> str | None:
         raise NotImplementedError
 
+    def processes(self, name: str) -> list[tuple[int, str]]:
+        """(pid, executable path or command line) of processes called ``name``."""
+        raise NotImplementedError
+
+    def listening_sockets(self) -> list[tuple[str, str, int, set]]:
+        """(``tcp``/``udp``, address, port, {pids}) of every listening socket."""
+        raise NotImplementedError
+
     def default_interface(self) -> str | None:
         """The interface of the default IPv4 route with the lowest metric, from
         /proc/net/route; None when there is no default route."""

@@ -127,3 +127,35 @@ class LocalFacts(Facts):
             return grp.getgrgid(gid).gr_name
         except (KeyError, OverflowError):
             return None
+
+    def processes(self, name: str) -> list[tuple[int, str]]:
+        import psutil
+
+        out = []
+        try:
+            for proc in psutil.process_iter(["name", "exe", "cmdline"]):
+                info = proc.info
+                if info.get("name") == name:
+                    out.append((proc.pid, info.get("exe") or " ".join(info.get("cmdline") or ())))
+        except psutil.Error as exc:
+            raise FactError(f"cannot list processes: {escape(str(exc))}") from None
+        return out
+
+    def listening_sockets(self) -> list[tuple[str, str, int, set]]:
+        import socket
+
+        import psutil
+
+        out: dict[tuple[str, str, int], set] = {}
+        try:
+            for conn in psutil.net_connections(kind="inet"):
+                tcp = conn.type == socket.SOCK_STREAM
+                if (tcp and conn.status != psutil.CONN_LISTEN) or not conn.laddr:
+                    continue
+                key = ("tcp" if tcp else "udp", conn.laddr.ip, conn.laddr.port)
+                out.setdefault(key, set())
+                if conn.pid:
+                    out[key].add(conn.pid)
+        except psutil.Error as exc:
+            raise FactError(f"cannot list sockets: {escape(str(exc))}") from None
+        return [(proto, ip, port, pids) for (proto, ip, port), pids in out.items()]

@@ -32,12 +32,12 @@ def build(result: RunResult, redact: Redactor) -> dict:
         "info": {r(k): r(v) for k, v in result.info.items()},
         "summary": counts,
         "checks": [
-            {"id": o.check_id, "title": o.title, "status": o.status.value,
+            {"id": r(o.check_id), "title": r(o.title), "status": o.status.value,
              "severity": str(o.severity), "seconds": round(o.seconds, 4)}
             for o in result.outcomes
         ],
         "findings": [
-            {"check_id": f.check_id, "status": f.status.value, "severity": str(f.severity),
+            {"check_id": r(f.check_id), "status": f.status.value, "severity": str(f.severity),
              "message": r(f.message), "resource": r(f.resource), "expected": r(f.expected),
              "actual": r(f.actual), "remedy": r(f.remedy), "detail": [r(d) for d in f.detail]}
             for f in result.findings

@@ -62,10 +62,13 @@ def render(result: RunResult, redact: Redactor) -> list[str]:
         dropped = len(lines) - (MAX_LINES - 1)
         lines = lines[:MAX_LINES - 1] + [error_line("sdcheck.output", f"{dropped} more lines not shown; "
                                                     "see 'sdcheck report'")]
+    if redact:  # a secret equal to a fixed word (a check id) is removed there too
+        lines = [truncate_utf8(redact(line), MAX_LINE_BYTES) for line in lines]
     if not lines:
         counts = {s: 0 for s in Status}
         for o in result.outcomes:
             counts[o.status] += 1
         extra = "".join(f", {counts[s]} {s.value}" for s in (Status.SKIP, Status.WAIVED) if counts[s])
-        lines.append(f"sdcheck: OK: {counts[Status.PASS]} checks passed{extra} (profile {result.profile})")
+        ok = f"sdcheck: OK: {counts[Status.PASS]} checks passed{extra} (profile {result.profile})"
+        lines.append(redact(ok) if redact else ok)
     return lines

@@ -1,0 +1,532 @@
+"""Postfix on the Monitor Server: the path OSSEC's alert mails take to the SMTP relay.
+
+The effective configuration is read with Postfix's own ``postconf -c DIR -x`` (defaults,
+``$name`` expansion, continuation lines), master.cf with ``postconf -M``/``-P``, and
+tables with ``postmap``. Values come from SecureDrop's site variables. The SASL password
+is read only to compare it; it is registered with the run's redactor at once and never
+put in a finding, not even partly.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterable
+
+from sdcheck.check import Check, Context, Option
+from sdcheck.facts import FactError
+from sdcheck.model import Finding, Severity
+from sdcheck.parsers.postfix import (
+    allowed_protocols, header_rules, main_cf_lines, normalise_fingerprint, parse_postconf,
+    parse_service_params, parse_services, table_refs, words,
+)
+
+RERUN = ("Set the value in SecureDrop's site-specific file and re-run 'securedrop-admin install' "
+         "from the Admin Workstation (or fix {where} by hand and run 'postfix reload').")
+_COMPILED = {"hash": ".db", "btree": ".db", "lmdb": ".lmdb", "cdb": ".cdb", "dbm": ".pag", "sdbm": ".pag"}
+_TIMEOUT = 15.0
+MIN_SECRET = 4  # passwords read from a table are redacted from all output from this length
+
+
+class PostfixConfig:
+    """What postconf says about one configuration directory."""
+
+    def __init__(self, directory: str, params: dict[str, str], lines: dict[str, int]):
+        self.directory, self.params, self.lines = directory, params, lines
+
+    def get(self, name: str) -> str:
+        return self.params.get(name, "")
+
+    def where(self, name: str) -> str:
+        line = self.lines.get(name)
+        main = f"{self.directory}/main.cf"
+        return f"{main}:{line}" if line else f"{main} (not set: Postfix's default applies)"
+
+
+def _postconf(ctx: Context, directory: str, *flags: str) -> str:
+    res = ctx.facts.run(["postconf", "-c", directory, *flags], timeout=_TIMEOUT)
+    if not res.ok:
+        err = res.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise FactError(f"postconf {' '.join(flags)} failed for {directory} (exit {res.returncode})"
+                        + (f": {err[-1][:300]}" if err else ""))
+    return res.stdout.decode("utf-8", "surrogateescape")
+
+
+def config(ctx: Context, directory: str) -> PostfixConfig:
+    def read() -> PostfixConfig:
+        st = ctx.facts.lstat(f"{directory}/main.cf")
+        if st is None or not st.is_file:
+            raise FactError(f"{directory}/main.cf does not exist or is not a regular file: is Postfix "
+                            "installed and configured? (the variable postfix_dir names the directory)")
+        params = parse_postconf(_postconf(ctx, directory, "-x"))
+        lines = main_cf_lines(ctx.facts.read_text(f"{directory}/main.cf"))
+        return PostfixConfig(directory, params, lines)
+    return ctx.memo(f"postfix:{directory}", read)
+
+
+class _PostfixCheck(Check):
+    remedy = RERUN
+    options = {"config_dir": Option(str, "/etc/postfix", help="Postfix configuration directory")}
+
+    def run(self) -> Iterable[Finding]:
+        try:
+            cf = config(self.ctx, self.opts["config_dir"])
+        except FactError as exc:
+            yield self.error(f"the Postfix configuration could not be read: {exc}",
+                             resource=self.opts["config_dir"],
+                             remedy="Install and configure Postfix on the Monitor Server (re-run "
+                                    "'securedrop-admin install'), or set postfix_dir to its directory.")
+            return
+        found = list(self.judge(cf))
+        if not any(f.status.is_problem for f in found):
+            found.append(self.passed(self.ok_message, resource=f"{cf.directory}/main.cf"))
+        yield from found
+
+    ok_message = "as expected"
+
+    def judge(self, cf: PostfixConfig) -> Iterable[Finding]:
+        raise NotImplementedError
+
+    def expect(self, cf: PostfixConfig, name: str, want: str, why: str = "",
+               severity: Severity | None = None) -> Iterable[Finding]:
+        have = cf.get(name)
+        if have != want:
+            yield self.param_fail(cf, name, f"is {_show(have)}, expected {_show(want)}" + why,
+                                  want, have, severity)
+
+    def param_fail(self, cf: PostfixConfig, name: str, text: str, want, have,
+                   severity: Severity | None = None, remedy: str | None = None) -> Finding:
+        where = cf.where(name)
+        return self.fail(f"{name} {text} ({where})", resource=where, expected=want, actual=_show(have),
+                         severity=severity, group=name,
+                         remedy=(remedy or self.remedy).replace("{where}", f"{cf.directory}/main.cf"))
+
+
+def _relay_host(value: str) -> str:
+    """The host of a relayhost value: ``[h]:p``, ``h:p``, ``[h]`` or ``h``."""
+    value = value.strip()
+    if value.startswith("["):
+        return value[1:].split("]", 1)[0]
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+def _show(value: str) -> str:
+    return repr(value) if value == "" or value != value.strip() else value
+
+
+class Relay(_PostfixCheck):
+    id = "postfix.relay"
+    title = "Postfix relays through [smtp_relay]:smtp_relay_port with SASL authentication"
+    severity = Severity.HIGH
+    why = ("Alerts reach the admins only through the configured SMTP relay. A wrong host or port "
+           "gives 'Connection timed out'; without SASL the relay refuses to relay.")
+    options = dict(_PostfixCheck.options, **{
+        "relayhost": Option(str, required=True, help="exactly what relayhost must be"),
+        "sasl_passwd": Option(str, "/etc/postfix/sasl_passwd", help="the SASL password table's source file"),
+    })
+    ok_message = "relayhost and SASL settings are as expected"
+
+    def judge(self, cf: PostfixConfig) -> Iterable[Finding]:
+        want = self.opts["relayhost"]
+        if want.startswith("[]") or want.startswith("[:"):
+            yield self.error("the variable smtp_relay is not set: give SecureDrop's site-specific file "
+                             "with --vars (or put it in /etc/sdcheck/vars.yml)", resource="vars/smtp_relay")
+            return
+        have = cf.get("relayhost")
+        if have != want:
+            hint = ""
+            if _relay_host(have) == _relay_host(want):
+                hint = " (same host: the port or the [brackets] differ; without brackets Postfix looks up MX records)"
+            yield self.param_fail(cf, "relayhost", f"is {_show(have)}, expected {want}{hint}", want, have,
+                                  severity=Severity.CRITICAL)
+        yield from self.expect(cf, "smtp_sasl_auth_enable", "yes")
+        opts = words(cf.get("smtp_sasl_security_options"))
+        if "noanonymous" not in opts:
+            yield self.param_fail(cf, "smtp_sasl_security_options", f"is {_show(cf.get('smtp_sasl_security_options'))}, "
+                                  "which lacks noanonymous", "noanonymous", cf.get("smtp_sasl_security_options"))
+        refs = table_refs(cf.get("smtp_sasl_password_maps"))
+        path = self.opts["sasl_passwd"]
+        if not any(p == path for _t, p in refs):
+            yield self.param_fail(cf, "smtp_sasl_password_maps",
+                                  f"is {_show(cf.get('smtp_sasl_password_maps'))}, which does not name {path}",
+                                  f"hash:{path}", cf.get("smtp_sasl_password_maps"))
+
+
+class Tls(_PostfixCheck):
+    id = "postfix.tls"
+    title = "Postfix verifies the relay's TLS certificate (secure or fingerprint), strong ciphers, no SSL"
+    severity = Severity.CRITICAL
+    why = ("Alert mails and the SASL password cross the network to the relay. Without a verified "
+           "TLS session a network attacker can read the password and the alert subjects, or drop "
+           "the alerts. SecureDrop chooses one mode: 'secure' with the system CAs, 'secure' with an "
+           "override CA file, or 'fingerprint'.")
+    options = dict(_PostfixCheck.options, **{
+        "fingerprint": Option(str, "", help="smtp_relay_fingerprint; set: fingerprint mode"),
+        "fingerprint_digest": Option(str, "sha1"),
+        "cert_override_file": Option(str, "", help="smtp_relay_cert_override_file; set: secure with this CA"),
+        "cert_override_dir": Option(str, "/etc/ssl/certs_local"),
+        "cert_dir": Option(str, "/etc/ssl/certs", help="system CA directory for the default mode"),
+        "ciphers": Option(str, "high"),
+        "forbidden_protocols": Option(list, ["SSLv2", "SSLv3"]),
+    })
+    ok_message = "TLS to the relay is verified"
+
+    def judge(self, cf: PostfixConfig) -> Iterable[Finding]:
+        o = self.opts
+        level = cf.get("smtp_tls_security_level")
+        if o["fingerprint"]:
+            mode, want_level = "fingerprint", "fingerprint"
+        else:
+            mode, want_level = ("override CA file" if o["cert_override_file"] else "system CAs"), "secure"
+        if level != want_level:
+            weak = level in ("", "none", "may", "encrypt", "dane", "dane-only")
+            yield self.param_fail(
+                cf, "smtp_tls_security_level",
+                f"is {_show(level)}, expected {want_level} (mode: {mode})"
+                + ("; the relay's certificate is not verified" if weak else ""),
+                want_level, level, severity=Severity.CRITICAL if weak else Severity.HIGH)
+        if mode == "fingerprint":
+            yield from self.expect(cf, "smtp_tls_fingerprint_digest", o["fingerprint_digest"])
+            have = {normalise_fingerprint(w) for w in words(cf.get("smtp_tls_fingerprint_cert_match"))}
+            want = normalise_fingerprint(o["fingerprint"])
+            if have != {want}:
+                yield self.param_fail(cf, "smtp_tls_fingerprint_cert_match",
+                                      f"is {_show(cf.get('smtp_tls_fingerprint_cert_match'))}, expected "
+                                      f"{o['fingerprint']} (smtp_relay_fingerprint)",
+                                      o["fingerprint"], cf.get("smtp_tls_fingerprint_cert_match"))
+        elif mode == "override CA file":
+            path = f"{o['cert_override_dir'].rstrip('/')}/{o['cert_override_file']}"
+            yield from self.expect(cf, "smtp_tls_CAfile", path)
+            yield from self._ca_file(cf, path)
+        else:
+            yield from self.expect(cf, "smtp_tls_CApath", o["cert_dir"])
+            st = self.ctx.facts.lstat(o["cert_dir"])
+            if st is None or not (st.is_dir or st.is_symlink):
+                yield self.fail(f"the CA directory {o['cert_dir']} does not exist (install ca-certificates)",
+                                resource=o["cert_dir"], expected="a directory of CA certificates",
+                                actual="missing", group="ca")
+        if cf.get("smtp_tls_ciphers") != o["ciphers"]:
+            yield from self.expect(cf, "smtp_tls_ciphers", o["ciphers"], severity=Severity.MEDIUM)
+        for name in ("smtp_tls_protocols", "smtp_tls_mandatory_protocols"):
+            bad = sorted(allowed_protocols(cf.get(name)) & set(o["forbidden_protocols"]))
+            if bad:
+                yield self.param_fail(cf, name, f"is {_show(cf.get(name))}, which allows {', '.join(bad)}",
+                                      " ".join("!" + p for p in o["forbidden_protocols"]), cf.get(name))
+        policy = cf.get("smtp_tls_policy_maps")
+        if policy:
+            yield self.param_fail(cf, "smtp_tls_policy_maps", f"is {_show(policy)}: a per-destination "
+                                  "policy can lower the TLS level for the relay", "", policy,
+                                  severity=Severity.HIGH)
+
+    def _ca_file(self, cf: PostfixConfig, path: str) -> Iterable[Finding]:
+        facts = self.ctx.facts
+        st = facts.lstat(path)
+        if st is None or not st.is_file:
+            yield self.fail(f"the override CA file {path} (smtp_relay_cert_override_file) "
+                            f"{'does not exist' if st is None else 'is not a regular file'}: Postfix "
+                            "cannot verify the relay and every alert fails with 'Server certificate "
+                            "not verified'", resource=path, expected="a PEM certificate",
+                            actual="missing" if st is None else "not a regular file", group="ca")
+            return
+        try:
+            data = facts.read_bytes(path, 1 << 20)
+        except FactError as exc:
+            yield self.error(f"the override CA file cannot be read: {exc}", resource=path, group="ca")
+            return
+        import ssl
+
+        try:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.load_verify_locations(cadata=data.decode("ascii") if b"-----BEGIN" in data else data)
+            count = ctx.cert_store_stats().get("x509", 0)
+        except (ssl.SSLError, ValueError, UnicodeDecodeError):
+            count = 0
+        if not count:
+            yield self.fail(f"the override CA file {path} holds no certificate that parses",
+                            resource=path, expected="a PEM certificate", actual="no certificate", group="ca")
+
+
+GUARDED_PREFIXES = ("smtp_tls_", "smtp_sasl_", "smtp_use_tls", "smtp_enforce_tls", "relayhost",
+                    "smtp_header_checks", "smtp_generic_maps")
+
+
+class Master(_PostfixCheck):
+    id = "postfix.master"
+    title = "master.cf does not override relay, TLS or SASL settings for the smtp/relay services"
+    severity = Severity.HIGH
+    why = ("A '-o smtp_tls_security_level=none' on the smtp or relay service in master.cf beats "
+           "main.cf, and 'postconf -n' does not show it.")
+    remedy = "Remove the '-o' override from {where} and run 'postfix reload'."
+    ok_message = "master.cf has no overrides of relay, TLS or SASL settings"
+
+    def judge(self, cf: PostfixConfig) -> Iterable[Finding]:
+        services = parse_services(_postconf(self.ctx, cf.directory, "-M"))
+        where = f"{cf.directory}/master.cf"
+        for service, kind, param, value in parse_service_params(_postconf(self.ctx, cf.directory, "-P")):
+            command = services.get((service, kind), "")
+            if command not in ("smtp", "lmtp") and service not in ("smtp", "relay"):
+                continue
+            if kind != "unix" or not param.startswith(GUARDED_PREFIXES):
+                continue
+            yield self.fail(f"master.cf service {service}/{kind} overrides {param} = {_show(value)} "
+                            f"({where})", resource=f"{where}:{service}/{kind}/{param}",
+                            expected="no override", actual=f"-o {param}={value}",
+                            remedy=self.remedy.replace("{where}", where), group="overrides")
+
+
+# SecureDrop's header_checks: strip headers that reveal the server
+HEADER_CHECKS = ["/^X-Originating-IP:/ IGNORE", "/^X-Mailer:/ IGNORE", "/^Mime-Version:/ IGNORE",
+                 "/^User-Agent:/ IGNORE", "/^Received:/ IGNORE"]
+
+
+class Local(_PostfixCheck):
+    id = "postfix.local"
+    title = "Postfix only sends: loopback only, IPv4, no open relay, procmail, header stripping"
+    severity = Severity.HIGH
+    why = ("The Monitor Server must not accept mail from the network or relay for others; alert "
+           "mails go through procmail (GPG encryption) and lose headers that reveal the server.")
+    options = dict(_PostfixCheck.options, **{
+        "inet_interfaces": Option(list, ["loopback-only"], help="accepted values of inet_interfaces"),
+        "inet_protocols": Option(str, "ipv4"),
+        "mailbox_command": Option(str, "/usr/bin/procmail"),
+        "header_checks": Option(list, HEADER_CHECKS, help="rules smtp_header_checks must hold"),
+        "from_address": Option(str, "", help="ossec_from_address; empty: sasl_username@sasl_domain"),
+        "sasl_username": Option(str, ""),
+        "sasl_domain": Option(str, ""),
+        "generic_local_part": Option(str, "ossec"),
+    })
+    ok_message = "Postfix only sends, through procmail, with headers stripped"
+
+    def judge(self, cf: PostfixConfig) -> Iterable[Finding]:
+        o = self.opts
+        if cf.get("inet_interfaces") not in o["inet_interfaces"]:
+            yield self.param_fail(cf, "inet_interfaces", f"is {_show(cf.get('inet_interfaces'))}: Postfix "
+                                  "accepts mail from the network", " or ".join(o["inet_interfaces"]),
+                                  cf.get("inet_interfaces"), severity=Severity.HIGH)
+        yield from self.expect(cf, "inet_protocols", o["inet_protocols"], severity=Severity.MEDIUM)
+        if "reject_unauth_destination" not in words(cf.get("smtpd_recipient_restrictions")):
+            yield self.param_fail(cf, "smtpd_recipient_restrictions",
+                                  f"is {_show(cf.get('smtpd_recipient_restrictions'))}, which lacks "
+                                  "reject_unauth_destination (an open relay)", "reject_unauth_destination",
+                                  cf.get("smtpd_recipient_restrictions"))
+        yield from self.expect(cf, "mailbox_command", o["mailbox_command"], severity=Severity.MEDIUM)
+        yield from self._header_checks(cf)
+        yield from self._generic(cf)
+
+    def _table(self, cf: PostfixConfig, name: str, want_types: tuple[str, ...]) -> tuple | None:
+        for kind, path in table_refs(cf.get(name)):
+            if kind in want_types:
+                return kind, path
+        return None
+
+    def _header_checks(self, cf: PostfixConfig) -> Iterable[Finding]:
+        want = [tuple(r.split(None, 1)) for r in self.opts["header_checks"]]
+        ref = self._table(cf, "smtp_header_checks", ("regexp", "pcre"))
+        if ref is None:
+            yield self.param_fail(cf, "smtp_header_checks", f"is {_show(cf.get('smtp_header_checks'))}, "
+                                  "expected a regexp: table", "regexp:/etc/postfix/header_checks",
+                                  cf.get("smtp_header_checks"), severity=Severity.MEDIUM)
+            return
+        path = ref[1]
+        try:
+            have = header_rules(self.ctx.facts.read_text(path, 1 << 20))
+        except FactError as exc:
+            yield self.fail(f"the header checks table cannot be read: {exc}", resource=path,
+                            group="smtp_header_checks", severity=Severity.MEDIUM)
+            return
+        missing = [f"{p} {a}" for p, a in want if (p, a) not in have]
+        if missing:
+            yield self.fail(f"{path} lacks {len(missing)} header-stripping rule(s): {'; '.join(missing)}",
+                            resource=path, expected="; ".join(self.opts["header_checks"]),
+                            actual=f"{len(have)} rules", group="smtp_header_checks", severity=Severity.MEDIUM)
+
+    def _generic(self, cf: PostfixConfig) -> Iterable[Finding]:
+        o = self.opts
+        sasl_id = f"{o['sasl_username']}@{o['sasl_domain']}" if o["sasl_domain"] else ""
+        sender = o["from_address"] or sasl_id
+        if not sender:
+            return
+        refs = [r for r in table_refs(cf.get("smtp_generic_maps")) if r[0]]
+        if not refs:
+            yield self.param_fail(cf, "smtp_generic_maps", f"is not set, but alerts must be sent from {sender}",
+                                  "hash:/etc/postfix/generic", "", severity=Severity.MEDIUM)
+            return
+        key = f"{o['generic_local_part']}@{cf.get('myhostname')}"
+        kind, path = refs[0]
+        res = self.ctx.facts.run(["postmap", "-c", cf.directory, "-q", key, f"{kind}:{path}"], timeout=_TIMEOUT)
+        got = res.stdout.decode("utf-8", "surrogateescape").strip() if res.ok else ""
+        if got != sender:
+            yield self.fail(f"the generic table {kind}:{path} maps {key} to {_show(got) if got else 'nothing'}, "
+                            f"expected {sender} (ossec_from_address): relays that require a matching sender "
+                            "reject the alerts", resource=path, expected=f"{key} {sender}",
+                            actual=got or "no entry", group="smtp_generic_maps", severity=Severity.MEDIUM,
+                            remedy="Re-run 'securedrop-admin install', or fix the table and run "
+                                   f"'postmap {kind}:{path}'.")
+
+
+class SaslPasswd(_PostfixCheck):
+    id = "postfix.sasl-passwd"
+    title = "sasl_passwd: root-only, compiled with postmap, one entry keyed by the relayhost"
+    severity = Severity.HIGH
+    why = ("Postfix looks the password up by the exact relayhost string. A key that differs "
+           "(brackets, port), a table not re-compiled after an edit, or a missing .db means "
+           "'Authentication failure' and no alerts. The file holds the relay password, so only "
+           "root may read it.")
+    remedy = ("Edit {where} so it holds one line '[smtp_relay]:port user@domain:password', make it "
+              "root-owned with mode 0600, run 'postmap {where}', then 'postfix reload' "
+              "(or re-run 'securedrop-admin install').")
+    options = dict(_PostfixCheck.options, **{
+        "sasl_passwd": Option(str, "/etc/postfix/sasl_passwd"),
+        "relayhost": Option(str, required=True),
+        "sasl_username": Option(str, ""),
+        "sasl_domain": Option(str, ""),
+    })
+    ok_message = "sasl_passwd is root-only, compiled, and keyed by the relayhost"
+
+    def judge(self, cf: PostfixConfig) -> Iterable[Finding]:
+        o = self.opts
+        path = o["sasl_passwd"]
+        remedy = self.remedy.replace("{where}", path)
+        facts = self.ctx.facts
+        kind = next((t for t, p in table_refs(cf.get("smtp_sasl_password_maps")) if p == path and t), "")
+        kind = kind or cf.get("default_database_type") or "hash"
+        st = facts.lstat(path)
+        if st is None:
+            yield self.fail(f"{path} does not exist", resource=path, expected="the SASL password table",
+                            actual="missing", remedy=remedy, group="source")
+        elif st.is_symlink or not st.is_file:
+            yield self.fail(f"{path} is {'a symlink' if st.is_symlink else 'not a regular file'}; sdcheck "
+                            "does not follow it and Postfix should not either", resource=path,
+                            expected="a regular file", actual="symlink" if st.is_symlink else "other",
+                            remedy=remedy, group="source")
+            st = None
+        else:
+            if st.uid != 0:
+                yield self.fail(f"{path} is owned by uid {st.uid}, not root", resource=path,
+                                expected="owner root", actual=f"uid {st.uid}", remedy=remedy, group="source")
+            if st.mode & 0o077:
+                yield self.fail(f"{path} has mode {st.mode:04o}: other users can read the relay password",
+                                resource=path, expected="0600 or stricter", actual=f"{st.mode:04o}",
+                                remedy=remedy, group="source")
+        suffix = _COMPILED.get(kind)
+        if suffix is None:
+            yield self.error(f"cannot check a compiled table of type {kind!r}", resource=path, group="compiled")
+            return
+        compiled = path + suffix
+        cst = facts.lstat(compiled)
+        if cst is None:
+            yield self.fail(f"{compiled} does not exist: 'postmap {kind}:{path}' was not run, so Postfix "
+                            "has no password", resource=compiled, expected=f"{kind} table", actual="missing",
+                            remedy=remedy, group="compiled")
+            return
+        if st is not None and cst.mtime < st.mtime:
+            yield self.fail(f"{path} was changed after {compiled} was built: run 'postmap {kind}:{path}' "
+                            "(Postfix still uses the old entries)", resource=compiled,
+                            expected=f"newer than {path}", actual="older", remedy=remedy, group="compiled")
+        if cst.mode & 0o077:
+            yield self.fail(f"{compiled} has mode {cst.mode:04o}: other users can read the relay password",
+                            resource=compiled, expected="0600 or stricter", actual=f"{cst.mode:04o}",
+                            remedy=remedy, group="compiled")
+        yield from self._entries(cf, kind, path, remedy)
+
+    def _entries(self, cf: PostfixConfig, kind: str, path: str, remedy: str) -> Iterable[Finding]:
+        o = self.opts
+        res = self.ctx.facts.run(["postmap", "-c", cf.directory, "-s", f"{kind}:{path}"], timeout=_TIMEOUT)
+        if not res.ok:
+            # never show postmap's output here: it may hold the password
+            yield self.error(f"'postmap -s {kind}:{path}' failed (exit {res.returncode}); the table "
+                             "could not be listed", resource=path, group="entries")
+            return
+        entries = []
+        for raw in res.stdout.decode("utf-8", "surrogateescape").splitlines():
+            key, _sep, value = raw.partition("\t")
+            if not _sep:
+                key, _sep, value = raw.partition(" ")
+            user, colon, password = value.strip().partition(":")
+            if len(password) >= MIN_SECRET:  # shorter ones would blank out ordinary words
+                self.ctx.add_secret(password)
+                self.ctx.add_secret(value.strip())
+            entries.append((key.strip(), user if colon else None, password))
+        want_key = o["relayhost"]
+        keys = [k for k, _u, _p in entries]
+        if len(entries) != 1:
+            yield self.fail(f"{path} holds {len(entries)} entries ({', '.join(keys) or 'none'}), expected "
+                            f"exactly one, for {want_key}", resource=path, expected=f"1 entry: {want_key}",
+                            actual=f"{len(entries)} entries", remedy=remedy, group="entries")
+        match = [e for e in entries if e[0] == want_key]
+        if not match:
+            relay = cf.get("relayhost")
+            yield self.fail(f"{path} has no entry for {want_key}; its key(s): {', '.join(keys) or 'none'} "
+                            f"(relayhost is {relay}): Postfix finds no password and the relay answers "
+                            "'Authentication failure' or refuses to relay", resource=path, expected=want_key,
+                            actual=", ".join(keys) or "no entry", remedy=remedy, group="key",
+                            severity=Severity.CRITICAL)
+            return
+        _key, user, password = match[0]
+        if user is None:
+            yield self.fail(f"the entry for {want_key} in {path} is not of the form user:password",
+                            resource=path, expected="user:password", actual="no ':' in the value",
+                            remedy=remedy, group="value")
+            return
+        want_user = f"{o['sasl_username']}@{o['sasl_domain']}" if o["sasl_domain"] else o["sasl_username"]
+        if want_user and user != want_user:
+            yield self.fail(f"the entry for {want_key} in {path} authenticates as {_show(user)}, expected "
+                            f"{want_user} (sasl_username@sasl_domain)", resource=path, expected=want_user,
+                            actual=user, remedy=remedy, group="value")
+        if not password:
+            yield self.fail(f"the entry for {want_key} in {path} has an empty password", resource=path,
+                            expected="a password", actual="empty", remedy=remedy, group="value")
+            return
+        known = str(self.ctx.vars.get("sasl_password") or "")
+        if known:
+            import hmac
+
+            if not hmac.compare_digest(known.encode("utf-8", "surrogateescape"),
+                                       password.encode("utf-8", "surrogateescape")):
+                yield self.fail(f"the password in {path} differs from sasl_password in the vars file "
+                                "(neither is shown)", resource=path, expected="the site's sasl_password",
+                                actual="a different password", remedy=remedy, group="value")
+
+
+class Service(Check):
+    id = "postfix.service"
+    title = "Postfix's master process runs and listens only on loopback port 25"
+    severity = Severity.HIGH
+    why = "Without a running Postfix no alert leaves the Monitor Server; listening beyond loopback exposes it."
+    remedy = "Start it with 'systemctl enable --now postfix', then check 'ss -ltnp | grep :25'."
+    options = {"enabled": Option(bool, True, help="postfix_enable_service (staging may turn it off)")}
+
+    def run(self) -> Iterable[Finding]:
+        if not self.opts["enabled"]:
+            yield self.skip("Postfix is disabled by postfix_enable_service", resource="postfix")
+            return
+        try:
+            masters = [p for p in self.ctx.facts.processes("master") if "postfix" in p[1]]
+            sockets = self.ctx.facts.listening_sockets() if masters else []
+        except FactError as exc:
+            yield self.error(f"the process table could not be read: {exc}", resource="postfix")
+            return
+        if not masters:
+            yield self.fail("Postfix is not running (no postfix master process): alerts are not mailed",
+                            resource="postfix", expected="running", actual="not running")
+            return
+        pids = {pid for pid, _exe in masters}
+        mine = [(ip, port) for proto, ip, port, owner in sockets if owner & pids and proto == "tcp"]
+        exposed = [(ip, port) for ip, port in mine if not _loopback(ip)]
+        if exposed:
+            where = ", ".join(f"{ip}:{port}" for ip, port in exposed)
+            yield self.fail(f"Postfix listens beyond loopback: {where}", resource="postfix/listen",
+                            expected="127.0.0.1:25 only", actual=where,
+                            remedy="Set inet_interfaces = loopback-only in /etc/postfix/main.cf and "
+                                   "run 'systemctl restart postfix'.")
+        else:
+            yield self.passed(f"Postfix is running (pid {min(pids)}), listening on "
+                              f"{', '.join(f'{ip}:{port}' for ip, port in mine) or 'no TCP port'}",
+                              resource="postfix")
+
+
+def _loopback(ip: str) -> bool:
+    return ip.startswith("127.") or ip in ("::1", "::ffff:127.0.0.1")
+
+
+CHECKS = [Relay, Tls, Master, Local, SaslPasswd, Service]

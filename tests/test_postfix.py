@@ -1,0 +1,338 @@
+"""Postfix checks against real Postfix tools (postconf, postmap from Debian's postfix) on
+configurations rendered from SecureDrop's templates into temporary directories."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jinja2
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import SD, need
+
+PREFIX = "System configuration error: "
+PASSWORD = "s3cret Pa:ss\u00e9#1"
+RELAY, PORT = "smtp.gmail.com", 587
+FINGERPRINT = "6D:87:EE:CB:D0:37:2F:88:B8:29:06:FB:35:F4:65:00:7F:FD:84:29"
+
+
+def _postfix_tools():
+    need_root = False
+    for tool in ("postconf", "postmap"):
+        if shutil.which(tool) is None and not os.path.exists(f"/usr/sbin/{tool}"):
+            pytest.skip(f"not installed: {tool} (run ./setup.sh test)")
+    return need_root
+
+
+def _settle(path: Path) -> None:
+    """Postfix programs wait (300 ms steps, up to ~1.5 s) while main.cf is younger than a
+    second, in case it is being written; a test's freshly written main.cf is dated back."""
+    past = time.time() - 10
+    os.utime(path, (past, past))
+
+
+class Site:
+    """A Monitor Server's Postfix configuration in a temporary directory, as SecureDrop's
+    Ansible role writes it, for one TLS mode: system CAs, override CA file, fingerprint."""
+
+    def __init__(self, root: Path, mode: str = "system", password: str = PASSWORD, **values):
+        _postfix_tools()
+        self.root = root
+        self.dir = root / "postfix"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.mode = mode
+        self.password = password
+        self.values = dict(smtp_relay=RELAY, smtp_relay_port=PORT, sasl_username="alerts",
+                           sasl_domain="news.example", postfix_hostname="mon.news.example",
+                           smtp_relay_cert_dir="/etc/ssl/certs",
+                           smtp_relay_cert_override_dir=str(root / "certs_local"),
+                           smtp_relay_cert_override_file="", smtp_relay_fingerprint="")
+        if mode == "override":
+            self.values["smtp_relay_cert_override_file"] = "relay-ca.crt"
+        if mode == "fingerprint":
+            self.values["smtp_relay_fingerprint"] = FINGERPRINT
+        self.values.update(values)
+        self.sender = f"{self.values['sasl_username']}@{self.values['sasl_domain']}"
+        self.write()
+
+    # -- files ---------------------------------------------------------------------------
+    def write(self) -> None:
+        v = dict(self.values, postfix_from_address=self.sender)
+        main = jinja2.Template((SD / "postfix-main.cf.j2").read_text()).render(**v)
+        (self.dir / "main.cf").write_text(main.replace("/etc/postfix/", f"{self.dir}/"))
+        _settle(self.dir / "main.cf")
+        shutil.copy("/etc/postfix/master.cf", self.dir / "master.cf")
+        shutil.copy(SD / "header_checks", self.dir / "header_checks")
+        sasl = jinja2.Template((SD / "sasl_passwd.j2").read_text()).render(sasl_password=self.password, **v)
+        self.write_sasl(sasl)
+        (self.dir / "generic").write_text(f"ossec@{v['postfix_hostname']} {self.sender}\n")
+        self.postmap("generic")
+        if self.mode == "override":
+            certs = Path(v["smtp_relay_cert_override_dir"])
+            certs.mkdir(exist_ok=True)
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+                            "-subj", "/CN=relay-ca", "-keyout", str(self.root / "ca.key"),
+                            "-out", str(certs / "relay-ca.crt")], check=True, capture_output=True)
+
+    def write_sasl(self, text: str, mode: int = 0o600) -> None:
+        path = self.dir / "sasl_passwd"
+        path.write_text(text if text.endswith("\n") else text + "\n")
+        os.chmod(path, mode)
+        self.postmap("sasl_passwd")
+
+    def postmap(self, name: str) -> None:
+        subprocess.run(["postmap", "-c", str(self.dir), f"hash:{self.dir}/{name}"], check=True,
+                       capture_output=True)
+
+    def main_cf(self, line: str) -> None:
+        path = self.dir / "main.cf"
+        text = path.read_text()
+        path.write_text(text + ("" if text.endswith("\n") else "\n") + line + "\n")  # the last setting wins
+        _settle(path)
+
+    # -- running sdcheck ---------------------------------------------------------------
+    def vars_file(self, **extra) -> str:
+        v = self.values
+        data = {"postfix_dir": str(self.dir), "smtp_relay": v["smtp_relay"], "smtp_relay_port": PORT,
+                "sasl_username": v["sasl_username"], "sasl_domain": v["sasl_domain"],
+                "sasl_password": self.password, "smtp_relay_fingerprint": v["smtp_relay_fingerprint"],
+                "smtp_relay_cert_override_file": v["smtp_relay_cert_override_file"],
+                "smtp_relay_cert_override_dir": v["smtp_relay_cert_override_dir"],
+                "monitor_hostname": "mon", "postfix_enable_service": False}
+        data.update(extra)
+        path = self.root / "vars.yml"
+        path.write_text(yaml.safe_dump(data, allow_unicode=True))
+        return str(path)
+
+    def sdcheck(self, *args: str, **extra_vars) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "sdcheck", *args, "--profile", "mon",
+                               "--vars", self.vars_file(**extra_vars), "--only", "postfix"],
+                              capture_output=True, text=True, timeout=60, errors="surrogateescape")
+
+    def run(self, **extra_vars) -> tuple[int, list[str]]:
+        res = self.sdcheck("run", **extra_vars)
+        assert res.stderr == ""
+        return res.returncode, res.stdout.splitlines()
+
+    def report(self) -> dict:
+        res = self.sdcheck("report", "--format", "json")
+        return json.loads(res.stdout)
+
+
+def lines_of(lines: list[str], check_id: str) -> list[str]:
+    return [ln for ln in lines if ln.startswith(f"{PREFIX}[{check_id}]")]
+
+
+# -- SecureDrop's configuration passes, in each TLS mode -----------------------------------
+
+@pytest.mark.parametrize("mode", ["system", "override", "fingerprint"])
+def test_reference_configuration_passes(tmp_path, mode):
+    site = Site(tmp_path, mode)
+    code, lines = site.run()
+    assert code == 0, lines
+    assert lines == ["sdcheck: OK: 5 checks passed, 1 skip (profile mon)"]
+
+
+def test_service_disabled_is_a_skip_and_enabled_without_postfix_fails(tmp_path):
+    site = Site(tmp_path)
+    data = site.report()
+    service = next(c for c in data["checks"] if c["id"] == "postfix.service")
+    assert service["status"] == "skip"
+    code, lines = site.run(postfix_enable_service=True)
+    # no Postfix master runs on the test machine
+    assert code == 1 and lines_of(lines, "postfix.service") == [
+        f"{PREFIX}[postfix.service] Postfix is not running (no postfix master process): alerts are not mailed"]
+
+
+# -- each way of breaking it is detected, by the right check ----------------------------
+
+def _relay_port(site):
+    site.main_cf(f"relayhost = [{RELAY}]:25")
+
+
+def _relay_brackets(site):
+    site.main_cf(f"relayhost = {RELAY}:{PORT}")
+
+
+def _key_differs(site):
+    site.write_sasl(f"{RELAY}:{PORT} {site.sender}:{site.password}")
+
+
+def _mode_0644(site):
+    os.chmod(site.dir / "sasl_passwd", 0o644)
+
+
+def _source_newer(site):
+    later = time.time() + 60
+    os.utime(site.dir / "sasl_passwd", (later, later))
+
+
+def _db_missing(site):
+    (site.dir / "sasl_passwd.db").unlink()
+
+
+def _level_may(site):
+    site.main_cf("smtp_tls_security_level = may")
+
+
+def _sslv3(site):
+    site.main_cf("smtp_tls_mandatory_protocols = SSLv3 TLSv1.2")
+
+
+def _fingerprint_mismatch(site):
+    site.main_cf("smtp_tls_fingerprint_cert_match = 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33")
+
+
+def _ca_missing(site):
+    (Path(site.values["smtp_relay_cert_override_dir"]) / "relay-ca.crt").unlink()
+
+
+def _ca_garbage(site):
+    (Path(site.values["smtp_relay_cert_override_dir"]) / "relay-ca.crt").write_text("not a certificate\n")
+
+
+def _inet_all(site):
+    site.main_cf("inet_interfaces = all")
+
+
+def _header_line_missing(site):
+    path = site.dir / "header_checks"
+    path.write_text("".join(ln + "\n" for ln in path.read_text().splitlines() if "Received" not in ln))
+
+
+def _master_override(site):
+    path = site.dir / "master.cf"
+    text = re.sub(r"^(relay\s+unix.*\n)", r"\1  -o smtp_tls_security_level=none\n", path.read_text(), flags=re.M)
+    path.write_text(text)
+
+
+def _wrong_user(site):
+    site.write_sasl(f"[{RELAY}]:{PORT} someone@else.example:{site.password}")
+
+
+def _two_entries(site):
+    site.write_sasl(f"[{RELAY}]:{PORT} {site.sender}:{site.password}\n[other.example]:25 x:y")
+
+
+def _password_differs(site):
+    site.write_sasl(f"[{RELAY}]:{PORT} {site.sender}:another-password")
+
+
+def _generic_wrong(site):
+    (site.dir / "generic").write_text("ossec@mon.news.example someone@else.example\n")
+    site.postmap("generic")
+
+
+def _policy_maps(site):
+    site.main_cf(f"smtp_tls_policy_maps = hash:{site.dir}/tls_policy")
+
+
+def _no_noanonymous(site):
+    site.main_cf("smtp_sasl_security_options =")
+
+
+BREAKAGES = {
+    # name: (mode, change, check id, words in its run line)
+    "relayhost port": ("system", _relay_port, "postfix.relay", "relayhost is [smtp.gmail.com]:25, expected [smtp.gmail.com]:587 (same host"),
+    "relayhost brackets": ("system", _relay_brackets, "postfix.relay", "the port or the [brackets] differ"),
+    "sasl key differs": ("system", _key_differs, "postfix.sasl-passwd", "has no entry for [smtp.gmail.com]:587"),
+    "sasl_passwd 0644": ("system", _mode_0644, "postfix.sasl-passwd", "has mode 0644"),
+    "source newer than db": ("system", _source_newer, "postfix.sasl-passwd", "was changed after"),
+    "db missing": ("system", _db_missing, "postfix.sasl-passwd", "sasl_passwd.db does not exist"),
+    "tls may": ("system", _level_may, "postfix.tls", "smtp_tls_security_level is may, expected secure"),
+    "sslv3 allowed": ("system", _sslv3, "postfix.tls", "which allows SSLv3"),
+    "fingerprint mismatch": ("fingerprint", _fingerprint_mismatch, "postfix.tls", "smtp_tls_fingerprint_cert_match is"),
+    "override CA missing": ("override", _ca_missing, "postfix.tls", "relay-ca.crt (smtp_relay_cert_override_file) does not exist"),
+    "override CA garbage": ("override", _ca_garbage, "postfix.tls", "holds no certificate that parses"),
+    "inet_interfaces all": ("system", _inet_all, "postfix.local", "inet_interfaces is all"),
+    "header_checks line missing": ("system", _header_line_missing, "postfix.local", "lacks 1 header-stripping rule(s): /^Received:/ IGNORE"),
+    "master.cf override": ("system", _master_override, "postfix.master", "service relay/unix overrides smtp_tls_security_level = none"),
+    "sasl user wrong": ("system", _wrong_user, "postfix.sasl-passwd", "authenticates as someone@else.example"),
+    "two entries": ("system", _two_entries, "postfix.sasl-passwd", "holds 2 entries"),
+    "password differs": ("system", _password_differs, "postfix.sasl-passwd", "differs from sasl_password in the vars file"),
+    "generic map wrong": ("system", _generic_wrong, "postfix.local", "maps ossec@mon.news.example to someone@else.example"),
+    "tls policy maps": ("system", _policy_maps, "postfix.tls", "can lower the TLS level"),
+    "noanonymous missing": ("system", _no_noanonymous, "postfix.relay", "lacks noanonymous"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BREAKAGES))
+def test_breakage_is_detected(tmp_path, name):
+    mode, change, check_id, words = BREAKAGES[name]
+    site = Site(tmp_path, mode)
+    change(site)
+    code, lines = site.run()
+    got = lines_of(lines, check_id)
+    assert code == 1 and got, lines
+    assert any(words in ln for ln in got), got
+    assert all(PASSWORD not in ln for ln in lines)
+
+
+def test_findings_point_at_main_cf_lines(tmp_path):
+    site = Site(tmp_path)
+    site.main_cf("smtp_tls_security_level = none")
+    n = len((site.dir / "main.cf").read_text().splitlines())
+    data = site.report()
+    tls = [f for f in data["findings"] if f["check_id"] == "postfix.tls" and f["status"] == "fail"]
+    assert tls[0]["resource"] == f"{site.dir}/main.cf:{n}"
+    assert tls[0]["severity"] == "critical" and "not verified" in tls[0]["message"]
+
+
+def test_missing_configuration_is_an_error_not_a_pass(tmp_path):
+    site = Site(tmp_path)
+    shutil.rmtree(site.dir)
+    code, lines = site.run()
+    assert code == 1
+    assert {ln.split("]")[0] + "]" for ln in lines} == {
+        f"{PREFIX}[postfix.{c}]" for c in ("relay", "tls", "master", "local", "sasl-passwd")}
+    assert all("does not exist or is not a regular file" in ln for ln in lines)
+
+
+def test_unset_relay_is_an_error(tmp_path):
+    site = Site(tmp_path)
+    code, lines = site.run(smtp_relay="")
+    assert code == 1 and any("the variable smtp_relay is not set" in ln for ln in lines_of(lines, "postfix.relay"))
+
+
+# -- the password is never printed ------------------------------------------------------
+
+def _all_outputs(site: Site) -> str:
+    out = []
+    for args in (["run"], ["report"], ["report", "--format", "json"], ["report", "--verbose"]):
+        res = site.sdcheck(*args)
+        out += [res.stdout, res.stderr]
+        if "json" in args:
+            out.append(json.dumps(json.loads(res.stdout), ensure_ascii=False))
+    return "\n".join(out)
+
+
+passwords = st.one_of(
+    st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), min_size=6, max_size=24)
+    .filter(lambda p: p.strip() == p and "\\" not in p),
+    st.sampled_from(["587", "alerts@news.example", "secure", "hash", "smtp.gmail.com", "a:b:c d", "yes",
+                     "postfix", "[smtp.gmail.com]:587", "mon.news.example"]),
+)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(password=passwords, state=st.sampled_from(["passing", "failing", "broken"]))
+def test_password_never_in_any_output(tmp_path_factory, password, state):
+    root = tmp_path_factory.mktemp("pw")
+    site = Site(root, "system", password=password)
+    if state == "failing":
+        _key_differs(site)
+        _mode_0644(site)
+    elif state == "broken":
+        (site.dir / "sasl_passwd.db").write_bytes(b"\0garbage" * 64)
+    text = _all_outputs(site)
+    assert password not in text
