@@ -336,3 +336,69 @@ def test_password_never_in_any_output(tmp_path_factory, password, state):
         (site.dir / "sasl_passwd.db").write_bytes(b"\0garbage" * 64)
     text = _all_outputs(site)
     assert password not in text
+
+
+# -- the service: a real Postfix master in namespaces of its own ------------------------
+
+class Master:
+    """Postfix's master started for real in its own network and mount namespaces: its
+    /etc/postfix, spool and data directories are bind mounts of temporary ones."""
+
+    def __init__(self, netns, inet_interfaces: str):
+        import tempfile
+
+        # Postfix's own users must be able to reach these (pytest's tmp_path is root-only)
+        root = self.root = Path(tempfile.mkdtemp(prefix="sdcheck-postfix-"))
+        root.chmod(0o755)
+        etc, spool, lib = root / "etc", root / "spool", root / "lib"
+        for d in (etc, spool, lib):
+            d.mkdir(parents=True)
+        for name in ("master.cf", "dynamicmaps.cf", "postfix-files", "post-install", "postfix-script"):
+            shutil.copy(f"/etc/postfix/{name}", etc / name)
+        for name in ("postfix-files.d", "dynamicmaps.cf.d"):
+            shutil.copytree(f"/etc/postfix/{name}", etc / name)
+        (etc / "main.cf").write_text(f"myhostname = mon.test\ninet_interfaces = {inet_interfaces}\n"
+                                     "inet_protocols = ipv4\nmaillog_file = /dev/stdout\ncompatibility_level = 3.6\n")
+        _settle(etc / "main.cf")
+        shutil.chown(lib, "postfix")
+        script = (f"mount --bind {etc} /etc/postfix && mount --bind {spool} /var/spool/postfix && "
+                  f"mount --bind {lib} /var/lib/postfix && postfix set-permissions >/dev/null 2>&1; "
+                  "postfix start >/dev/null 2>&1")
+        subprocess.run(netns.exec_argv(["unshare", "-m", "sh", "-c", script]), timeout=60)
+        self.pid = None
+        for _ in range(100):
+            pid_file = spool / "pid" / "master.pid"
+            listening = netns.sh("ss -Hltn 'sport = :25'", check=False).stdout.strip()
+            if pid_file.exists() and listening:
+                self.pid = int(pid_file.read_text().split()[0])
+                break
+            time.sleep(0.1)
+        assert self.pid, "Postfix's master did not start"
+
+    def stop(self) -> None:
+        if self.pid:
+            subprocess.run(["kill", "-TERM", str(self.pid)], check=False)
+            for _ in range(50):
+                if not Path(f"/proc/{self.pid}").exists():
+                    break
+                time.sleep(0.1)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@pytest.mark.parametrize("interfaces,ok", [("loopback-only", True), ("all", False)])
+def test_service_with_a_real_postfix(tmp_path, netns, interfaces, ok):
+    need("unshare", "ss")
+    site = Site(tmp_path / "site")
+    master = Master(netns, interfaces)
+    try:
+        res = netns.sdcheck("report", "--profile", "mon", "--vars", site.vars_file(postfix_enable_service=True),
+                            "--only", "postfix.service", "--format", "json")
+        data = json.loads(res.stdout)
+        (finding,) = data["findings"]
+        if ok:
+            assert finding["status"] == "pass" and "127.0.0.1:25" in finding["message"], finding
+            assert str(master.pid) in finding["message"]
+        else:
+            assert finding["status"] == "fail" and "0.0.0.0:25" in finding["message"], finding
+    finally:
+        master.stop()

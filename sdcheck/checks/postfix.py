@@ -520,7 +520,7 @@ class Service(Check):
                             remedy="Set inet_interfaces = loopback-only in /etc/postfix/main.cf and "
                                    "run 'systemctl restart postfix'.")
         else:
-            yield self.passed(f"Postfix is running (pid {min(pids)}), listening on "
+            yield self.passed(f"Postfix is running (master pid {', '.join(map(str, sorted(pids)))}), listening on "
                               f"{', '.join(f'{ip}:{port}' for ip, port in mine) or 'no TCP port'}",
                               resource="postfix")
 
