@@ -38,6 +38,8 @@ class Context:
                  options: dict[str, dict[str, Any]] | None = None, redact=None):
         self.facts = facts
         self._redact = redact  # the run's Redactor: add_secret() feeds it
+        self.detail_limit = 50  # names a check keeps for the report (report --limit)
+        self.progress = None    # callable(done, total) on a terminal (report), else None
         self.profile = profile
         self.vars = variables
         self._options = options or {}

@@ -59,6 +59,9 @@ def _define(name: str, sub=None) -> argparse.ArgumentParser:
         p.add_argument("--format", choices=("text", "json"), default="text")
         p.add_argument("--output", metavar="FILE", help="write the report to FILE instead of standard output")
         p.add_argument("--verbose", "-v", action="store_true", help="also show details of passing checks")
+        p.add_argument("--limit", type=int, default=50, metavar="N",
+                       help="list at most N names per finding (store checks); default 50")
+        p.add_argument("select", nargs="*", metavar="PREFIX", help="same as --only PREFIX")
     elif name == "list":
         p = _add_command(sub, "list", help="the checks, with ids and descriptions")
         p.add_argument("--profile", help="only the checks this profile's baseline enables")
@@ -153,11 +156,22 @@ def execute(args):
     from sdcheck.model import RunResult
     from sdcheck.runner import run_checks
 
+    args.only = list(args.only) + list(getattr(args, "select", []) or [])
     facts, profile, source, baseline, variables, options, classes, redact = _prepare(args)
     ctx = Context(facts, profile, variables, options, redact=redact)
+    if args.command == "report":
+        ctx.detail_limit = max(0, args.limit)
+        if sys.stderr.isatty():
+            ctx.progress = _progress
     result = RunResult(profile=profile, profile_source=source, baseline=baseline.path)
     result.outcomes = run_checks(classes, ctx)
     return result, redact, ctx
+
+
+def _progress(done: int, total: int) -> None:
+    """Progress of a long scan, on the terminal only (report), overwritten in place."""
+    sys.stderr.write(f"\rscanning: {done}/{total} source directories" + ("\n" if done >= total else ""))
+    sys.stderr.flush()
 
 
 def _exit_code(result) -> int:

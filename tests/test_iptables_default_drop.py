@@ -161,8 +161,10 @@ def test_lock_held_is_an_error_within_the_bound(netns, backend, tmp_path):
         holder.wait()
     lines = lines_of(res)
     assert res.returncode == 1
-    got = problems(lines, "iptables.default-drop")
+    # one cause, one line: the checks it stopped are named on it
+    got = [ln for ln in lines if "iptables.default-drop" in ln]
     assert len(got) == 1 and "could not run" in got[0] and "held by another process for more than 1 s" in got[0]
+    assert "the same for" in got[0] and "iptables.ruleset" in got[0]
     assert "not been configured" not in res.stdout and "incorrect" not in res.stdout
 
 

@@ -1,6 +1,7 @@
 """``--format json``: a versioned object; its JSON Schema is docs/report.schema.json.
 
-ASCII only (every non-ASCII or control character is a JSON escape), secrets redacted.
+ASCII only, secrets redacted; strings carry host values escaped exactly as the text
+formats do (a newline in a file name is the two characters backslash and n).
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import json
 
 from sdcheck import __version__
+from sdcheck.formatters import clean
 from sdcheck.model import RunResult, Status
 from sdcheck.text import Redactor
 
@@ -16,8 +18,8 @@ SCHEMA_VERSION = 1
 
 
 def build(result: RunResult, redact: Redactor) -> dict:
-    def r(value):
-        return None if value is None else (redact(str(value)) if redact else str(value))
+    def r(value):  # host values escaped as in every format: a consumer that prints one gets one line
+        return None if value is None else clean(value, redact)
 
     counts = {s.value: 0 for s in Status}
     for o in result.outcomes:

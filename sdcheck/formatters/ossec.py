@@ -42,6 +42,32 @@ def _group_line(check_id: str, findings: list[Finding], redact: Redactor) -> str
     return text
 
 
+def _merge_repeats(lines: list[str]) -> list[str]:
+    """One cause that stops several checks (a missing database) is one line, naming them."""
+    bodies: dict[str, list[str]] = {}
+    order: list[str] = []
+    for line in lines:
+        head, sep, body = line.partition("] ")
+        if not sep:
+            body = line
+        if body not in bodies:
+            bodies[body] = []
+            order.append(body)
+        bodies[body].append(head[len(PREFIX) + 1:] if sep else "")
+    out = []
+    for body in order:
+        ids = bodies[body]
+        if len(ids) == 1 or not all(ids):
+            out.extend(f"{PREFIX}[{i}] {body}" if i else body for i in ids)
+            continue
+        tail = f" (the same for {len(ids) - 1} more: {', '.join(ids[1:])})"
+        out.append(truncate_utf8(f"{PREFIX}[{ids[0]}] {body}", MAX_LINE_BYTES - len(tail.encode())) + tail
+                   if len(tail) < 300 else
+                   truncate_utf8(f"{PREFIX}[{ids[0]}] {body} (the same for {len(ids) - 1} more checks)",
+                                 MAX_LINE_BYTES))
+    return out
+
+
 def render(result: RunResult, redact: Redactor) -> list[str]:
     lines: list[str] = []
     for outcome in result.outcomes:
@@ -58,6 +84,7 @@ def render(result: RunResult, redact: Redactor) -> list[str]:
                                     f"{extra} more problems; see 'sdcheck report --only {outcome.check_id}'"))
         else:
             lines.extend(_group_line(outcome.check_id, fs, redact) for _g, fs in items)
+    lines = _merge_repeats(lines)
     if len(lines) > MAX_LINES:
         dropped = len(lines) - (MAX_LINES - 1)
         lines = lines[:MAX_LINES - 1] + [error_line("sdcheck.output", f"{dropped} more lines not shown; "
