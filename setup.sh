@@ -33,7 +33,7 @@ make_venv() {  # make_venv DIR [pip install args...]
 
 RUNTIME_PKGS=("iptables-nft:iptables" "ip:iproute2")
 TEST_PKGS=("${RUNTIME_PKGS[@]}" "flock:util-linux" "hyperfine:hyperfine" "postconf:postfix"
-           "openssl:openssl")
+           "openssl:openssl" "sqlite3:sqlite3")
 
 case "${1:-}" in
 install)
@@ -57,9 +57,10 @@ bench)
     apt_install "${TEST_PKGS[@]}"
     # a regular (not editable) install, byte-compiled, as users get it
     rm -rf .bench-venv && make_venv .bench-venv .
-    make_venv .venv -e ".[test]"
+    make_venv .venv -e ".[test,bench]"
     .venv/bin/python bench/bench_run.py --sdcheck .bench-venv/bin/sdcheck "${@:2}"
-    exec .venv/bin/python bench/bench_ruleset.py --sdcheck .bench-venv/bin/sdcheck
+    .venv/bin/python bench/bench_ruleset.py --sdcheck .bench-venv/bin/sdcheck
+    exec .venv/bin/python bench/bench_store.py --sdcheck .bench-venv/bin/sdcheck
     ;;
 *)
     sed -n '2,6p' "$0" >&2

@@ -105,12 +105,14 @@ def _sqlite_fault(db_path: str, exc: Exception, timeout: float) -> str:
     return f"the database {db_path} cannot be read: {text}"
 
 
-def _rows(conn, db_path: str, timeout: float):
-    """(source_id, filename, size, kind) for every submission and reply, by source_id."""
+def _rows(conn, db_path: str, timeout: float, share: int = 0, shares: int = 1):
+    """(source_id, filename, size, kind) for every submission and reply of this share of
+    the sources (source_id % shares == share), by source_id."""
     import sqlite3
 
-    sql = ("SELECT source_id, filename, size, 's' FROM submissions UNION ALL "
-           "SELECT source_id, filename, size, 'r' FROM replies ORDER BY 1")
+    where = f" WHERE source_id % {int(shares)} = {int(share)}" if shares > 1 else ""
+    sql = (f"SELECT source_id, filename, size, 's' FROM submissions{where} UNION ALL "
+           f"SELECT source_id, filename, size, 'r' FROM replies{where} ORDER BY 1")
     try:
         cursor = conn.execute(sql)
         while True:
@@ -135,59 +137,176 @@ def _group(rows):
         yield current, bucket
 
 
+def _load_sources(conn, db_path: str, timeout: float) -> dict[str, int]:
+    import sqlite3
+
+    try:
+        return {str(fs): sid for sid, fs in conn.execute("SELECT id, filesystem_id FROM sources")}
+    except sqlite3.Error as exc:
+        raise StoreFault(_sqlite_fault(db_path, exc, timeout)) from None
+
+
+# above this many source directories the comparison is split between processes
+PARALLEL_MIN_DIRS = 2000
+
+
 def scan(store_dir: str, db_path: str, *, app_uid: int | None, timeout: float = 5.0, keep: int = 50,
-         leftover_dirs: tuple[str, ...] = (), leftover_age: float = 86400.0, progress=None) -> StoreScan:
+         leftover_dirs: tuple[str, ...] = (), leftover_age: float = 86400.0, progress=None,
+         workers: int | None = None) -> StoreScan:
     started = time.monotonic()
     out = StoreScan(keep)
     t = out.tally
     conn = _connect(db_path, timeout)
     try:
-        import sqlite3
-
-        try:
-            sources = {str(fs): sid for sid, fs in conn.execute("SELECT id, filesystem_id FROM sources")}
-        except sqlite3.Error as exc:
-            raise StoreFault(_sqlite_fault(db_path, exc, timeout)) from None
+        sources = _load_sources(conn, db_path, timeout)
         out.sources = len(sources)
-        by_id = {sid: fs for fs, sid in sources.items()}
         dirs = _list_root(store_dir, out, app_uid)
-        known = sorted((sources[d], d) for d in dirs if d in sources)
         for d in dirs:
             if d not in sources:
                 files, size = _count_tree(os.path.join(store_dir, d))
                 t["unknown_source"].add(d, size)
                 t["unknown_source"].parts["files"] = t["unknown_source"].parts.get("files", 0) + files
-        missing: list[tuple[str, str, int, str]] = []
-        orphans: dict[str, list[tuple[str, int]]] = {}
-        n_orphans = 0
-        k = 0
-        done = 0
-        for source_id, rows in _group(_rows(conn, db_path, timeout)):
-            while k < len(known) and known[k][0] < source_id:  # sources with files, no rows
-                n_orphans += _source_dir(store_dir, known[k][1], {}, out, app_uid, missing, orphans)
-                k += 1
-                done += 1
-            fs = by_id.get(source_id)
-            if k < len(known) and known[k][0] == source_id:
-                n_orphans += _source_dir(store_dir, fs, rows, out, app_uid, missing, orphans)
-                k += 1
-                done += 1
-            else:  # no directory (or no source at all): every row's file is missing
-                label = fs if fs is not None else f"(source id {source_id}, no sources row)"
-                for name, (size, kind) in rows.items():
-                    out.rows += 1
-                    missing.append((label, name, size, kind))
-            if progress is not None and done % 200 == 0:
-                progress(done, len(known))
-        for _sid, d in known[k:]:
-            n_orphans += _source_dir(store_dir, d, {}, out, app_uid, missing, orphans)
+        known = sorted((sources[d], d) for d in dirs if d in sources)
+        if workers is None:
+            workers = min(os.cpu_count() or 1, 4) if len(known) >= PARALLEL_MIN_DIRS else 1
+        if progress is not None:
+            progress(0, len(known))
+        if workers <= 1:
+            parts = [_compare(conn, store_dir, db_path, timeout, app_uid, keep, known, sources, 0, 1)]
+        else:
+            parts = _parallel(store_dir, db_path, timeout, app_uid, keep, workers)
+        if progress is not None:
+            progress(len(known), len(known))
     finally:
         conn.close()
-    _match_misplaced(out, missing, orphans, n_orphans)
+    missing: list = []
+    orphans: dict = {}
+    for part in parts:
+        out.files += part.files
+        out.rows += part.rows
+        out.bytes += part.bytes
+        for kind, tally in part.tally.items():
+            mine = t[kind]
+            mine.count += tally.count
+            mine.bytes += tally.bytes
+            mine.names.extend(tally.names[:max(0, keep - len(mine.names))])
+            for k, n in tally.parts.items():
+                mine.parts[k] = mine.parts.get(k, 0) + n
+        missing.extend(part.missing)
+        for name, places in part.orphans.items():
+            orphans.setdefault(name, []).extend(places)
+        out.match_skipped |= part.match_skipped
+    _match_misplaced(out, missing, orphans)
     for directory in leftover_dirs:
         _leftovers(directory, out, leftover_age)
     out.seconds = time.monotonic() - started
     return out
+
+
+class _Part(StoreScan):
+    """What one share of the comparison found (sent back from a worker process)."""
+
+    def __init__(self, keep: int):
+        super().__init__(keep)
+        self.missing: list = []
+        self.orphans: dict = {}
+
+
+def _compare(conn, store_dir, db_path, timeout, app_uid, keep, known, sources, share, shares) -> _Part:
+    part = _Part(keep)
+    by_id = {sid: fs for fs, sid in sources.items()}
+    mine = [(sid, d) for sid, d in known if sid % shares == share]
+    k = 0
+    for source_id, rows in _group(_rows(conn, db_path, timeout, share, shares)):
+        while k < len(mine) and mine[k][0] < source_id:  # sources with files, no rows
+            _source_dir(store_dir, mine[k][1], {}, part, app_uid)
+            k += 1
+        if k < len(mine) and mine[k][0] == source_id:
+            _source_dir(store_dir, mine[k][1], rows, part, app_uid)
+            k += 1
+        else:  # no directory (or no source at all): every row's file is missing
+            fs = by_id.get(source_id)
+            label = fs if fs is not None else f"(source id {source_id}, no sources row)"
+            part.rows += len(rows)
+            part.missing.extend((label, name, size, kind) for name, (size, kind) in rows.items())
+    for _sid, d in mine[k:]:
+        _source_dir(store_dir, d, {}, part, app_uid)
+    if len(part.missing) > MATCH_LIMIT or sum(map(len, part.orphans.values())) > MATCH_LIMIT:
+        part.match_skipped = True
+    return part
+
+
+def _worker(args) -> _Part:
+    store_dir, db_path, timeout, app_uid, keep, share, shares = args
+    conn = _connect(db_path, timeout)
+    try:
+        sources = _load_sources(conn, db_path, timeout)
+        known = sorted((sid, fs) for fs, sid in sources.items()
+                       if os.path.isdir(os.path.join(store_dir, fs))
+                       and not os.path.islink(os.path.join(store_dir, fs)))
+        return _compare(conn, store_dir, db_path, timeout, app_uid, keep, known, sources, share, shares)
+    finally:
+        conn.close()
+
+
+def _worker_main() -> None:
+    """Entry of a worker process: arguments as JSON on stdin, the _Part pickled on stdout."""
+    import json
+    import pickle
+    import sys
+
+    args = json.loads(sys.stdin.read())
+    try:
+        result: object = _worker(args)
+    except StoreFault as exc:
+        result = exc
+    sys.stdout.buffer.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+WORKER_TIMEOUT = 600.0
+
+
+def _parallel(store_dir, db_path, timeout, app_uid, keep, workers) -> list:
+    """The comparison split by source id between worker processes: lstat() dominates and
+    runs in the kernel, so processes (not threads) scale it. The workers are plain
+    subprocesses of this interpreter running sdcheck.store_scan (not multiprocessing,
+    which would re-run the caller's __main__), and they are killed if they overrun."""
+    import json
+    import pickle
+    import subprocess
+    import sys
+
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = (f"import sys; sys.path.insert(0, {package_root!r}); "
+            "from sdcheck.store_scan import _worker_main; _worker_main()")
+    procs = []
+    try:
+        for share in range(workers):
+            proc = subprocess.Popen([sys.executable, "-I", "-c", code], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True)
+            procs.append((proc, None))
+            # arguments first, to every worker, so they all run at once
+            proc.stdin.write(json.dumps([store_dir, db_path, timeout, app_uid, keep, share, workers]).encode())
+            proc.stdin.close()
+            proc.stdin = None  # communicate() below only reads
+        parts = []
+        for proc, _args in procs:
+            out, err = proc.communicate(timeout=WORKER_TIMEOUT)
+            if proc.returncode != 0:
+                last = err.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
+                raise StoreFault(f"a store worker process failed (exit {proc.returncode}): {last[0][:200]}")
+            result = pickle.loads(out)  # noqa: S301 - our own child process, same code and user
+            if isinstance(result, StoreFault):
+                raise result
+            parts.append(result)
+        return parts
+    except subprocess.TimeoutExpired:
+        raise StoreFault(f"the store scan did not finish within {WORKER_TIMEOUT:g} s") from None
+    finally:
+        for proc, _args in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
 
 def _list_root(store_dir: str, out: StoreScan, app_uid: int | None) -> list[str]:
@@ -220,71 +339,69 @@ def _perm(t, path: str, st, app_uid: int | None) -> None:
         t["permissions"].add(f"{path} (uid {st.st_uid}, mode {stat.S_IMODE(st.st_mode):04o})")
 
 
-def _source_dir(store_dir: str, fs: str, rows: dict, out: StoreScan, app_uid: int | None,
-                missing: list, orphans: dict) -> int:
-    """Compare one source directory with its rows; return how many files had no row."""
-    t = out.tally
+def _source_dir(store_dir: str, fs: str, rows: dict, part: _Part, app_uid: int | None) -> None:
+    """Compare one source directory with its rows (one lstat per entry, nothing opened)."""
+    t = part.tally
     path = os.path.join(store_dir, fs)
-    found = 0
-    out.rows += len(rows)
+    part.rows += len(rows)
     try:
-        _perm(t, path, os.lstat(path), app_uid)
-        with os.scandir(path) as it:
-            entries = list(it)
+        dfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as exc:
-        t["unexpected"].add(f"{fs} (cannot be listed: {exc.strerror})", part="unlistable directory")
-        entries = []
-    match = FILENAME_RE.match
-    perm_bits = 0o077
-    for entry in entries:
-        name = entry.name
-        if entry.is_symlink():
-            t["unexpected"].add(f"{fs}/{name} (symlink)", part="symlink")
-            continue  # a row naming it still counts as missing: it is not a stored file
-        if entry.is_dir(follow_symlinks=False):
-            t["unexpected"].add(f"{fs}/{name} (subdirectory)", part="subdirectory")
-            continue
-        st = entry.stat(follow_symlinks=False)
-        if not stat.S_ISREG(st.st_mode):
-            t["unexpected"].add(f"{fs}/{name} (special file)", part="special file")
-            continue
-        out.files += 1
-        out.bytes += st.st_size
-        if (app_uid is not None and st.st_uid != app_uid) or st.st_mode & perm_bits:
-            t["permissions"].add(f"{fs}/{name} (uid {st.st_uid}, mode {stat.S_IMODE(st.st_mode):04o})")
-        if not match(name):
-            t["unexpected"].add(f"{fs}/{name} (name does not fit SecureDrop's pattern)", part="unexpected name")
-        row = rows.pop(name, None)
-        if row is None:
-            found += 1
-            if len(orphans) < MATCH_LIMIT:
-                orphans.setdefault(name, []).append((fs, st.st_size))
-            else:
-                t["orphan"].add(f"{fs}/{name}", st.st_size)
-            continue
-        if row[0] != st.st_size:
-            t["size"].add(f"{fs}/{name} (database {row[0]} bytes, disk {st.st_size} bytes)",
-                          abs(row[0] - st.st_size))
-    for name, (size, kind) in rows.items():
-        missing.append((fs, name, size, kind))
-    return found
+        t["unexpected"].add(f"{fs} (cannot be opened: {exc.strerror})", part="unreadable directory")
+        part.missing.extend((fs, name, size, kind) for name, (size, kind) in rows.items())
+        return
+    try:
+        _perm(t, path, os.fstat(dfd), app_uid)
+        names = os.listdir(dfd)
+        lstat = os.stat
+        match = FILENAME_RE.match
+        pop = rows.pop
+        orphans = part.orphans
+        for name in names:
+            try:
+                st = lstat(name, dir_fd=dfd, follow_symlinks=False)
+            except OSError:
+                continue  # removed while we looked
+            mode = st.st_mode
+            if mode & 0o170000 != 0o100000:  # not a regular file
+                what = ("symlink" if stat.S_ISLNK(mode) else "subdirectory" if stat.S_ISDIR(mode)
+                        else "special file")
+                t["unexpected"].add(f"{fs}/{name} ({what})", part=what)
+                continue  # a row naming it still counts as missing: it is not a stored file
+            size = st.st_size
+            part.files += 1
+            part.bytes += size
+            if mode & 0o077 or (app_uid is not None and st.st_uid != app_uid):
+                t["permissions"].add(f"{fs}/{name} (uid {st.st_uid}, mode {mode & 0o7777:04o})")
+            if not match(name):
+                t["unexpected"].add(f"{fs}/{name} (name does not fit SecureDrop's pattern)",
+                                    part="unexpected name")
+            row = pop(name, None)
+            if row is None:
+                orphans.setdefault(name, []).append((fs, size))
+            elif row[0] != size:
+                t["size"].add(f"{fs}/{name} (database {row[0]} bytes, disk {size} bytes)",
+                              abs(row[0] - size))
+    except OSError as exc:
+        t["unexpected"].add(f"{fs} (cannot be listed: {exc.strerror})", part="unreadable directory")
+    finally:
+        os.close(dfd)
+    part.missing.extend((fs, name, size, kind) for name, (size, kind) in rows.items())
 
 
-def _match_misplaced(out: StoreScan, missing: list, orphans: dict, n_orphans: int) -> None:
+def _match_misplaced(out: StoreScan, missing: list, orphans: dict) -> None:
+    """A row whose file is missing from its source's directory, and an unclaimed file of
+    the same name under another source's: one misplaced file, not a missing plus an orphan."""
     t = out.tally
-    if len(missing) > MATCH_LIMIT:
-        out.match_skipped = True
-    else:
-        for fs, name, size, kind in missing:
-            elsewhere = orphans.get(name)
-            if elsewhere:
-                other, disk = elsewhere.pop(0)
-                t["misplaced"].add(f"{name}: row of {fs}, file under {other}", disk)
-                continue
-            t["missing"].add(f"{fs}/{name}", size, part="reply" if kind == "r" else "submission")
-        missing = []
+    match = not out.match_skipped and len(missing) <= MATCH_LIMIT
+    out.match_skipped = not match
     for fs, name, size, kind in missing:
-        t["missing"].add(f"{fs}/{name}", size, part="reply" if kind == "r" else "submission")
+        elsewhere = orphans.get(name) if match else None
+        if elsewhere:
+            other, disk = elsewhere.pop(0)
+            t["misplaced"].add(f"{name}: row of {fs}, file under {other}", disk)
+        else:
+            t["missing"].add(f"{fs}/{name}", size, part="reply" if kind == "r" else "submission")
     for name, places in orphans.items():
         for fs, size in places:
             t["orphan"].add(f"{fs}/{name}", size)

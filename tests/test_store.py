@@ -148,12 +148,14 @@ def test_each_kind_alone(fx, kind):
     assert lines[0].startswith(f"{PREFIX}[{check_id}] {want[check_id]} ")
 
 
-def test_all_kinds_together(tmp_path):
+@pytest.mark.parametrize("workers", [1, 3])
+def test_all_kinds_together(tmp_path, workers):
+    """Alone or split between worker processes (as for a large store), the same counts."""
     fx = StoreFixture(tmp_path, sources=8, per_source=6)
     want = dict.fromkeys(CHECKS, 0)
     for inject in INJECT.values():
         want.update(inject(fx))
-    assert counts(fx) == want
+    assert counts(fx, store_workers=workers) == want
     res = sdcheck(fx, "run")
     assert len(res.stdout.decode().splitlines()) == len(CHECKS)
 

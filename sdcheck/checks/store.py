@@ -45,13 +45,14 @@ def store_scan(ctx: Context):
                     app_uid=uid, timeout=float(v.get("db_busy_timeout", 5)),
                     keep=int(ctx.detail_limit), leftover_dirs=leftovers,
                     leftover_age=float(v.get("leftover_max_age_hours", 24)) * 3600,
-                    progress=ctx.progress)
+                    progress=ctx.progress, workers=int(v.get("store_workers", 0)) or None)
     return ctx.memo("store:scan", compute)
 
 
 class _StoreCheck(Check):
     kind = ""
     severity = Severity.HIGH
+    timeout = 900.0  # a million-file store takes seconds; a hung disk must still end in ERROR
     remedy = REMEDY_DB
     options: dict = {}
 
