@@ -33,7 +33,7 @@ make_venv() {  # make_venv DIR [pip install args...]
 
 RUNTIME_PKGS=("iptables-nft:iptables" "ip:iproute2")
 TEST_PKGS=("${RUNTIME_PKGS[@]}" "flock:util-linux" "hyperfine:hyperfine" "postconf:postfix"
-           "openssl:openssl" "sqlite3:sqlite3")
+           "openssl:openssl" "sqlite3:sqlite3" "chromium:chromium")
 
 case "${1:-}" in
 install)

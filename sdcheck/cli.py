@@ -39,6 +39,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--var", metavar="NAME=VALUE", action="append", default=[], help="set one variable (repeatable)")
     p.add_argument("--only", metavar="PREFIX", action="append", default=[], help="run only checks whose id starts so")
     p.add_argument("--skip", metavar="PREFIX", action="append", default=[], help="leave out checks whose id starts so")
+    p.add_argument("--waivers", metavar="FILE", help="accepted deviations with reasons and expiry dates "
+                   "(default: /etc/sdcheck/waivers.yml if it exists)")
+    p.add_argument("--fail-on", metavar="SEVERITY", choices=("low", "medium", "high", "critical"), default="low",
+                   help="exit 1 only for problems of this severity or above (errors always count); default low")
+    p.add_argument("--state", metavar="FILE", help="run: record this run there; report: say when sdcheck "
+                   "last ran (default: /var/lib/sdcheck/state.json if it exists)")
     p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
 
@@ -56,7 +62,7 @@ def _define(name: str, sub=None) -> argparse.ArgumentParser:
     elif name == "report":
         p = _add_command(sub, "report", help="for admins: every check, differences and fixes")
         _common(p)
-        p.add_argument("--format", choices=("text", "json"), default="text")
+        p.add_argument("--format", choices=("text", "json", "junit", "html"), default="text")
         p.add_argument("--output", metavar="FILE", help="write the report to FILE instead of standard output")
         p.add_argument("--verbose", "-v", action="store_true", help="also show details of passing checks")
         p.add_argument("--limit", type=int, default=50, metavar="N",
@@ -165,7 +171,22 @@ def execute(args):
             ctx.progress = _progress
     result = RunResult(profile=profile, profile_source=source, baseline=baseline.path)
     result.outcomes = run_checks(classes, ctx)
+    _waive(args, result, classes)
     return result, redact, ctx
+
+
+def _waive(args, result, classes) -> None:
+    from sdcheck.waivers import DEFAULT_WAIVERS, apply_waivers, load_waivers
+
+    path = args.waivers or (DEFAULT_WAIVERS if os.path.exists(DEFAULT_WAIVERS) else None)
+    if path is None:
+        return
+    from sdcheck.registry import load_checks
+
+    waivers = load_waivers(path, set(load_checks()))
+    extra = apply_waivers(result.outcomes, waivers, path)
+    if extra is not None:
+        result.outcomes.append(extra)
 
 
 def _progress(done: int, total: int) -> None:
@@ -174,23 +195,48 @@ def _progress(done: int, total: int) -> None:
     sys.stderr.flush()
 
 
-def _exit_code(result) -> int:
-    return EXIT_FINDINGS if result.problems else EXIT_OK
+def _exit_code(result, fail_on: str = "low") -> int:
+    """1 when a check could not run, or found a problem at or above ``--fail-on``."""
+    from sdcheck.model import Severity, Status
+
+    floor = Severity[fail_on.upper()]
+    for f in result.problems:
+        if f.status == Status.ERROR or f.severity >= floor:
+            return EXIT_FINDINGS
+    return EXIT_OK
 
 
 def cmd_run(args) -> int:
     from sdcheck.formatters import ossec
 
     result, redact, _ctx = execute(args)
-    sys.stdout.write("\n".join(ossec.render(result, redact)) + "\n")
-    return _exit_code(result)
+    code = _exit_code(result, args.fail_on)
+    lines = ossec.render(result, redact)
+    if args.state:
+        from sdcheck.state import StateError, record
+
+        try:
+            record(args.state, result, code)
+        except StateError as exc:  # a run that cannot be recorded will look stale: say so now
+            lines = [ln for ln in lines if not ln.startswith("sdcheck: OK")]
+            lines.append(ossec.error_line("sdcheck.state", str(exc), redact))
+            code = EXIT_FINDINGS
+    sys.stdout.write("\n".join(lines) + "\n")
+    return code
 
 
 def cmd_report(args) -> int:
     result, redact, ctx = execute(args)
     _add_info(result, ctx)
+    _add_state(args, result, ctx)
     if args.format == "json":
         from sdcheck.formatters import json as fmt
+        text = fmt.render(result, redact)
+    elif args.format == "junit":
+        from sdcheck.formatters import junit as fmt
+        text = fmt.render(result, redact)
+    elif args.format == "html":
+        from sdcheck.formatters import html as fmt
         text = fmt.render(result, redact)
     else:
         from sdcheck.formatters import text as fmt
@@ -202,7 +248,18 @@ def cmd_report(args) -> int:
             fh.write(text)
     else:
         sys.stdout.write(text)
-    return _exit_code(result)
+    return _exit_code(result, args.fail_on)
+
+
+def _add_state(args, result, ctx) -> None:
+    from sdcheck.state import DEFAULT_STATE, check_state
+
+    path = args.state or (DEFAULT_STATE if os.path.exists(DEFAULT_STATE) else None)
+    if path is None:
+        return
+    outcome, summary = check_state(path, float(ctx.vars.get("run_max_age_hours", 26)))
+    result.info["last 'sdcheck run'"] = summary
+    result.outcomes.append(outcome)
 
 
 def _add_info(result, ctx) -> None:

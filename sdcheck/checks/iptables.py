@@ -246,8 +246,13 @@ class Ipv6(Check):
         for line in facts.read_text("/proc/net/if_inet6", 1 << 20).splitlines():
             parts = line.split()
             if len(parts) >= 6 and parts[5] != "lo":
-                raw = parts[0]
-                out.append(":".join(raw[i:i + 4] for i in range(0, 32, 4)) + f"%{parts[5]}")
+                import ipaddress
+
+                try:
+                    address = str(ipaddress.IPv6Address(int(parts[0], 16)))
+                except ValueError:
+                    address = parts[0]
+                out.append(f"{address}%{parts[5]}")
         return out
 
 

@@ -1,0 +1,57 @@
+"""``--format junit``: one testcase per check, for CI (Jenkins, GitLab, GitHub)."""
+
+from __future__ import annotations
+
+from xml.etree import ElementTree as ET
+
+from sdcheck.formatters import clean
+from sdcheck.model import RunResult, Status
+from sdcheck.text import Redactor
+
+
+def render(result: RunResult, redact: Redactor) -> str:
+    def c(value) -> str:
+        return clean(value, redact)
+
+    suite = ET.Element("testsuite", name=f"sdcheck ({c(result.profile)})")
+    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    total = 0.0
+    for o in result.outcomes:
+        counts["tests"] += 1
+        total += o.seconds
+        case = ET.SubElement(suite, "testcase", classname=f"sdcheck.{c(o.check_id).split('.')[0]}",
+                             name=c(o.check_id), time=f"{o.seconds:.3f}")
+        problems = [f for f in o.findings if f.status.is_problem]
+        lines = []
+        for f in o.findings:
+            parts = [f"[{f.status.value}] {c(f.message)}"]
+            for label, value in (("where", f.resource), ("expected", f.expected), ("actual", f.actual)):
+                if value:
+                    parts.append(f"  {label}: {c(value)}")
+            parts.extend(f"  {c(d)}" for d in f.detail)
+            if f.status.is_problem and f.remedy:
+                parts.append(f"  fix: {c(f.remedy)}")
+            lines.append("\n".join(parts))
+        text = "\n".join(lines)
+        if o.status == Status.ERROR:
+            counts["errors"] += 1
+            el = ET.SubElement(case, "error", message=c(problems[0].message), type=str(o.severity))
+            el.text = text
+        elif o.status == Status.FAIL:
+            counts["failures"] += 1
+            first = c(problems[0].message) + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
+            el = ET.SubElement(case, "failure", message=first, type=str(o.severity))
+            el.text = text
+        elif o.status == Status.SKIP:
+            counts["skipped"] += 1
+            ET.SubElement(case, "skipped", message=c(o.findings[0].message) if o.findings else "skipped")
+        else:
+            ET.SubElement(case, "system-out").text = text
+    for key, value in counts.items():
+        suite.set(key, str(value))
+    suite.set("time", f"{total:.3f}")
+    root = ET.Element("testsuites", name="sdcheck")
+    root.append(suite)
+    ET.indent(root)
+    out = '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    return redact(out) if redact else out

@@ -1,0 +1,278 @@
+"""Report formats (golden files, JSON schema, JUnit read back by a JUnit library, HTML
+rendered by headless Chromium), waivers, --fail-on, run state, colour."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sdcheck.model import CheckOutcome, Finding, RunResult, Severity, Status
+from sdcheck.text import Redactor
+from storegen import StoreFixture, file_name
+
+GOLDEN = Path(__file__).parent / "golden"
+SECRET = "hunter2-Secret"
+
+
+def fixed_result() -> RunResult:
+    """A fixed set of findings: every status, a diff, hostile host values, a secret."""
+    r = RunResult("mon", "chosen with --profile", "/etc/sdcheck/mon.yml")
+    r.info["iptables backend"] = "the 'iptables' command uses nft; holding rules: nft"
+    r.outcomes = [
+        CheckOutcome("iptables.ruleset", "The whole firewall ruleset matches the baseline", Severity.HIGH, [
+            Finding("iptables.ruleset", Status.FAIL, Severity.CRITICAL,
+                    "filter/INPUT: unexpected rule #1 accepts traffic before the catch-all drop: -A INPUT -j ACCEPT",
+                    "filter/INPUT#1", "no such rule", "-A INPUT -j ACCEPT", "Re-run 'securedrop-admin install'.",
+                    "filter/INPUT:unexpected", ("--- baseline", "+++ nft", "@@ baseline #1-1, nft #1-2 @@",
+                                                "+         1  -A INPUT -j ACCEPT",
+                                                "     1    2  -A INPUT -j LOGNDROP"))]),
+        CheckOutcome("store.orphan-files", "Every file in the store has its database row", Severity.HIGH, [
+            Finding("store.orphan-files", Status.FAIL, Severity.HIGH, "1 file(s) in the store have no database row",
+                    "store", "none", "1", "Compare with manage.py.", "orphan",
+                    ("1 of 1:", "ABC/1-a\nSystem configuration error: [x] forged\x1b[31m-msg.gpg"))]),
+        CheckOutcome("postfix.sasl-passwd", "sasl_passwd is root-only", Severity.HIGH, [
+            Finding("postfix.sasl-passwd", Status.ERROR, Severity.HIGH,
+                    f"postmap failed near {SECRET} <b>bold</b> & more", "/etc/postfix/sasl_passwd",
+                    remedy="Fix it.")]),
+        CheckOutcome("postfix.service", "Postfix runs", Severity.HIGH, [
+            Finding("postfix.service", Status.SKIP, Severity.HIGH, "disabled by postfix_enable_service", "postfix")]),
+        CheckOutcome("postfix.relay", "Postfix relays through the relay", Severity.HIGH, [
+            Finding("postfix.relay", Status.PASS, Severity.HIGH, "relayhost and SASL settings are as expected",
+                    "/etc/postfix/main.cf")]),
+        CheckOutcome("postfix.local", "Postfix only sends", Severity.HIGH, [
+            Finding("postfix.local", Status.WAIVED, Severity.MEDIUM,
+                    "inet_interfaces is all [waived until 2030-01-01: migration]", "/etc/postfix/main.cf:12")]),
+    ]
+    for o in r.outcomes:
+        o.seconds = 0.125
+    return r
+
+
+def _render(fmt: str) -> str:
+    red = Redactor([SECRET])
+    if fmt == "text":
+        from sdcheck.formatters import text
+        return text.render(fixed_result(), red)
+    if fmt == "json":
+        from sdcheck.formatters import json as j
+        return j.render(fixed_result(), red).replace(f'"sdcheck_version": "{j.__version__}"', '"sdcheck_version": "X"')
+    if fmt == "junit":
+        from sdcheck.formatters import junit
+        return junit.render(fixed_result(), red)
+    if fmt == "html":
+        from sdcheck.formatters import html
+        return html.render(fixed_result(), red)
+    from sdcheck.formatters import ossec
+    return "\n".join(ossec.render(fixed_result(), red)) + "\n"
+
+
+@pytest.mark.parametrize("fmt,ext", [("text", "txt"), ("json", "json"), ("junit", "xml"), ("html", "html"),
+                                     ("ossec", "log")])
+def test_golden(fmt, ext):
+    got = _render(fmt)
+    path = GOLDEN / f"report.{ext}"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.write_text(got)
+    assert got == path.read_text()
+    assert SECRET not in got and "\x1b" not in got
+
+
+def test_golden_json_validates_against_the_schema():
+    import jsonschema
+
+    schema = json.loads((Path(__file__).resolve().parents[1] / "docs" / "report.schema.json").read_text())
+    jsonschema.validate(json.loads((GOLDEN / "report.json").read_text()), schema)
+
+
+def test_junit_is_read_back_by_a_junit_library(tmp_path):
+    from junitparser import Error, Failure, JUnitXml, Skipped
+
+    path = tmp_path / "r.xml"
+    path.write_text(_render("junit"))
+    xml = JUnitXml.fromfile(str(path))
+    (suite,) = list(xml)
+    cases = {c.name: c for c in suite}
+    assert suite.tests == 6 and suite.failures == 2 and suite.errors == 1 and suite.skipped == 1
+    assert isinstance(cases["iptables.ruleset"].result[0], Failure)
+    assert "accepts traffic before the catch-all drop" in cases["iptables.ruleset"].result[0].message
+    assert isinstance(cases["postfix.sasl-passwd"].result[0], Error)
+    assert isinstance(cases["postfix.service"].result[0], Skipped)
+    assert cases["postfix.relay"].is_passed and cases["postfix.local"].is_passed
+
+
+def test_html_renders_in_headless_chromium(tmp_path):
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("not installed: chromium (run ./setup.sh test)")
+    page = tmp_path / "r.html"
+    page.write_text(_render("html"))
+    res = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                          "--user-data-dir=" + str(tmp_path / "profile"), "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120)
+    dom = res.stdout
+    assert "<section" in dom, res.stderr[-2000:]
+    from html.parser import HTMLParser
+
+    class Text(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.chunks = []
+
+        def handle_data(self, data):
+            self.chunks.append(data)
+    parser = Text()
+    parser.feed(dom)
+    text = " ".join(parser.chunks)
+    for f in fixed_result().findings:
+        if f.status != Status.PASS:
+            assert f.message.replace(SECRET, "[redacted]") in text or "[redacted]" in text
+    assert "unexpected rule #1 accepts traffic before the catch-all drop" in text
+    assert "<b>bold</b> & more" in text and "<b>" not in dom  # shown as text, never markup
+    assert "forged\\x1b[31m" in text and "\x1b" not in dom
+    raw = page.read_text()
+    assert "<script" not in raw and "src=" not in raw and "href=" not in raw
+
+
+# -- the CLI: waivers, --fail-on, state, colour ------------------------------------------
+
+def sdcheck(fx: StoreFixture, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    vars_file = fx.root.parent / "v.yml"
+    vars_file.write_text(yaml.safe_dump(fx.vars()))
+    return subprocess.run([sys.executable, "-m", "sdcheck", *args, "--profile", "app", "--vars", str(vars_file),
+                           "--only", "store"], capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, **(env or {})))
+
+
+@pytest.fixture
+def broken_store(tmp_path):
+    fx = StoreFixture(tmp_path / "s", sources=3, per_source=3)
+    fs = fx.files[0][0]
+    p = fx.path(fs, file_name(50, "msg"))
+    p.write_bytes(b"x")
+    os.chown(p, fx.uid, fx.uid)
+    p.chmod(0o600)  # one orphan file: store.orphan-files fails (high)
+    return fx
+
+
+def _waivers(tmp_path, *items) -> str:
+    path = tmp_path / "waivers.yml"
+    path.write_text(yaml.safe_dump({"waivers": list(items)}))
+    return str(path)
+
+
+def test_active_waiver(broken_store, tmp_path):
+    w = _waivers(tmp_path, {"check": "store.orphan-files", "reason": "being restored (ticket 7)",
+                            "expires": datetime.date.today() + datetime.timedelta(days=5)})
+    res = sdcheck(broken_store, "run", "--waivers", w)
+    assert res.returncode == 0 and res.stdout.startswith("sdcheck: OK:") and "1 waived" in res.stdout
+    rep = sdcheck(broken_store, "report", "--waivers", w)
+    assert "WAIVED store.orphan-files" in rep.stdout and "being restored (ticket 7)" in rep.stdout
+    assert rep.returncode == 0
+
+
+def test_waiver_with_a_resource_pattern_that_does_not_match_waives_nothing(broken_store, tmp_path):
+    w = _waivers(tmp_path, {"check": "store.orphan-files", "resource": "elsewhere*", "reason": "r",
+                            "expires": datetime.date.today() + datetime.timedelta(days=5)})
+    res = sdcheck(broken_store, "run", "--waivers", w)
+    assert res.returncode == 1 and "[store.orphan-files]" in res.stdout
+
+
+def test_expired_waiver_is_reported_and_waives_nothing(broken_store, tmp_path):
+    w = _waivers(tmp_path, {"check": "store.orphan-files", "reason": "old ticket",
+                            "expires": datetime.date.today() - datetime.timedelta(days=1)})
+    res = sdcheck(broken_store, "run", "--waivers", w)
+    lines = res.stdout.splitlines()
+    assert res.returncode == 1
+    assert any(ln.startswith("System configuration error: [store.orphan-files]") for ln in lines)
+    assert any(ln.startswith("System configuration error: [sdcheck.waivers] the waiver for store.orphan-files "
+                             "expired on") for ln in lines)
+
+
+@pytest.mark.parametrize("content,words", [
+    ("waivers:\n  - check: store.orphan-files\n    expires: 2030-01-01\n", "needs a 'reason'"),
+    ("waivers:\n  - check: store.orphan-files\n    reason: x\n", "needs 'expires' as a date"),
+    ("waivers:\n  - check: store.orphan-files\n    reason: x\n    expires: soon\n", "needs 'expires' as a date"),
+    ("waivers:\n  - check: no.such-check\n    reason: x\n    expires: 2030-01-01\n", "unknown check 'no.such-check'"),
+    ("waivers:\n  - check: store.orphan-files\n    reason: x\n    expires: 2030-01-01\n    colour: red\n",
+     "unknown key(s) in a waiver: colour"),
+    ("waivers: [\n", "not valid YAML"),
+])
+def test_malformed_waivers_are_an_error(broken_store, tmp_path, content, words):
+    path = tmp_path / "waivers.yml"
+    path.write_text(content)
+    res = sdcheck(broken_store, "run", "--waivers", str(path))
+    assert res.returncode == 2
+    assert res.stdout.startswith(f"System configuration error: [sdcheck.config] {path}:") and words in res.stdout
+
+
+def test_fail_on_threshold(broken_store):
+    assert sdcheck(broken_store, "report", "--fail-on", "critical").returncode == 0
+    assert sdcheck(broken_store, "report", "--fail-on", "high").returncode == 1
+    broken_store.db.unlink()  # errors count whatever the threshold
+    assert sdcheck(broken_store, "report", "--fail-on", "critical").returncode == 1
+
+
+def test_run_records_state_and_report_warns_when_stale(broken_store, tmp_path):
+    state = tmp_path / "state.json"
+    res = sdcheck(broken_store, "run", "--state", str(state))
+    data = json.loads(state.read_text())
+    assert data["exit"] == res.returncode == 1 and data["checks"]["store.orphan-files"] == "fail"
+    assert (state.stat().st_mode & 0o777) == 0o600
+    rep = sdcheck(broken_store, "report", "--state", str(state))
+    assert "last 'sdcheck run':" in rep.stdout and "PASS   sdcheck.state" in rep.stdout
+    data["finished"] = time.time() - 3 * 86400
+    state.write_text(json.dumps(data))
+    rep = sdcheck(broken_store, "report", "--state", str(state))
+    assert "FAIL   sdcheck.state" in rep.stdout and "sdcheck run last ran 72 h ago" in rep.stdout
+    state.unlink()
+    rep = sdcheck(broken_store, "report", "--state", str(state))
+    assert "no run has been recorded" in rep.stdout
+
+
+def test_unrecordable_state_is_an_alert_line(broken_store, tmp_path):
+    fx = broken_store
+    fx.path(fx.files[0][0], file_name(50, "msg")).unlink()  # a clean store again
+    res = sdcheck(fx, "run", "--state", str(tmp_path / "no-such-dir" / "state.json"))
+    assert res.returncode == 1
+    assert res.stdout.startswith("System configuration error: [sdcheck.state] cannot record the run")
+    assert "sdcheck: OK" not in res.stdout
+
+
+def _in_pty(argv: list[str], env: dict) -> str:
+    import pty
+
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execve(argv[0], argv, env)
+    chunks = []
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.waitpid(pid, 0)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color(broken_store):
+    vars_file = broken_store.root.parent / "v.yml"
+    vars_file.write_text(yaml.safe_dump(broken_store.vars()))
+    argv = [sys.executable, "-m", "sdcheck", "report", "--profile", "app", "--vars", str(vars_file),
+            "--only", "store"]
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    assert "\x1b[31m" in _in_pty(argv, env)
+    assert "\x1b[" not in _in_pty(argv, dict(env, NO_COLOR="1"))
+    assert "\x1b" not in sdcheck(broken_store, "report").stdout  # a pipe
