@@ -40,6 +40,7 @@ install)
     apt_install "${RUNTIME_PKGS[@]}"
     make_venv /opt/sdcheck .
     ln -sf /opt/sdcheck/bin/sdcheck /usr/local/bin/sdcheck
+    install -d -m 0700 /var/lib/sdcheck /etc/sdcheck   # run --state; vars.yml and waivers.yml
     echo "setup: installed /opt/sdcheck/bin/sdcheck (also /usr/local/bin/sdcheck)" >&2
     rc=0
     if [ -n "${2:-}" ]; then /opt/sdcheck/bin/sdcheck report --profile "$2" || rc=$?
