@@ -53,7 +53,7 @@ def test_localfile_snippets():
         assert el.findtext("alias") == "sdcheck"
         assert el.findtext("frequency") == "90000"
         command = el.findtext("command")
-        assert command.startswith("/") and command.endswith(f"run --profile {profile}")
+        assert command.startswith("/") and f" run --profile {profile} --state /var/lib/sdcheck/state.json" in command
 
 
 def _lines_of_real_run(args: list[str]) -> list[str]:
