@@ -40,6 +40,7 @@ class Context:
         self._redact = redact  # the run's Redactor: add_secret() feeds it
         self.detail_limit = 50  # names a check keeps for the report (report --limit)
         self.progress = None    # callable(done, total) on a terminal (report), else None
+        self.online = False     # report --online: checks that contact other hosts may run
         self.profile = profile
         self.vars = variables
         self._options = options or {}

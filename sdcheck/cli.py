@@ -68,6 +68,8 @@ def _define(name: str, sub=None) -> argparse.ArgumentParser:
         p.add_argument("--limit", type=int, default=50, metavar="N",
                        help="list at most N names per finding (store checks); default 50")
         p.add_argument("select", nargs="*", metavar="PREFIX", help="same as --only PREFIX")
+        p.add_argument("--online", action="store_true", help="also run checks that contact other hosts "
+                       "(the SMTP relay probe); never done by 'run'")
     elif name == "list":
         p = _add_command(sub, "list", help="the checks, with ids and descriptions")
         p.add_argument("--profile", help="only the checks this profile's baseline enables")
@@ -167,6 +169,7 @@ def execute(args):
     ctx = Context(facts, profile, variables, options, redact=redact)
     if args.command == "report":
         ctx.detail_limit = max(0, args.limit)
+        ctx.online = args.online
         if sys.stderr.isatty():
             ctx.progress = _progress
     result = RunResult(profile=profile, profile_source=source, baseline=baseline.path)

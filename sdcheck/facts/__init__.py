@@ -35,11 +35,17 @@ class Facts:
     is_local = False
     name = "host"
 
-    def run(self, argv: list[str], timeout: float = 10.0) -> CommandResult:
+    def run(self, argv: list[str], timeout: float = 10.0, *, user: int | None = None,
+            input: bytes | None = None) -> CommandResult:  # noqa: A002
+        """Run a program (no shell) with a timeout; as ``user`` (a uid) when given."""
         raise NotImplementedError
 
     def read_bytes(self, path: str, limit: int = 1 << 20) -> bytes:
         """Read a regular file without following a symlink in its last component."""
+        raise NotImplementedError
+
+    def read_tail(self, path: str, limit: int) -> bytes:
+        """The last ``limit`` bytes of a regular file (no symlink followed)."""
         raise NotImplementedError
 
     def lstat(self, path: str) -> FileStat | None:

@@ -15,6 +15,15 @@ SYSTEM_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/s
 _ENV = {"LC_ALL": "C", "LANG": "C", "PATH": ":".join(SYSTEM_PATH)}
 
 
+def _primary_gid(uid: int) -> int:
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_gid
+    except KeyError:
+        return uid
+
+
 class LocalFacts(Facts):
     is_local = True
     name = "local"
@@ -32,15 +41,20 @@ class LocalFacts(Facts):
                 return p
         return None
 
-    def run(self, argv: list[str], timeout: float = 10.0) -> CommandResult:
+    def run(self, argv: list[str], timeout: float = 10.0, *, user: int | None = None,
+            input: bytes | None = None) -> CommandResult:  # noqa: A002
         exe = self.which(argv[0])
         if exe is None:
             raise FactError(f"program {escape(argv[0])} is not installed (looked in {':'.join(self.search_path)})")
         try:
             proc = subprocess.run(
                 [exe, *argv[1:]],
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL if input is None else None,
+                input=input,
                 capture_output=True,
+                user=user,
+                group=None if user is None else _primary_gid(user),
+                extra_groups=None if user is None else [],
                 timeout=timeout,
                 env=self.env,
                 close_fds=True,
@@ -159,3 +173,27 @@ class LocalFacts(Facts):
         except psutil.Error as exc:
             raise FactError(f"cannot list sockets: {escape(str(exc))}") from None
         return [(proto, ip, port, pids) for (proto, ip, port), pids in out.items()]
+
+    def read_tail(self, path: str, limit: int) -> bytes:
+        """The last ``limit`` bytes of a regular file (no symlink followed)."""
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+        except OSError as exc:
+            raise FactError(f"cannot read {escape(path)}: {escape(exc.strerror or exc)}") from None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise FactError(f"cannot read {escape(path)}: not a regular file")
+            os.lseek(fd, max(0, st.st_size - limit), os.SEEK_SET)
+            chunks, left = [], limit
+            while left > 0:
+                chunk = os.read(fd, min(left, 1 << 16))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                left -= len(chunk)
+            return b"".join(chunks)
+        except OSError as exc:
+            raise FactError(f"cannot read {escape(path)}: {escape(exc.strerror or exc)}") from None
+        finally:
+            os.close(fd)
