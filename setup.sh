@@ -33,7 +33,8 @@ make_venv() {  # make_venv DIR [pip install args...]
 
 RUNTIME_PKGS=("iptables-nft:iptables" "ip:iproute2")
 TEST_PKGS=("${RUNTIME_PKGS[@]}" "flock:util-linux" "hyperfine:hyperfine" "postconf:postfix"
-           "openssl:openssl" "sqlite3:sqlite3" "chromium:chromium")
+           "openssl:openssl" "sqlite3:sqlite3" "chromium:chromium"
+           "sshd:openssh-server" "gpg:gnupg")
 
 case "${1:-}" in
 install)

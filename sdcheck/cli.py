@@ -70,6 +70,11 @@ def _define(name: str, sub=None) -> argparse.ArgumentParser:
         p.add_argument("select", nargs="*", metavar="PREFIX", help="same as --only PREFIX")
         p.add_argument("--online", action="store_true", help="also run checks that contact other hosts "
                        "(the SMTP relay probe); never done by 'run'")
+        p.add_argument("--hosts", metavar="SPECS", help="check these hosts through testinfra instead of "
+                       "this one, in parallel: ssh://root@app,ssh://mon,ansible://mon,local://")
+        p.add_argument("--ssh-config", metavar="FILE", help="ssh_config for ssh:// hosts")
+        p.add_argument("--ssh-identity-file", metavar="FILE", help="private key for ssh:// hosts")
+        p.add_argument("--sudo", action="store_true", help="run the commands on the hosts through sudo")
     elif name == "list":
         p = _add_command(sub, "list", help="the checks, with ids and descriptions")
         p.add_argument("--profile", help="only the checks this profile's baseline enables")
@@ -110,7 +115,7 @@ COMMAND_NAMES = ("run", "report", "list", "explain", "baseline")
 
 # -- running -------------------------------------------------------------------------
 
-def _prepare(args):
+def _prepare(args, facts=None):
     """Everything up to running checks. Raises UsageError/BaselineError/RegistryError/ProfileError."""
     from sdcheck.baseline import (PROFILES, SECRET_VARS, BaselineError, bundled_path, load_baseline,
                                   load_vars_file, merge_variables, parse_var_option, resolve_options)
@@ -119,7 +124,7 @@ def _prepare(args):
     from sdcheck.registry import load_checks, plugin_names, select
     from sdcheck.text import Redactor
 
-    facts = LocalFacts()
+    facts = facts or LocalFacts()
     cli_vars = [parse_var_option(v) for v in args.var]
     vars_path = args.vars or (DEFAULT_VARS if os.path.exists(DEFAULT_VARS) else None)
     vars_file = load_vars_file(vars_path) if vars_path else {}
@@ -159,13 +164,12 @@ def _prepare(args):
     return facts, profile, source, baseline, variables, options, [classes[c] for c in wanted], redact
 
 
-def execute(args):
+def execute(args, facts=None):
     from sdcheck.check import Context
     from sdcheck.model import RunResult
     from sdcheck.runner import run_checks
 
-    args.only = list(args.only) + list(getattr(args, "select", []) or [])
-    facts, profile, source, baseline, variables, options, classes, redact = _prepare(args)
+    facts, profile, source, baseline, variables, options, classes, redact = _prepare(args, facts)
     ctx = Context(facts, profile, variables, options, redact=redact)
     if args.command == "report":
         ctx.detail_limit = max(0, args.limit)
@@ -209,6 +213,10 @@ def _exit_code(result, fail_on: str = "low") -> int:
     return EXIT_OK
 
 
+def _merge_select(args) -> None:
+    args.only = list(args.only) + list(getattr(args, "select", []) or [])
+
+
 def cmd_run(args) -> int:
     from sdcheck.formatters import ossec
 
@@ -228,7 +236,47 @@ def cmd_run(args) -> int:
     return code
 
 
+def _host_facts(spec: str, args):
+    import testinfra
+
+    from sdcheck.facts.testinfra import TestinfraFacts
+
+    kw = {}
+    if args.ssh_config:
+        kw["ssh_config"] = args.ssh_config
+    if args.ssh_identity_file:
+        kw["ssh_identity_file"] = args.ssh_identity_file
+    return TestinfraFacts(testinfra.get_host(spec, **kw), name=spec, sudo=args.sudo)
+
+
+def _report_host(spec: str, args):
+    """(result, redact, ctx) for one testinfra host; an unreachable host is one ERROR."""
+    import copy
+
+    from sdcheck.facts import FactError
+    from sdcheck.model import CheckOutcome, Finding, RunResult, Severity, Status
+
+    try:
+        facts = _host_facts(spec, args)
+        probe = facts.run(["true"], timeout=30)
+        if not probe.ok:
+            raise FactError(f"{spec}: a test command failed (exit {probe.returncode}); with --sudo, is sudo "
+                            "allowed without a password?")
+    except Exception as exc:  # noqa: BLE001 - reported as this host's finding
+        from sdcheck.text import Redactor
+
+        result = RunResult(profile=args.profile or "?", profile_source="not reached", baseline="-")
+        result.outcomes = [CheckOutcome("sdcheck.host", f"{spec} can be reached", Severity.CRITICAL, [Finding(
+            "sdcheck.host", Status.ERROR, Severity.CRITICAL, f"{spec} could not be checked: {exc}", spec,
+            remedy="Check that the host is up, that SSH (or the testinfra backend) reaches it, and that "
+                   "the user may run commands as root (--sudo).")])]
+        return result, Redactor(), None
+    return execute(copy.copy(args), facts)
+
+
 def cmd_report(args) -> int:
+    if args.hosts:
+        return _report_hosts(args)
     result, redact, ctx = execute(args)
     _add_info(result, ctx)
     _add_state(args, result, ctx)
@@ -252,6 +300,40 @@ def cmd_report(args) -> int:
     else:
         sys.stdout.write(text)
     return _exit_code(result, args.fail_on)
+
+
+def _report_hosts(args) -> int:
+    """One report per testinfra host, checked in parallel, each under a header."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    specs = [h.strip() for h in args.hosts.split(",") if h.strip()]
+    with ThreadPoolExecutor(max_workers=min(8, len(specs))) as pool:
+        results = list(pool.map(lambda spec: _report_host(spec, args), specs))
+    parts, code = [], EXIT_OK
+    for spec, (result, redact, ctx) in zip(specs, results):
+        if ctx is not None:
+            _add_info(result, ctx)
+        result.info["host"] = spec
+        code = max(code, _exit_code(result, args.fail_on))
+        if args.format == "json":
+            from sdcheck.formatters import json as fmt
+            parts.append(fmt.build(result, redact))
+        else:
+            from sdcheck.formatters import text as fmt
+            parts.append(f"===== {spec} =====\n" + fmt.render(result, redact, verbose=args.verbose))
+    if args.format == "json":
+        import json
+
+        text = json.dumps({"schema": "sdcheck-multihost-report", "version": 1, "hosts": [
+            dict(report, host=spec) for spec, report in zip(specs, parts)]}, indent=2, ensure_ascii=True) + "\n"
+    else:
+        text = "\n".join(parts)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8", errors="surrogateescape") as fh:
+            fh.write(text)
+    else:
+        sys.stdout.write(text)
+    return code
 
 
 def _add_state(args, result, ctx) -> None:
@@ -337,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
         args._redact = None
         if not getattr(args, "command", None):
             raise UsageError("a command is required: run, report, list, explain or baseline")
+        if hasattr(args, "only"):
+            _merge_select(args)
         return COMMANDS[args.command](args)
     except Exception as exc:  # noqa: BLE001 - every failure ends as one line and exit 2
         return _fail(exc, running, getattr(args, "_redact", None), debug="--debug" in argv)

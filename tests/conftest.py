@@ -20,6 +20,7 @@ import pytest
 DATA = Path(__file__).parent / "data"
 SD = DATA / "securedrop"
 CI = os.environ.get("CI", "").lower() == "true"
+pytest_plugins = ["pytester"]
 
 # Accounts the rules name. A test host has no debian-tor, postfix or ssh group, so
 # existing system accounts stand in; the baseline gets their names, the templates their

@@ -1,0 +1,164 @@
+"""Facts about a host reached through testinfra (``local://``, ``ssh://``, ``paramiko://``,
+``ansible://``, ``docker://`` ...): every primitive is one shell command on the target,
+built with ``shlex.quote`` from fixed words and quoted values, bounded by ``timeout(1)``.
+
+Nothing is installed on the target; it needs coreutils, ``getent``, ``ps`` and, for
+sockets, ``ss``. Files are read with ``head``/``tail`` after checking, in the same
+command, that the path is not a symlink; bytes travel base64-encoded.
+"""
+
+from __future__ import annotations
+
+import base64
+import shlex
+
+from sdcheck.facts import CommandResult, FactError, Facts, FileStat
+from sdcheck.facts.local import SYSTEM_PATH
+from sdcheck.text import escape
+
+_PATH = ":".join(SYSTEM_PATH)
+
+
+def _q(value) -> str:
+    return shlex.quote(str(value))
+
+
+class TestinfraFacts(Facts):
+    __test__ = False  # not a pytest test class
+    is_local = False
+
+    def __init__(self, host, name: str | None = None, sudo: bool = False):
+        self.host = host
+        self.name = name or str(getattr(getattr(host, "backend", None), "hostname", None) or "host")
+        self.sudo = sudo
+
+    # -- the one way to the host ---------------------------------------------------------
+    def _sh(self, script: str, timeout: float = 30.0):
+        """Run a POSIX shell script on the target with LC_ALL=C, the system PATH, a timeout."""
+        wrapped = (f"LC_ALL=C LANG=C PATH={_PATH} timeout --kill-after=2 {int(timeout + 0.999)} "
+                   f"sh -c {_q(script)}")
+        try:
+            if self.sudo:
+                with self.host.sudo():
+                    out = self.host.run(wrapped)
+            else:
+                out = self.host.run(wrapped)
+        except Exception as exc:  # noqa: BLE001 - connection errors come in many types
+            result = exc.args[0] if exc.args else None
+            err = getattr(result, "stderr", None)  # testinfra's ssh backend: RuntimeError(CommandResult)
+            if isinstance(err, bytes):
+                err = err.decode("utf-8", "replace")
+            text = (err or str(exc)).strip().splitlines()
+            raise FactError(f"{escape(self.name)}: cannot run a command: "
+                            f"{escape(text[-1] if text else type(exc).__name__)[:200]}") from None
+        if out.rc == 124:
+            raise FactError(f"{escape(self.name)}: a command did not finish within {timeout:g} s")
+        if out.rc == 255 and "ssh" in self.name.lower():
+            raise FactError(f"{escape(self.name)}: the SSH connection failed: "
+                            f"{escape(out.stderr.strip().splitlines()[-1][:200] if out.stderr.strip() else '')}")
+        return out
+
+    def run(self, argv: list[str], timeout: float = 10.0, *, user: int | None = None,
+            input: bytes | None = None) -> CommandResult:  # noqa: A002
+        cmd = " ".join(_q(a) for a in argv)
+        exe = argv[0]
+        check = f"command -v {_q(exe)} >/dev/null 2>&1 || {{ echo 'sdcheck: not installed' >&2; exit 127; }}; "
+        if user is not None:
+            cmd = f"setpriv --reuid={int(user)} --regid=$(id -g {int(user)}) --clear-groups -- {cmd}"
+        if input is not None:
+            cmd = f"printf %s {_q(base64.b64encode(input).decode())} | base64 -d | {cmd}"
+        # stdout travels base64-encoded (binary-safe); the command's own exit status is
+        # carried out of the pipeline on fd 3; nothing is written on the target
+        script = (check + "exec 4>&1; "
+                  f"rc=$( {{ {{ {cmd}; echo $? >&3; }} | base64 -w0 >&4; }} 3>&1 ); exit $rc")
+        out = self._sh(script, timeout)
+        if out.rc == 127 and "sdcheck: not installed" in out.stderr:
+            raise FactError(f"program {escape(exe)} is not installed on {escape(self.name)}")
+        stdout = base64.b64decode(out.stdout.strip()) if out.stdout.strip() else b""
+        stderr = out.stderr.encode("utf-8", "surrogateescape")
+        return CommandResult(tuple(argv), out.rc, stdout, stderr)
+
+    def read_bytes(self, path: str, limit: int = 1 << 20) -> bytes:
+        return self._read(path, f"head -c {int(limit)}")
+
+    def read_tail(self, path: str, limit: int) -> bytes:
+        return self._read(path, f"tail -c {int(limit)}")
+
+    def _read(self, path: str, reader: str) -> bytes:
+        p = _q(path)
+        out = self._sh(f"if [ -L {p} ]; then echo symlink >&2; exit 3; fi; "
+                       f"if [ ! -f {p} ]; then echo missing >&2; exit 4; fi; "
+                       f"{reader} -- {p} | base64 -w0")
+        if out.rc == 3:
+            raise FactError(f"cannot read {escape(path)}: it is a symlink (not followed)")
+        if out.rc == 4:
+            raise FactError(f"cannot read {escape(path)}: no such regular file")
+        if out.rc != 0:
+            raise FactError(f"cannot read {escape(path)}: {escape(out.stderr.strip()[:200])}")
+        return base64.b64decode(out.stdout.strip() or b"")
+
+    def lstat(self, path: str) -> FileStat | None:
+        out = self._sh(f"stat -c '%f %u %g %s %Y' -- {_q(path)} 2>/dev/null || echo none")
+        text = out.stdout.strip()
+        if text == "none" or not text:
+            return None
+        raw, uid, gid, size, mtime = text.split()
+        mode = int(raw, 16)
+        kind = mode & 0o170000
+        return FileStat(path=path, mode=mode & 0o7777, uid=int(uid), gid=int(gid), size=int(size),
+                        mtime=float(mtime), is_file=kind == 0o100000, is_dir=kind == 0o040000,
+                        is_symlink=kind == 0o120000)
+
+    def which(self, name: str) -> str | None:
+        out = self._sh(f"command -v {_q(name)} || true")
+        found = out.stdout.strip()
+        return found if found.startswith("/") else None
+
+    def realpath(self, path: str) -> str:
+        return self._sh(f"readlink -f -- {_q(path)} || echo {_q(path)}").stdout.strip() or path
+
+    def _getent(self, db: str, key, field: int):
+        out = self._sh(f"getent {db} {_q(key)} || true").stdout.strip()
+        parts = out.split(":")
+        return parts[field] if len(parts) > field else None
+
+    def user_id(self, name: str) -> int | None:
+        got = self._getent("passwd", name, 2)
+        return int(got) if got and got.isdigit() else None
+
+    def group_id(self, name: str) -> int | None:
+        got = self._getent("group", name, 2)
+        return int(got) if got and got.isdigit() else None
+
+    def user_name(self, uid: int) -> str | None:
+        return self._getent("passwd", int(uid), 0)
+
+    def group_name(self, gid: int) -> str | None:
+        return self._getent("group", int(gid), 0)
+
+    def processes(self, name: str) -> list[tuple[int, str]]:
+        out = self._sh(f"ps -C {_q(name)} -o pid=,args= || true")
+        procs = []
+        for line in out.stdout.splitlines():
+            pid, _, args = line.strip().partition(" ")
+            if pid.isdigit():
+                exe = self._sh(f"readlink /proc/{int(pid)}/exe || true").stdout.strip()
+                procs.append((int(pid), exe or args))
+        return procs
+
+    def listening_sockets(self) -> list[tuple[str, str, int, set]]:
+        import re
+
+        out = self._sh("ss -Hlntup || true")
+        result = []
+        for line in out.stdout.splitlines():
+            f = line.split()
+            if len(f) < 5:
+                continue
+            proto = "tcp" if f[0] == "tcp" else "udp"
+            addr, _, port = f[4].rpartition(":")
+            addr = addr.strip("[]").split("%")[0]
+            pids = {int(p) for p in re.findall(r"pid=(\d+)", line)}
+            if port.isdigit():
+                result.append((proto, addr if addr != "*" else "0.0.0.0", int(port), pids))
+        return result

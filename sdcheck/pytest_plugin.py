@@ -1,0 +1,210 @@
+"""pytest plugin: sdcheck's checks as pytest tests, on testinfra hosts.
+
+``pytest --sdcheck --hosts ssh://root@app,ssh://root@mon`` adds one test per sdcheck check
+and host (named ``sdcheck[<host>]::<check id>``); a failing check fails its test with the
+findings as the message. It sits next to a suite's own testinfra tests. The fixture
+``sdcheck`` runs the checks on a testinfra host for custom assertions::
+
+    def test_no_firewall_drift(host, sdcheck):
+        result = sdcheck(host, only=["iptables"])
+        assert not result.problems
+
+Options: ``--sdcheck-profile``, ``--sdcheck-vars``, ``--sdcheck-baseline``,
+``--sdcheck-only``/``--sdcheck-skip`` (repeatable), ``--sdcheck-sudo``, and
+``--sdcheck-inventory FILE`` (YAML ``{host spec: {profile: app, vars: FILE}}``) for
+per-host profiles and variables. Without ``--hosts`` the local host is checked.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("sdcheck", "sdcheck compliance checks")
+    group.addoption("--sdcheck", action="store_true", help="add one test per sdcheck check and host")
+    group.addoption("--sdcheck-profile", help="app or mon (default: detected on each host)")
+    group.addoption("--sdcheck-vars", help="site variables file (SecureDrop's site-specific works)")
+    group.addoption("--sdcheck-baseline", help="baseline file instead of the bundled one")
+    group.addoption("--sdcheck-only", action="append", default=[], help="check id prefix to run")
+    group.addoption("--sdcheck-skip", action="append", default=[], help="check id prefix to leave out")
+    group.addoption("--sdcheck-sudo", action="store_true", help="run commands on the hosts through sudo")
+    group.addoption("--sdcheck-inventory", help="YAML: {host spec: {profile: ..., vars: FILE}}")
+
+
+class _Runs:
+    """One sdcheck run per (host spec, options), shared by that host's tests."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._done: dict = {}
+
+    def get(self, key, compute):
+        with self._lock:
+            if key not in self._done:
+                try:
+                    self._done[key] = (True, compute())
+                except Exception as exc:  # noqa: BLE001 - re-raised to each test of the host
+                    self._done[key] = (False, exc)
+        ok, value = self._done[key]
+        if not ok:
+            raise value
+        return value
+
+
+_RUNS = _Runs()
+
+
+def run_on(host, *, profile=None, vars_path=None, baseline=None, only=(), skip=(), sudo=False,
+           name: str | None = None):
+    """Run sdcheck's checks on a testinfra host; return the RunResult."""
+    import argparse
+
+    from sdcheck import cli
+    from sdcheck.facts.testinfra import TestinfraFacts
+
+    args = argparse.Namespace(command="report", profile=profile, baseline=baseline, vars=vars_path, var=[],
+                              only=list(only), skip=list(skip), waivers=None, fail_on="low", state=None,
+                              limit=50, online=False, select=[], debug=False)
+    facts = TestinfraFacts(host, name=name, sudo=sudo)
+    result, _redact, _ctx = cli.execute(args, facts)
+    return result
+
+
+def _settings(config, spec: str) -> dict:
+    inventory = {}
+    path = config.getoption("sdcheck_inventory")
+    if path:
+        import yaml
+
+        with open(path, encoding="utf-8") as fh:
+            inventory = (yaml.safe_load(fh) or {}).get(spec, {}) if path else {}
+    return {"profile": inventory.get("profile") or config.getoption("sdcheck_profile"),
+            "vars_path": inventory.get("vars") or config.getoption("sdcheck_vars"),
+            "baseline": inventory.get("baseline") or config.getoption("sdcheck_baseline"),
+            "only": tuple(config.getoption("sdcheck_only")), "skip": tuple(config.getoption("sdcheck_skip")),
+            "sudo": config.getoption("sdcheck_sudo")}
+
+
+def _host(config, spec: str):
+    import testinfra
+
+    kw = {}
+    for opt, key in (("ssh_config", "ssh_config"), ("ssh_identity_file", "ssh_identity_file"),
+                     ("ansible_inventory", "ansible_inventory"), ("sudo", "sudo")):
+        try:
+            value = config.getoption(opt)
+        except ValueError:
+            value = None
+        if value:
+            kw[key] = value
+    return testinfra.get_host(spec, **kw)
+
+
+def _specs(config) -> list[str]:
+    try:
+        hosts = config.getoption("hosts")
+    except ValueError:
+        hosts = None
+    if not hosts:
+        return ["local://"]
+    specs = []
+    for h in hosts if isinstance(hosts, list) else [hosts]:
+        specs.extend(s.strip() for s in h.split(",") if s.strip())
+    return specs
+
+
+class SdcheckItem(pytest.Item):
+    def __init__(self, *, spec: str, check_id: str, **kw):
+        super().__init__(**kw)
+        self.spec, self.check_id = spec, check_id
+        self.add_marker("sdcheck")
+
+    def _result(self):
+        s = _settings(self.config, self.spec)
+        key = (self.spec, tuple(sorted((k, str(v)) for k, v in s.items())))
+        return _RUNS.get(key, lambda: run_on(_host(self.config, self.spec), name=self.spec, **s))
+
+    def runtest(self):
+        from sdcheck.model import Status
+
+        result = self._result()
+        outcome = next((o for o in result.outcomes if o.check_id == self.check_id), None)
+        if outcome is None:
+            raise SdcheckFailure(f"{self.check_id} did not run on {self.spec}")
+        if outcome.status == Status.SKIP:
+            pytest.skip(outcome.findings[0].message if outcome.findings else "skipped")
+        if outcome.status.is_problem:
+            raise SdcheckFailure(_describe(outcome))
+
+    def repr_failure(self, excinfo):
+        if isinstance(excinfo.value, SdcheckFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        return self.path, None, f"sdcheck[{self.spec}]::{self.check_id}"
+
+
+class SdcheckFailure(Exception):
+    pass
+
+
+def _describe(outcome) -> str:
+    from sdcheck.formatters import clean
+    from sdcheck.text import Redactor
+
+    red = Redactor()
+    lines = [f"{outcome.check_id} [{outcome.severity}] {outcome.status.value.upper()}: {outcome.title}"]
+    for f in outcome.findings:
+        if not f.status.is_problem:
+            continue
+        lines.append(f"- {clean(f.message, red)}")
+        for label, value in (("where", f.resource), ("expected", f.expected), ("actual", f.actual),
+                             ("fix", f.remedy)):
+            if value:
+                lines.append(f"    {label}: {clean(value, red)}")
+    return "\n".join(lines)
+
+
+def _check_ids(config, spec: str) -> list[str]:
+    """The checks that will run on ``spec``: from its baseline, --only/--skip applied."""
+    from sdcheck.baseline import bundled_path, load_baseline
+    from sdcheck.registry import select
+
+    s = _settings(config, spec)
+    path = s["baseline"]
+    if not path:
+        profile = s["profile"]
+        if not profile:
+            from sdcheck.facts.testinfra import TestinfraFacts
+            from sdcheck.profile import detect_profile
+
+            profile, _marker = detect_profile(TestinfraFacts(_host(config, spec), name=spec, sudo=s["sudo"]))
+        path = bundled_path(profile)
+    return select(list(load_baseline(path).checks), list(s["only"]), list(s["skip"]))
+
+
+def pytest_collection_modifyitems(session, config, items):
+    if not config.getoption("sdcheck"):
+        return
+    for spec in _specs(config):
+        for check_id in _check_ids(config, spec):
+            items.append(SdcheckItem.from_parent(session, name=f"sdcheck[{spec}]::{check_id}",
+                                                 spec=spec, check_id=check_id))
+
+
+@pytest.fixture
+def sdcheck(request):
+    """``sdcheck(host, only=[...], profile=..., vars_path=...)`` -> RunResult for that
+    testinfra host (a suite's ``host`` fixture), with this run's --sdcheck-* options as defaults."""
+    config = request.config
+
+    def run(host, **overrides):
+        spec = getattr(getattr(host, "backend", None), "hostname", None) or "host"
+        s = _settings(config, str(spec))
+        s.update(overrides)
+        return run_on(host, name=str(spec), **s)
+    return run

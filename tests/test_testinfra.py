@@ -1,0 +1,182 @@
+"""Remote hosts through testinfra: a real OpenSSH server on its own address, inside a
+network namespace whose firewall the test loads, reached through a veth pair. The same
+check outcomes locally and over SSH; an unreachable host; two hosts in parallel; the
+pytest plugin."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import SD, Netns, need, render, write_vars
+
+VARS = str(write_vars())
+_NEXT = [0]
+
+
+class SshHost:
+    """A namespace with SecureDrop's app firewall, eth0 = one end of a veth pair whose other
+    end is in this (the test's) namespace, and sshd listening on the namespace's address."""
+
+    def __init__(self, tmp: Path, client_key: Path):
+        need("ip", "iptables-nft", "ssh", "ssh-keygen")
+        if not Path("/usr/sbin/sshd").exists():
+            pytest.skip("not installed: openssh-server (run ./setup.sh test)")
+        _NEXT[0] += 1
+        n = (os.getpid() % 50) * 4 + _NEXT[0]
+        self.ns = Netns()
+        self.ns.sh("ip link del eth0")  # replace the namespace-internal uplink by one reaching us
+        self.outside = f"vsd{os.getpid() % 10000}x{_NEXT[0]}"
+        self.address = f"10.{200 + _NEXT[0] % 50}.{n % 250}.2"
+        host_side = self.address.rsplit(".", 1)[0] + ".1"
+        subprocess.run(["ip", "link", "add", self.outside, "type", "veth", "peer", "name", "eth0",
+                        "netns", self.ns.name], check=True)
+        subprocess.run(["ip", "addr", "add", f"{host_side}/24", "dev", self.outside], check=True)
+        subprocess.run(["ip", "link", "set", self.outside, "up"], check=True)
+        self.ns.sh(f"ip addr add {self.address}/24 dev eth0 && ip link set eth0 up && "
+                   f"ip route add default via {host_side}")
+        self.dir = tmp
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp / "hostkey")], check=True)
+        (tmp / "authorized_keys").write_text(Path(f"{client_key}.pub").read_text())
+        (tmp / "sshd_config").write_text(
+            f"ListenAddress {self.address}\nPort 22\nHostKey {tmp / 'hostkey'}\nPidFile {tmp / 'sshd.pid'}\n"
+            f"AuthorizedKeysFile {tmp / 'authorized_keys'}\nPermitRootLogin prohibit-password\n"
+            "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n")
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege-separation directory
+        self.sshd = subprocess.Popen(self.ns.exec_argv(["/usr/sbin/sshd", "-D", "-e", "-f", str(tmp / "sshd_config")]),
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.spec = f"ssh://root@{self.address}"
+
+    def load(self, rules: str) -> None:
+        self.ns.restore("nft", rules)
+        # the veth has IPv6 link-local addresses: SecureDrop's IPv6 rules drop everything
+        self.ns.restore("nft", (SD / "iptables_rules_v6").read_text(), family=6)
+
+    def wait(self, ssh_config: Path) -> None:
+        for _ in range(100):
+            res = subprocess.run(["ssh", "-F", str(ssh_config), f"root@{self.address}", "true"],
+                                 capture_output=True, timeout=20)
+            if res.returncode == 0:
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"sshd did not come up: {res.stderr!r}")
+
+    def close(self) -> None:
+        self.sshd.terminate()
+        self.sshd.wait(timeout=10)
+        subprocess.run(["ip", "link", "del", self.outside], capture_output=True)
+        self.ns.delete()
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("client")
+    key = tmp / "id"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    cfg = tmp / "ssh_config"
+    cfg.write_text(f"Host *\n  IdentityFile {key}\n  IdentitiesOnly yes\n  StrictHostKeyChecking no\n"
+                   "  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n  BatchMode yes\n  ConnectTimeout 5\n")
+    return key, cfg
+
+
+@pytest.fixture
+def ssh_host(tmp_path, client):
+    key, cfg = client
+    host = SshHost(tmp_path, key)
+    host.load(render("iptables-app-prod.j2"))
+    host.wait(cfg)
+    yield host
+    host.close()
+
+
+def remote_report(cfg, *specs, extra=()) -> dict:
+    res = subprocess.run([sys.executable, "-m", "sdcheck", "report", "--hosts", ",".join(specs), "--ssh-config",
+                          str(cfg), "--profile", "app", "--vars", VARS, "--only", "iptables", "--format", "json",
+                          *extra], capture_output=True, text=True, timeout=300)
+    assert res.returncode in (0, 1), res.stderr
+    return json.loads(res.stdout)
+
+
+def local_report(host: SshHost) -> dict:
+    res = host.ns.sdcheck("report", "--profile", "app", "--vars", VARS, "--only", "iptables", "--format", "json")
+    return json.loads(res.stdout)
+
+
+def _outcomes(report: dict) -> set:
+    return {(f["check_id"], f["status"], f["message"], f["resource"]) for f in report["findings"]}
+
+
+@pytest.mark.parametrize("tamper", [None, "iptables-nft -I INPUT 1 -p tcp --dport 4444 -j ACCEPT"])
+def test_same_outcomes_locally_and_over_ssh(ssh_host, client, tamper):
+    _key, cfg = client
+    if tamper:
+        ssh_host.ns.sh(tamper)
+    remote = remote_report(cfg, ssh_host.spec)
+    (section,) = remote["hosts"]
+    local = local_report(ssh_host)
+    assert section["host"] == ssh_host.spec
+    assert _outcomes(section) == _outcomes(local)
+    statuses = {c["id"]: c["status"] for c in section["checks"]}
+    if tamper:
+        assert statuses["iptables.ruleset"] == "fail"
+    else:
+        assert set(statuses.values()) == {"pass"}
+
+
+def test_unreachable_host_is_an_error_finding(client, tmp_path):
+    _key, cfg = client
+    report = remote_report(cfg, "ssh://root@10.254.254.254")
+    (section,) = report["hosts"]
+    (finding,) = section["findings"]
+    assert finding["check_id"] == "sdcheck.host" and finding["status"] == "error"
+    assert "could not be checked" in finding["message"]
+
+
+def test_two_hosts_in_parallel(tmp_path, client):
+    key, cfg = client
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = SshHost(tmp_path / "a", key)
+    b = SshHost(tmp_path / "b", key)
+    try:
+        a.load(render("iptables-app-prod.j2"))
+        b.load(render("iptables-app-prod.j2"))
+        b.ns.sh("iptables-nft -P FORWARD ACCEPT")
+        a.wait(cfg)
+        b.wait(cfg)
+        start = time.monotonic()
+        report = remote_report(cfg, a.spec, b.spec)
+        took = time.monotonic() - start
+        by_host = {h["host"]: {c["id"]: c["status"] for c in h["checks"]} for h in report["hosts"]}
+        assert set(by_host[a.spec].values()) == {"pass"}
+        assert by_host[b.spec]["iptables.default-drop"] == "fail" and by_host[b.spec]["iptables.ruleset"] == "fail"
+        assert took < 120
+    finally:
+        a.close()
+        b.close()
+
+
+def test_pytest_plugin_one_test_per_check(ssh_host, client, pytester):
+    _key, cfg = client
+    pytester.makepyfile(test_own="""
+        def test_own_assertion(host, sdcheck):
+            result = sdcheck(host, only=["iptables.default-drop"])
+            assert [o.status.value for o in result.outcomes] == ["pass"]
+    """)
+    args = ["--sdcheck", "--hosts", ssh_host.spec, "--ssh-config", str(cfg),
+            "--sdcheck-profile", "app", "--sdcheck-vars", VARS, "--sdcheck-only", "iptables", "-v"]
+    result = pytester.runpytest_subprocess(*args)
+    result.assert_outcomes(passed=5)  # 4 sdcheck checks + the suite's own test
+    assert any(f"sdcheck[{ssh_host.spec}]::iptables.ruleset PASSED" in ln for ln in result.outlines)
+    ssh_host.ns.sh("iptables-nft -I INPUT 1 -j ACCEPT")
+    result = pytester.runpytest_subprocess(*args)
+    result.assert_outcomes(passed=4, failed=1)  # the ruleset check; default-drop looks at tails only
+    text = "\n".join(result.outlines)
+    assert "iptables.ruleset [high] FAIL" in text and "unexpected rule #1 accepts traffic" in text
