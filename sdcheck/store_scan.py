@@ -75,6 +75,8 @@ def _connect(db_path: str, timeout: float):
     try:
         conn = sqlite3.connect(f"file:{quote(db_path)}?mode=ro", uri=True, timeout=timeout,
                                isolation_level=None, check_same_thread=False)
+        # names are bytes on disk: any that are not UTF-8 must still match (as os.listdir spells them)
+        conn.text_factory = lambda b: b.decode("utf-8", "surrogateescape")
         conn.execute("PRAGMA query_only = 1")
         conn.execute("PRAGMA temp_store = MEMORY")
         conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
@@ -439,3 +441,148 @@ def _leftovers(directory: str, out: StoreScan, max_age: float) -> None:
             if age > max_age:
                 out.tally["leftover"].add(f"{directory}/{entry.name} ({age / 3600:.0f} h old)",
                                           st.st_size, part=directory)
+
+
+# -- a remote host: the same comparison from `sqlite3 -readonly` and `find` output ----------------
+
+def _unhex(value) -> str:
+    return bytes.fromhex(value or "").decode("utf-8", "surrogateescape")
+
+
+def remote_scan(facts, store_dir: str, db_path: str, *, app_uid: int | None, timeout: float = 5.0,
+                keep: int = 50, leftover_dirs: tuple[str, ...] = (), leftover_age: float = 86400.0) -> StoreScan:
+    """The scan for a host reached through testinfra: the database is read with the sqlite3
+    program in read-only mode (values hex-encoded, so any byte survives), the store is listed
+    with one `find -printf` (no symlink followed, nothing opened); the judging is the same."""
+    import json
+    from urllib.parse import quote
+
+    from sdcheck.facts import FactError
+
+    started = time.monotonic()
+    out = StoreScan(keep)
+    t = out.tally
+    st = facts.lstat(db_path)
+    if st is None:
+        raise StoreFault(f"the database {db_path} does not exist")
+    if st.is_symlink or not st.is_file:
+        raise StoreFault(f"the database {db_path} is {'a symlink' if st.is_symlink else 'not a regular file'}")
+
+    def sql(query: str) -> list:
+        try:
+            res = facts.run(["sqlite3", "-readonly", "-batch", "-json", "-cmd", f".timeout {int(timeout * 1000)}",
+                             f"file:{quote(db_path)}?mode=ro", query], timeout=timeout + 120)
+        except FactError as exc:
+            raise StoreFault(f"the database cannot be read on the host: {exc}") from None
+        if not res.ok:
+            raise StoreFault(_sqlite_fault(db_path, Exception(res.stderr.decode("utf-8", "replace").strip()), timeout))
+        return json.loads(res.stdout or b"[]")
+
+    names = {r["name"] for r in sql("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    for table, columns in TABLES.items():
+        if table not in names:
+            raise StoreFault(f"the database {db_path} has no {table} table (is it SecureDrop's?)")
+        have = {r["name"] for r in sql(f"PRAGMA table_info({table})")}
+        lacking = [c for c in columns if c not in have]
+        if lacking:
+            raise StoreFault(f"the database's {table} table lacks column(s) {', '.join(lacking)}")
+    sources = {_unhex(r["f"]): r["id"] for r in sql("SELECT id, hex(CAST(filesystem_id AS BLOB)) AS f FROM sources")}
+    out.sources = len(sources)
+    by_id = {sid: fs for fs, sid in sources.items()}
+    rows: dict[int, dict] = {}
+    for r in sql("SELECT source_id AS s, hex(CAST(filename AS BLOB)) AS f, size AS z, 's' AS k FROM submissions "
+                 "UNION ALL SELECT source_id, hex(CAST(filename AS BLOB)), size, 'r' FROM replies"):
+        rows.setdefault(r["s"], {})[_unhex(r["f"])] = (r["z"] or 0, r["k"])
+    sst = facts.lstat(store_dir)
+    if sst is None:
+        raise StoreFault(f"the store {store_dir} does not exist")
+    if sst.is_symlink or not sst.is_dir:
+        raise StoreFault(f"the store {store_dir} is {'a symlink' if sst.is_symlink else 'not a directory'}")
+    res = facts.run(["find", store_dir, "-mindepth", "0", "-maxdepth", "2", "-printf",
+                     r"%d\t%y\t%U\t%m\t%s\t%P\0"], timeout=600)
+    if not res.ok:
+        raise StoreFault(f"the store {store_dir} cannot be listed: "
+                         f"{res.stderr.decode('utf-8', 'replace').strip().splitlines()[-1:] or ['?']}")
+    dirs: dict[str, list] = {}
+    part = _Part(keep)
+    for record in res.stdout.split(b"\0"):
+        if not record:
+            continue
+        depth, kind, uid, mode, size, rel = record.split(b"\t", 5)
+        uid, mode, size = int(uid), int(mode, 8), int(size)
+        rel_s = rel.decode("utf-8", "surrogateescape")
+        if depth == b"0":
+            if (app_uid is not None and uid != app_uid) or mode & 0o077:
+                t["permissions"].add(f"{store_dir} (uid {uid}, mode {mode:04o})")
+            continue
+        if depth == b"1":
+            if kind == b"d":
+                dirs.setdefault(rel_s, [])
+                if (app_uid is not None and uid != app_uid) or mode & 0o077:
+                    t["permissions"].add(f"{store_dir}/{rel_s} (uid {uid}, mode {mode:04o})")
+            else:
+                what = {b"l": "symlink", b"f": "file"}.get(kind, "special file")
+                t["unexpected"].add(f"{rel_s} ({what} in the store root)", part=f"{what} in the store root")
+            continue
+        fs, _, name = rel_s.partition("/")
+        dirs.setdefault(fs, []).append((name, kind, uid, mode, size))
+    for fs, entries in dirs.items():
+        if fs not in sources:
+            files = [e for e in entries if e[1] == b"f"]
+            t["unknown_source"].add(fs, sum(e[4] for e in files))
+            t["unknown_source"].parts["files"] = t["unknown_source"].parts.get("files", 0) + len(files)
+            continue
+        _judge_entries(fs, entries, rows.pop(sources[fs], {}), part, app_uid)
+    for source_id, left in rows.items():
+        fs = by_id.get(source_id)
+        label = fs if fs is not None else f"(source id {source_id}, no sources row)"
+        part.rows += len(left)
+        part.missing.extend((label, name, size, kind) for name, (size, kind) in left.items())
+    out.files, out.rows, out.bytes = part.files, part.rows, part.bytes
+    for kind, tally in part.tally.items():
+        mine = t[kind]
+        mine.count += tally.count
+        mine.bytes += tally.bytes
+        mine.names.extend(tally.names[:max(0, keep - len(mine.names))])
+        for k, n in tally.parts.items():
+            mine.parts[k] = mine.parts.get(k, 0) + n
+    _match_misplaced(out, part.missing, part.orphans)
+    for directory in leftover_dirs:
+        res = facts.run(["find", directory, "-mindepth", "1", "-maxdepth", "1", "-printf", r"%T@\t%s\t%P\0"],
+                        timeout=120)
+        now = time.time()
+        for record in res.stdout.split(b"\0") if res.ok else ():
+            if record:
+                mtime, size, name = record.split(b"\t", 2)
+                age = now - float(mtime)
+                if age > leftover_age:
+                    t["leftover"].add(f"{directory}/{name.decode('utf-8', 'surrogateescape')} ({age / 3600:.0f} h old)",
+                                      int(size), part=directory)
+    out.seconds = time.monotonic() - started
+    return out
+
+
+_KIND_WORDS = {b"l": "symlink", b"d": "subdirectory"}
+
+
+def _judge_entries(fs: str, entries: list, rows: dict, part: _Part, app_uid: int | None) -> None:
+    """Compare one source directory, given as (name, find type, uid, mode, size) entries."""
+    t = part.tally
+    part.rows += len(rows)
+    for name, kind, uid, mode, size in entries:
+        if kind != b"f":
+            what = _KIND_WORDS.get(kind, "special file")
+            t["unexpected"].add(f"{fs}/{name} ({what})", part=what)
+            continue
+        part.files += 1
+        part.bytes += size
+        if mode & 0o077 or (app_uid is not None and uid != app_uid):
+            t["permissions"].add(f"{fs}/{name} (uid {uid}, mode {mode:04o})")
+        if not FILENAME_RE.match(name):
+            t["unexpected"].add(f"{fs}/{name} (name does not fit SecureDrop's pattern)", part="unexpected name")
+        row = rows.pop(name, None)
+        if row is None:
+            part.orphans.setdefault(name, []).append((fs, size))
+        elif row[0] != size:
+            t["size"].add(f"{fs}/{name} (database {row[0]} bytes, disk {size} bytes)", abs(row[0] - size))
+    part.missing.extend((fs, name, size, kind) for name, (size, kind) in rows.items())

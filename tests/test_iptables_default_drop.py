@@ -303,7 +303,7 @@ def test_ipv6(netns, backend):
     res, lines = run(netns)
     got = problems(lines, "iptables.ipv6")
     assert res.returncode == 1 and len(got) == 1
-    assert "IPv6 is in use (" in got[0] and "2001:0db8:0000:0000:0000:0000:0000:0005%v0" in got[0]
+    assert "IPv6 is in use (" in got[0] and "2001:db8::5%v0" in got[0]
     assert "3 problems" in got[0] and "the INPUT policy is ACCEPT, expected DROP" in got[0]
     netns.restore(backend, V6_DROP_ALL, family=6)
     res, lines = run(netns)

@@ -288,3 +288,48 @@ def test_reading_leaves_the_database_untouched(fx):
     before = (_digest(fx.db), fx.db.stat().st_mtime_ns, _listing(fx.root))
     assert sdcheck(fx, "run").returncode == 0
     assert (_digest(fx.db), fx.db.stat().st_mtime_ns, _listing(fx.root)) == before
+
+
+# -- the same through testinfra (sqlite3 -readonly and find on the host) ---------------------
+
+def _findings(res) -> list:
+    data = json.loads(res.stdout)
+    section = data["hosts"][0] if "hosts" in data else data
+    return sorted((f["check_id"], f["status"], f["message"].split(" (")[0] if f["status"] == "pass" else f["message"],
+                   f["actual"], tuple(sorted(f["detail"]))) for f in section["findings"])
+
+
+def test_same_findings_through_testinfra(tmp_path):
+    fx = StoreFixture(tmp_path, sources=8, per_source=6)
+    for inject in INJECT.values():
+        inject(fx)
+    fs = fx.files[1][0]
+    for raw in HOSTILE:
+        path = os.path.join(os.fsencode(fx.store / fs), raw)
+        with open(path, "wb") as fh:
+            fh.write(b"x")
+        os.chown(path, fx.uid, fx.uid)
+        os.chmod(path, 0o600)
+    fx.sql("INSERT INTO submissions (uuid, source_id, filename, size) VALUES ('u-h', 2, CAST(? AS TEXT), 9)",
+           "5-\udcff-msg.gpg".encode("utf-8", "surrogateescape"))
+    local = sdcheck(fx, "report", "--format", "json", "--limit", "100")
+    remote = sdcheck(fx, "report", "--format", "json", "--limit", "100", "--hosts", "local://")
+    assert _findings(local) == _findings(remote)
+    assert any(f[1] == "fail" for f in _findings(remote))
+
+
+@pytest.mark.parametrize("fault", ["db-missing", "db-corrupt", "db-no-table", "store-missing"])
+def test_faults_through_testinfra(fx, fault):
+    if fault == "db-missing":
+        fx.db.unlink()
+    elif fault == "db-corrupt":
+        fx.db.write_bytes(b"this is not a database" * 100)
+    elif fault == "db-no-table":
+        fx.sql("DROP TABLE replies")
+    else:
+        import shutil
+        shutil.rmtree(fx.store)
+    local = sdcheck(fx, "report", "--format", "json")
+    remote = sdcheck(fx, "report", "--format", "json", "--hosts", "local://")
+    assert {f[1] for f in _findings(remote)} == {"error"}
+    assert _findings(local)[0][2].split(" (")[0][:40] == _findings(remote)[0][2].split(" (")[0][:40]

@@ -35,11 +35,15 @@ def store_scan(ctx: Context):
 
     def compute():
         v = ctx.vars
-        if not ctx.facts.is_local:
-            from sdcheck.store_scan import StoreFault
-            raise StoreFault("the store checks read the store directly and run on the server itself")
         uid = ctx.facts.user_id(str(v.get("app_user", "www-data")))
         leftovers = tuple(d for d in (v.get("shredder_dir"), v.get("store_tmp_dir")) if d)
+        if not ctx.facts.is_local:  # through testinfra: sqlite3 -readonly and find on the host
+            from sdcheck.store_scan import remote_scan
+            return remote_scan(ctx.facts, str(v.get("store_dir", "/var/lib/securedrop/store")),
+                               str(v.get("db_path", "/var/lib/securedrop/db.sqlite")), app_uid=uid,
+                               timeout=float(v.get("db_busy_timeout", 5)), keep=int(ctx.detail_limit),
+                               leftover_dirs=leftovers,
+                               leftover_age=float(v.get("leftover_max_age_hours", 24)) * 3600)
         return scan(str(v.get("store_dir", "/var/lib/securedrop/store")),
                     str(v.get("db_path", "/var/lib/securedrop/db.sqlite")),
                     app_uid=uid, timeout=float(v.get("db_busy_timeout", 5)),
