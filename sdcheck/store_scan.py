@@ -184,16 +184,7 @@ def scan(store_dir: str, db_path: str, *, app_uid: int | None, timeout: float = 
     missing: list = []
     orphans: dict = {}
     for part in parts:
-        out.files += part.files
-        out.rows += part.rows
-        out.bytes += part.bytes
-        for kind, tally in part.tally.items():
-            mine = t[kind]
-            mine.count += tally.count
-            mine.bytes += tally.bytes
-            mine.names.extend(tally.names[:max(0, keep - len(mine.names))])
-            for k, n in tally.parts.items():
-                mine.parts[k] = mine.parts.get(k, 0) + n
+        _merge(out, part, keep)
         missing.extend(part.missing)
         for name, places in part.orphans.items():
             orphans.setdefault(name, []).extend(places)
@@ -203,6 +194,20 @@ def scan(store_dir: str, db_path: str, *, app_uid: int | None, timeout: float = 
         _leftovers(directory, out, leftover_age)
     out.seconds = time.monotonic() - started
     return out
+
+
+def _merge(out: StoreScan, part: StoreScan, keep: int) -> None:
+    """Add one share's counts and (up to ``keep``) names to the whole."""
+    out.files += part.files
+    out.rows += part.rows
+    out.bytes += part.bytes
+    for kind, tally in part.tally.items():
+        mine = out.tally[kind]
+        mine.count += tally.count
+        mine.bytes += tally.bytes
+        mine.names.extend(tally.names[:max(0, keep - len(mine.names))])
+        for k, n in tally.parts.items():
+            mine.parts[k] = mine.parts.get(k, 0) + n
 
 
 class _Part(StoreScan):
@@ -538,14 +543,7 @@ def remote_scan(facts, store_dir: str, db_path: str, *, app_uid: int | None, tim
         label = fs if fs is not None else f"(source id {source_id}, no sources row)"
         part.rows += len(left)
         part.missing.extend((label, name, size, kind) for name, (size, kind) in left.items())
-    out.files, out.rows, out.bytes = part.files, part.rows, part.bytes
-    for kind, tally in part.tally.items():
-        mine = t[kind]
-        mine.count += tally.count
-        mine.bytes += tally.bytes
-        mine.names.extend(tally.names[:max(0, keep - len(mine.names))])
-        for k, n in tally.parts.items():
-            mine.parts[k] = mine.parts.get(k, 0) + n
+    _merge(out, part, keep)
     _match_misplaced(out, part.missing, part.orphans)
     for directory in leftover_dirs:
         res = facts.run(["find", directory, "-mindepth", "1", "-maxdepth", "1", "-printf", r"%T@\t%s\t%P\0"],

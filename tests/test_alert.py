@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
-import os
 import shutil
 import ssl
 import subprocess
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sdcheck.checks.alert import classify, diagnose
+from sdcheck.checks.alert import diagnose
 
 PREFIX = "System configuration error: "
 

@@ -17,7 +17,7 @@ from sdcheck.check import Check, Context
 from sdcheck.facts import FactError
 from sdcheck.facts.local import LocalFacts
 from sdcheck.formatters import clean
-from sdcheck.model import Finding, Severity, Status
+from sdcheck.model import Status
 from sdcheck.profile import ProfileError, detect_profile
 from sdcheck.registry import RegistryError, validate
 from sdcheck.runner import run_checks

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -258,19 +257,12 @@ def test_database_locked_by_a_writer_is_an_error_within_the_bound(fx):
     ("db-unreadable-dir", "cannot be opened read-only"),
 ])
 def test_faults_are_errors_and_write_nothing(fx, fault, words):
-    if fault == "db-missing":
-        fx.db.unlink()
-    elif fault == "db-corrupt":
-        fx.db.write_bytes(b"this is not a database" * 100)
-    elif fault == "db-no-table":
-        fx.sql("DROP TABLE replies")
+    if fault in ("db-missing", "db-corrupt", "db-no-table", "store-missing"):
+        _fault(fx, fault)
     elif fault == "db-symlink":
         real = fx.root / "real.sqlite"
         fx.db.rename(real)
         fx.db.symlink_to(real)
-    elif fault == "store-missing":
-        import shutil
-        shutil.rmtree(fx.store)
     else:  # a database directory where nothing may be created, and a hot journal to roll back
         (fx.root / "db.sqlite-journal").write_bytes(b"\xd9\xd5\x05\xf9\x20\xa1\x63\xd7" + b"\0" * 504)
     before = _listing(fx.root)
@@ -282,6 +274,18 @@ def test_faults_are_errors_and_write_nothing(fx, fault, words):
     assert _listing(fx.root) == before
     if digest:
         assert _digest(fx.db) == digest
+
+
+def _fault(fx, fault: str) -> None:
+    if fault == "db-missing":
+        fx.db.unlink()
+    elif fault == "db-corrupt":
+        fx.db.write_bytes(b"this is not a database" * 100)
+    elif fault == "db-no-table":
+        fx.sql("DROP TABLE replies")
+    elif fault == "store-missing":
+        import shutil
+        shutil.rmtree(fx.store)
 
 
 def test_reading_leaves_the_database_untouched(fx):
@@ -320,15 +324,7 @@ def test_same_findings_through_testinfra(tmp_path):
 
 @pytest.mark.parametrize("fault", ["db-missing", "db-corrupt", "db-no-table", "store-missing"])
 def test_faults_through_testinfra(fx, fault):
-    if fault == "db-missing":
-        fx.db.unlink()
-    elif fault == "db-corrupt":
-        fx.db.write_bytes(b"this is not a database" * 100)
-    elif fault == "db-no-table":
-        fx.sql("DROP TABLE replies")
-    else:
-        import shutil
-        shutil.rmtree(fx.store)
+    _fault(fx, fault)
     local = sdcheck(fx, "report", "--format", "json")
     remote = sdcheck(fx, "report", "--format", "json", "--hosts", "local://")
     assert {f[1] for f in _findings(remote)} == {"error"}

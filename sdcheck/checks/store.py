@@ -12,7 +12,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Iterable
 
-from sdcheck.check import Check, Context, Option
+from sdcheck.check import Check, Context
 from sdcheck.model import Finding, Severity
 
 REMEDY_DB = ("Compare with SecureDrop's own tools on the Application Server: "

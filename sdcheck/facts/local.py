@@ -66,6 +66,15 @@ class LocalFacts(Facts):
         return CommandResult(tuple(argv), proc.returncode, proc.stdout, proc.stderr)
 
     def read_bytes(self, path: str, limit: int = 1 << 20) -> bytes:
+        return self._read(path, limit, tail=False)
+
+    def read_tail(self, path: str, limit: int) -> bytes:
+        """The last ``limit`` bytes of a regular file (no symlink followed)."""
+        return self._read(path, limit, tail=True)
+
+    def _read(self, path: str, limit: int, tail: bool) -> bytes:
+        """At most ``limit`` bytes of a regular file, from its start or its end; the last
+        path component is never followed if it is a symlink, and a FIFO never blocks."""
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
         except OSError as exc:
@@ -74,8 +83,9 @@ class LocalFacts(Facts):
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
                 raise FactError(f"cannot read {escape(path)}: not a regular file")
-            chunks = []
-            left = limit
+            if tail:
+                os.lseek(fd, max(0, st.st_size - limit), os.SEEK_SET)
+            chunks, left = [], limit
             while left > 0:
                 chunk = os.read(fd, min(left, 1 << 16))
                 if not chunk:
@@ -174,26 +184,3 @@ class LocalFacts(Facts):
             raise FactError(f"cannot list sockets: {escape(str(exc))}") from None
         return [(proto, ip, port, pids) for (proto, ip, port), pids in out.items()]
 
-    def read_tail(self, path: str, limit: int) -> bytes:
-        """The last ``limit`` bytes of a regular file (no symlink followed)."""
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
-        except OSError as exc:
-            raise FactError(f"cannot read {escape(path)}: {escape(exc.strerror or exc)}") from None
-        try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                raise FactError(f"cannot read {escape(path)}: not a regular file")
-            os.lseek(fd, max(0, st.st_size - limit), os.SEEK_SET)
-            chunks, left = [], limit
-            while left > 0:
-                chunk = os.read(fd, min(left, 1 << 16))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                left -= len(chunk)
-            return b"".join(chunks)
-        except OSError as exc:
-            raise FactError(f"cannot read {escape(path)}: {escape(exc.strerror or exc)}") from None
-        finally:
-            os.close(fd)
