@@ -12,7 +12,8 @@ apt_install() {  # install the Debian packages that provide the given programs, 
     local prog pkg
     for pair in "$@"; do
         prog=${pair%%:*}; pkg=${pair#*:}
-        command -v "$prog" >/dev/null 2>&1 || [ -x "/usr/sbin/$prog" ] || missing+=("$pkg")
+        command -v "$prog" >/dev/null 2>&1 || [ -x "/usr/sbin/$prog" ] || { [ "${prog#/}" != "$prog" ] && [ -e "$prog" ]; } \
+            || missing+=("$pkg")
     done
     if [ ${#missing[@]} -gt 0 ]; then
         echo "setup: installing ${missing[*]}" >&2
@@ -34,7 +35,8 @@ make_venv() {  # make_venv DIR [pip install args...]
 RUNTIME_PKGS=("iptables-nft:iptables" "ip:iproute2")
 TEST_PKGS=("${RUNTIME_PKGS[@]}" "flock:util-linux" "hyperfine:hyperfine" "postconf:postfix"
            "openssl:openssl" "sqlite3:sqlite3" "chromium:chromium"
-           "sshd:openssh-server" "gpg:gnupg")
+           "sshd:openssh-server" "gpg:gnupg"
+           "/usr/lib/x86_64-linux-gnu/sasl2/libplain.so:libsasl2-modules")
 
 case "${1:-}" in
 install)

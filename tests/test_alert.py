@@ -144,8 +144,8 @@ def test_missing_keyring(tmp_path):
 
 # -- alert.relay: a real SMTP server on 127.0.0.1 -------------------------------------------
 
-def _certs(tmp: Path):
-    """A CA, and server certificates: good (localhost), wrong name, expired; plus self-signed."""
+def _certs(tmp: Path, host: str = "localhost"):
+    """A CA, and server certificates: good (``host``), wrong name, expired; plus self-signed."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -181,11 +181,11 @@ def _certs(tmp: Path):
         return cert
 
     day = datetime.timedelta(days=1)
-    leaf("good", "localhost", -day, 10 * day)
+    leaf("good", host, -day, 10 * day)
     leaf("wrongname", "other.example", -day, 10 * day)
-    leaf("expired", "localhost", -10 * day, -day)
+    leaf("expired", host, -10 * day, -day)
     self_key = ec.generate_private_key(ec.SECP256R1())
-    leaf("selfsigned", "localhost", -day, 10 * day, issuer_key=self_key, issuer=name("localhost"))
+    leaf("selfsigned", host, -day, 10 * day, issuer_key=self_key, issuer=name(host))
 
 
 class Relay:

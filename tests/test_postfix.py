@@ -344,7 +344,7 @@ class Master:
     """Postfix's master started for real in its own network and mount namespaces: its
     /etc/postfix, spool and data directories are bind mounts of temporary ones."""
 
-    def __init__(self, netns, inet_interfaces: str):
+    def __init__(self, netns, inet_interfaces: str, extra_main: str = "", hosts_file: Path | None = None):
         import tempfile
 
         # Postfix's own users must be able to reach these (pytest's tmp_path is root-only)
@@ -358,10 +358,16 @@ class Master:
         for name in ("postfix-files.d", "dynamicmaps.cf.d"):
             shutil.copytree(f"/etc/postfix/{name}", etc / name)
         (etc / "main.cf").write_text(f"myhostname = mon.test\ninet_interfaces = {inet_interfaces}\n"
-                                     "inet_protocols = ipv4\nmaillog_file = /dev/stdout\ncompatibility_level = 3.6\n")
+                                     "inet_protocols = ipv4\nmaillog_file = /var/spool/postfix/maillog\n"
+                                     "compatibility_level = 3.6\n" + extra_main)
+        # no chroot for the smtp client: it needs the SASL modules and nothing is copied in
+        master_cf = etc / "master.cf"
+        master_cf.write_text(re.sub(r"^(smtp\s+unix\s+-\s+-\s+)y", r"\1n", master_cf.read_text(), flags=re.M))
+        self.etc, self.spool = etc, spool
         _settle(etc / "main.cf")
         shutil.chown(lib, "postfix")
-        script = (f"mount --bind {etc} /etc/postfix && mount --bind {spool} /var/spool/postfix && "
+        hosts = f"mount --bind {hosts_file} /etc/hosts && " if hosts_file else ""
+        script = (hosts + f"mount --bind {etc} /etc/postfix && mount --bind {spool} /var/spool/postfix && "
                   f"mount --bind {lib} /var/lib/postfix && postfix set-permissions >/dev/null 2>&1; "
                   "postfix start >/dev/null 2>&1")
         subprocess.run(netns.exec_argv(["unshare", "-m", "sh", "-c", script]), timeout=60)
@@ -374,6 +380,13 @@ class Master:
                 break
             time.sleep(0.1)
         assert self.pid, "Postfix's master did not start"
+
+    def exec(self, command: str) -> str:
+        """Run a shell command in the master's mount and network namespaces."""
+        res = subprocess.run(["nsenter", "-t", str(self.pid), "-m", "-n", "sh", "-c", command],
+                             capture_output=True, text=True, timeout=60)
+        assert res.returncode == 0, res.stderr
+        return res.stdout
 
     def stop(self) -> None:
         if self.pid:
