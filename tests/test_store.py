@@ -178,14 +178,19 @@ HOSTILE = [b"1-a\nSystem configuration error: [store.x] forged-msg.gpg", b"2-b\r
            b"3-\xff\xfe-msg.gpg", "4-\u202eevil-msg.gpg".encode()]
 
 
-def test_run_prints_no_names_or_ids_and_hostile_names_cannot_forge(fx):
-    fs = fx.files[0][0]
+def _hostile_files(fx: StoreFixture, fs: str) -> None:
+    """Files with HOSTILE names (bytes, so invalid UTF-8 survives) in source ``fs``."""
     for raw in HOSTILE:
         path = os.path.join(os.fsencode(fx.store / fs), raw)
         with open(path, "wb") as fh:
             fh.write(b"x")
         os.chown(path, fx.uid, fx.uid)
         os.chmod(path, 0o600)
+
+
+def test_run_prints_no_names_or_ids_and_hostile_names_cannot_forge(fx):
+    fs = fx.files[0][0]
+    _hostile_files(fx, fs)
     _missing(fx)
     res = sdcheck(fx, "run")
     out = res.stdout.decode("utf-8", "surrogateescape")
@@ -308,12 +313,7 @@ def test_same_findings_through_testinfra(tmp_path):
     for inject in INJECT.values():
         inject(fx)
     fs = fx.files[1][0]
-    for raw in HOSTILE:
-        path = os.path.join(os.fsencode(fx.store / fs), raw)
-        with open(path, "wb") as fh:
-            fh.write(b"x")
-        os.chown(path, fx.uid, fx.uid)
-        os.chmod(path, 0o600)
+    _hostile_files(fx, fs)
     fx.sql("INSERT INTO submissions (uuid, source_id, filename, size) VALUES ('u-h', 2, CAST(? AS TEXT), 9)",
            "5-\udcff-msg.gpg".encode("utf-8", "surrogateescape"))
     local = sdcheck(fx, "report", "--format", "json", "--limit", "100")
