@@ -165,6 +165,26 @@ def _prepare_iptc_env() -> None:
 _IPTC_LOCK = threading.Lock()
 
 
+def preload_iptc() -> None:
+    """Import python-iptables now, in the calling (main) thread, if this machine has
+    legacy tables. Imported for the first time from a check thread, it can deadlock with
+    another thread's imports: python-iptables imports distutils, which setuptools' shim
+    turns into an import of setuptools from inside a meta-path finder (seen as a hang)."""
+    for path in ("/proc/net/ip_tables_names", "/proc/net/ip6_tables_names"):
+        try:
+            with open(path, encoding="ascii", errors="replace") as fh:
+                if not fh.read(4096).strip():
+                    continue
+        except OSError:
+            continue
+        _prepare_iptc_env()
+        try:
+            import iptc  # noqa: F401, PLC0415
+        except Exception:  # noqa: BLE001 - read_snapshot falls back to iptables-legacy-save
+            pass
+        return
+
+
 def read_legacy_iptc(names: list[str], family: int, resolve: Resolver | None) -> dict[str, Table]:
     """Read existing legacy tables in-process with python-iptables.
 

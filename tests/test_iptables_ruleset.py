@@ -11,7 +11,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import ACCOUNTS, render, render_rules_v4, write_vars
+from conftest import ACCOUNTS, need, render, render_rules_v4, write_vars
 from test_iptables_parser import _groups
 
 PREFIX = "System configuration error: "
@@ -51,7 +51,7 @@ def test_testinfra_ruleset_passes(netns, backend, profile):
     netns.restore(backend, render(TEMPLATE[profile]))
     res = run(netns, profile)
     assert res.returncode == 0, res.stdout
-    assert res.stdout.startswith("sdcheck: OK: 4 checks passed")
+    assert res.stdout.startswith("sdcheck: OK: 5 checks passed")
 
 
 @pytest.mark.parametrize("profile", ["app", "mon"])
@@ -315,3 +315,21 @@ def test_respelled_ruleset_gives_no_difference(profile, rnd):
     live = parse_save("\n".join(out) + "\n")["filter"]
     for chain, rules in EXPECTED[profile].items():
         assert diff_rules(rules, live.chains[chain].rules) == [], chain
+
+
+# -- native nftables tables beside iptables' ----------------------------------------------
+
+def test_native_nft_table_is_a_finding(netns, tmp_path):
+    need("nft")
+    netns.restore("nft", render(TEMPLATE["app"]))
+    res = run(netns)
+    assert res.returncode == 0, res.stdout
+    netns.sh("nft add table inet sneaky && nft add chain inet sneaky input "
+             "'{ type filter hook input priority -10; policy accept; }' && "
+             "nft add rule inet sneaky input tcp dport 4444 accept")
+    res = run(netns)
+    (line,) = [ln for ln in res.stdout.splitlines() if "[iptables.nft-native]" in ln]
+    assert "native nftables table inet sneaky: 1 chain(s), hooked into input, 1 rule(s)" in line
+    res = netns.sdcheck("run", "--profile", "app", "--vars", VARS, "--only", "iptables",
+                        "--var", "nft_allowed_tables=['inet sneaky']")
+    assert res.returncode == 0 and "[iptables.nft-native]" not in res.stdout, res.stdout

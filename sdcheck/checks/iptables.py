@@ -12,10 +12,12 @@ if TYPE_CHECKING:
 
 from sdcheck.check import Check, Context, Option
 from sdcheck.model import Finding, Severity
-from sdcheck.netfilter import LOCK_PATH, Snapshot, read_snapshot
+from sdcheck.netfilter import LOCK_PATH, Snapshot, preload_iptc, read_snapshot
 from sdcheck.parsers.iptables_save import (
     Chain, ParseError, Rule, Table, format_rule, is_owner_id, parse_rule, rebind, resolve_owner,
 )
+
+preload_iptc()  # plugins are imported in the main thread, before any check runs
 
 REINSTATE = ("Reinstate the standard firewall by re-running the installer from the Admin "
              "Workstation ('securedrop-admin install'), then run 'sdcheck report' again.")
@@ -546,4 +548,70 @@ def _substitute_facts(value: str, fact) -> str:
     return "".join(out)
 
 
-CHECKS = [Backends, DefaultDrop, Ipv6, Ruleset]
+XTABLES_OWNED = {(f, t) for f in ("ip", "ip6") for t in BUILTIN_CHAINS}
+
+
+class NftNative(Check):
+    id = "iptables.nft-native"
+    title = "No native nftables table filters traffic beside iptables' own tables"
+    severity = Severity.HIGH
+    why = ("nftables tables created with 'nft' (not through iptables-nft) are invisible to "
+           "'iptables -S' and to iptables-save, yet the kernel runs their chains on every packet: "
+           "a place to drop, redirect or log traffic that no iptables check would see.")
+    remedy = ("Inspect it with 'nft list table FAMILY NAME'; if nothing on the server needs it, "
+              "remove it ('nft delete table FAMILY NAME') and disable what created it (for example "
+              "'systemctl disable --now nftables').")
+    options = {"allowed": Option(list, [], help="tables to accept, as 'family name' (e.g. 'inet fail2ban')")}
+
+    def run(self) -> Iterable[Finding]:
+        facts = self.ctx.facts
+        if facts.which("nft") is None:
+            yield self.skip("the nft program is not installed, so native nftables tables cannot be listed",
+                            resource="nftables")
+            return
+        res = facts.run(["nft", "-j", "list", "ruleset"], timeout=20)
+        if not res.ok:
+            err = res.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
+            yield self.error(f"'nft -j list ruleset' failed (exit {res.returncode}): {err[0][:200]}",
+                             resource="nftables")
+            return
+        import json
+
+        try:
+            items = json.loads(res.stdout or b"{}").get("nftables", [])
+        except ValueError:
+            yield self.error("'nft -j list ruleset' printed something that is not JSON", resource="nftables")
+            return
+        tables: dict[tuple[str, str], dict] = {}
+        for item in items:
+            for kind in ("table", "chain", "rule"):
+                obj = item.get(kind) if isinstance(item, dict) else None
+                if not isinstance(obj, dict):
+                    continue
+                key = (str(obj.get("family")), str(obj.get("table") or obj.get("name")))
+                entry = tables.setdefault(key, {"chains": 0, "rules": 0, "hooks": set()})
+                if kind == "chain":
+                    entry["chains"] += 1
+                    if obj.get("hook"):
+                        entry["hooks"].add(str(obj["hook"]))
+                elif kind == "rule":
+                    entry["rules"] += 1
+        allowed = {tuple(str(a).split(None, 1)) for a in self.opts["allowed"]}
+        found = False
+        for (family, name), entry in sorted(tables.items()):
+            if (family, name) in XTABLES_OWNED or (family, name) in allowed:
+                continue
+            found = True
+            hooks = ", ".join(sorted(entry["hooks"]))
+            yield self.fail(
+                f"native nftables table {family} {name}: {entry['chains']} chain(s)"
+                + (f", hooked into {hooks}" if hooks else ", none hooked") + f", {entry['rules']} rule(s); "
+                "the kernel applies it besides iptables", resource=f"nftables/{family} {name}",
+                expected="only iptables' own tables", actual=f"table {family} {name}",
+                severity=Severity.HIGH if hooks else Severity.MEDIUM, group="tables")
+        if not found:
+            yield self.passed(f"no native nftables table ({len(tables)} table(s), all iptables')",
+                              resource="nftables")
+
+
+CHECKS = [Backends, DefaultDrop, Ipv6, Ruleset, NftNative]
