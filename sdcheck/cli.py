@@ -274,65 +274,71 @@ def _report_host(spec: str, args):
     return execute(copy.copy(args), facts)
 
 
+def _emit(path: str | None, text: str) -> None:
+    """Write ``text`` to ``--output`` or standard output."""
+    if path:
+        with open(path, "w", encoding="utf-8", errors="surrogateescape") as fh:
+            fh.write(text)
+    else:
+        sys.stdout.write(text)
+
+
+def _render(args, result, redact) -> str:
+    """One result in the report format asked for."""
+    if args.format == "json":
+        from sdcheck.formatters import json as fmt
+        return fmt.render(result, redact)
+    if args.format == "junit":
+        from sdcheck.formatters import junit as fmt
+        return fmt.render(result, redact)
+    if args.format == "html":
+        from sdcheck.formatters import html as fmt
+        return fmt.render(result, redact)
+    from sdcheck.formatters import text as fmt
+    colour = args.output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    return fmt.render(result, redact, verbose=args.verbose, colour=colour)
+
+
 def cmd_report(args) -> int:
     if args.hosts:
         return _report_hosts(args)
     result, redact, ctx = execute(args)
     _add_info(result, ctx)
     _add_state(args, result, ctx)
-    if args.format == "json":
-        from sdcheck.formatters import json as fmt
-        text = fmt.render(result, redact)
-    elif args.format == "junit":
-        from sdcheck.formatters import junit as fmt
-        text = fmt.render(result, redact)
-    elif args.format == "html":
-        from sdcheck.formatters import html as fmt
-        text = fmt.render(result, redact)
-    else:
-        from sdcheck.formatters import text as fmt
-        to_tty = args.output is None and sys.stdout.isatty()
-        colour = to_tty and not os.environ.get("NO_COLOR")
-        text = fmt.render(result, redact, verbose=args.verbose, colour=colour)
-    if args.output:
-        with open(args.output, "w", encoding="utf-8", errors="surrogateescape") as fh:
-            fh.write(text)
-    else:
-        sys.stdout.write(text)
+    _emit(args.output, _render(args, result, redact))
     return _exit_code(result, args.fail_on)
 
 
 def _report_hosts(args) -> int:
-    """One report per testinfra host, checked in parallel, each under a header."""
+    """One report per testinfra host, checked in parallel: text under a header per host,
+    JSON as one document listing the hosts, JUnit as one test suite per host."""
     from concurrent.futures import ThreadPoolExecutor
 
+    if args.format == "html":
+        raise UsageError("--format html covers one host; with --hosts use text, json or junit")
     specs = [h.strip() for h in args.hosts.split(",") if h.strip()]
     with ThreadPoolExecutor(max_workers=min(8, len(specs))) as pool:
         results = list(pool.map(lambda spec: _report_host(spec, args), specs))
-    parts, code = [], EXIT_OK
-    for spec, (result, redact, ctx) in zip(specs, results):
+    code = EXIT_OK
+    for spec, (result, _redact, ctx) in zip(specs, results):
         if ctx is not None:
             _add_info(result, ctx)
         result.info["host"] = spec
         code = max(code, _exit_code(result, args.fail_on))
-        if args.format == "json":
-            from sdcheck.formatters import json as fmt
-            parts.append(fmt.build(result, redact))
-        else:
-            from sdcheck.formatters import text as fmt
-            parts.append(f"===== {spec} =====\n" + fmt.render(result, redact, verbose=args.verbose))
     if args.format == "json":
         import json
 
+        from sdcheck.formatters import json as fmt
         text = json.dumps({"schema": "sdcheck-multihost-report", "version": 1, "hosts": [
-            dict(report, host=spec) for spec, report in zip(specs, parts)]}, indent=2, ensure_ascii=True) + "\n"
+            dict(fmt.build(result, redact), host=spec) for spec, (result, redact, _c) in zip(specs, results)]},
+            indent=2, ensure_ascii=True) + "\n"
+    elif args.format == "junit":
+        from sdcheck.formatters import junit as fmt
+        text = fmt.render_many([(spec, result, redact) for spec, (result, redact, _c) in zip(specs, results)])
     else:
-        text = "\n".join(parts)
-    if args.output:
-        with open(args.output, "w", encoding="utf-8", errors="surrogateescape") as fh:
-            fh.write(text)
-    else:
-        sys.stdout.write(text)
+        text = "\n".join(f"===== {spec} =====\n" + _render(args, result, redact)
+                         for spec, (result, redact, _c) in zip(specs, results))
+    _emit(args.output, text)
     return code
 
 
@@ -398,11 +404,7 @@ def cmd_baseline(args) -> int:
         text = capture_iptables(ctx, args.family, args.backend)
     except CaptureError as exc:
         raise UsageError(str(exc)) from None
-    if args.output:
-        with open(args.output, "w", encoding="utf-8") as fh:
-            fh.write(text)
-    else:
-        sys.stdout.write(text)
+    _emit(args.output, text)
     return EXIT_OK
 
 

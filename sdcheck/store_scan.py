@@ -58,6 +58,15 @@ class StoreScan:
         self.seconds = 0.0
 
 
+def _require(what: str, path: str, is_symlink: bool, right_kind: bool) -> None:
+    """The database must be a regular file and the store a directory, neither a symlink."""
+    if is_symlink:
+        raise StoreFault(f"the {what} {path} is a symlink; sdcheck does not follow it")
+    if not right_kind:
+        kind = "a regular file" if what == "database" else "a directory"
+        raise StoreFault(f"the {what} {path} is not {kind}")
+
+
 def _connect(db_path: str, timeout: float):
     import sqlite3
     from urllib.parse import quote
@@ -68,10 +77,7 @@ def _connect(db_path: str, timeout: float):
         raise StoreFault(f"the database {db_path} does not exist") from None
     except OSError as exc:
         raise StoreFault(f"the database {db_path} cannot be examined: {exc.strerror}") from None
-    if stat.S_ISLNK(st.st_mode):
-        raise StoreFault(f"the database {db_path} is a symlink; sdcheck does not follow it")
-    if not stat.S_ISREG(st.st_mode):
-        raise StoreFault(f"the database {db_path} is not a regular file")
+    _require("database", db_path, stat.S_ISLNK(st.st_mode), stat.S_ISREG(st.st_mode))
     try:
         conn = sqlite3.connect(f"file:{quote(db_path)}?mode=ro", uri=True, timeout=timeout,
                                isolation_level=None, check_same_thread=False)
@@ -324,8 +330,7 @@ def _list_root(store_dir: str, out: StoreScan, app_uid: int | None) -> list[str]
         raise StoreFault(f"the store {store_dir} does not exist") from None
     except OSError as exc:
         raise StoreFault(f"the store {store_dir} cannot be examined: {exc.strerror}") from None
-    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
-        raise StoreFault(f"the store {store_dir} is {'a symlink' if stat.S_ISLNK(st.st_mode) else 'not a directory'}")
+    _require("store", store_dir, stat.S_ISLNK(st.st_mode), stat.S_ISDIR(st.st_mode))
     _perm(t, store_dir, st, app_uid)
     dirs = []
     try:
@@ -350,50 +355,30 @@ def _source_dir(store_dir: str, fs: str, rows: dict, part: _Part, app_uid: int |
     """Compare one source directory with its rows (one lstat per entry, nothing opened)."""
     t = part.tally
     path = os.path.join(store_dir, fs)
-    part.rows += len(rows)
     try:
         dfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as exc:
         t["unexpected"].add(f"{fs} (cannot be opened: {exc.strerror})", part="unreadable directory")
-        part.missing.extend((fs, name, size, kind) for name, (size, kind) in rows.items())
+        _judge_entries(fs, (), rows, part, app_uid)
         return
     try:
         _perm(t, path, os.fstat(dfd), app_uid)
-        names = os.listdir(dfd)
-        lstat = os.stat
-        match = FILENAME_RE.match
-        pop = rows.pop
-        orphans = part.orphans
-        for name in names:
-            try:
-                st = lstat(name, dir_fd=dfd, follow_symlinks=False)
-            except OSError:
-                continue  # removed while we looked
-            mode = st.st_mode
-            if mode & 0o170000 != 0o100000:  # not a regular file
-                what = ("symlink" if stat.S_ISLNK(mode) else "subdirectory" if stat.S_ISDIR(mode)
-                        else "special file")
-                t["unexpected"].add(f"{fs}/{name} ({what})", part=what)
-                continue  # a row naming it still counts as missing: it is not a stored file
-            size = st.st_size
-            part.files += 1
-            part.bytes += size
-            if mode & 0o077 or (app_uid is not None and st.st_uid != app_uid):
-                t["permissions"].add(f"{fs}/{name} (uid {st.st_uid}, mode {mode & 0o7777:04o})")
-            if not match(name):
-                t["unexpected"].add(f"{fs}/{name} (name does not fit SecureDrop's pattern)",
-                                    part="unexpected name")
-            row = pop(name, None)
-            if row is None:
-                orphans.setdefault(name, []).append((fs, size))
-            elif row[0] != size:
-                t["size"].add(f"{fs}/{name} (database {row[0]} bytes, disk {size} bytes)",
-                              abs(row[0] - size))
+        _judge_entries(fs, _lstat_entries(dfd, os.listdir(dfd)), rows, part, app_uid)
     except OSError as exc:
         t["unexpected"].add(f"{fs} (cannot be listed: {exc.strerror})", part="unreadable directory")
     finally:
         os.close(dfd)
-    part.missing.extend((fs, name, size, kind) for name, (size, kind) in rows.items())
+
+
+def _lstat_entries(dfd: int, names: list):
+    """(name, st_mode, uid, size) of each entry, stat'ed relative to the directory handle."""
+    lstat = os.stat
+    for name in names:
+        try:
+            st = lstat(name, dir_fd=dfd, follow_symlinks=False)
+        except OSError:
+            continue  # removed while we looked
+        yield name, st.st_mode, st.st_uid, st.st_size
 
 
 def _match_misplaced(out: StoreScan, missing: list, orphans: dict) -> None:
@@ -470,8 +455,7 @@ def remote_scan(facts, store_dir: str, db_path: str, *, app_uid: int | None, tim
     st = facts.lstat(db_path)
     if st is None:
         raise StoreFault(f"the database {db_path} does not exist")
-    if st.is_symlink or not st.is_file:
-        raise StoreFault(f"the database {db_path} is {'a symlink' if st.is_symlink else 'not a regular file'}")
+    _require("database", db_path, st.is_symlink, st.is_file)
 
     def sql(query: str) -> list:
         try:
@@ -501,8 +485,7 @@ def remote_scan(facts, store_dir: str, db_path: str, *, app_uid: int | None, tim
     sst = facts.lstat(store_dir)
     if sst is None:
         raise StoreFault(f"the store {store_dir} does not exist")
-    if sst.is_symlink or not sst.is_dir:
-        raise StoreFault(f"the store {store_dir} is {'a symlink' if sst.is_symlink else 'not a directory'}")
+    _require("store", store_dir, sst.is_symlink, sst.is_dir)
     res = facts.run(["find", store_dir, "-mindepth", "0", "-maxdepth", "2", "-printf",
                      r"%d\t%y\t%U\t%m\t%s\t%P\0"], timeout=600)
     if not res.ok:
@@ -530,11 +513,11 @@ def remote_scan(facts, store_dir: str, db_path: str, *, app_uid: int | None, tim
                 t["unexpected"].add(f"{rel_s} ({what} in the store root)", part=f"{what} in the store root")
             continue
         fs, _, name = rel_s.partition("/")
-        dirs.setdefault(fs, []).append((name, kind, uid, mode, size))
+        dirs.setdefault(fs, []).append((name, _FIND_TYPES.get(kind, 0) | mode, uid, size))
     for fs, entries in dirs.items():
         if fs not in sources:
-            files = [e for e in entries if e[1] == b"f"]
-            t["unknown_source"].add(fs, sum(e[4] for e in files))
+            files = [e for e in entries if stat.S_ISREG(e[1])]
+            t["unknown_source"].add(fs, sum(e[3] for e in files))
             t["unknown_source"].parts["files"] = t["unknown_source"].parts.get("files", 0) + len(files)
             continue
         _judge_entries(fs, entries, rows.pop(sources[fs], {}), part, app_uid)
@@ -560,27 +543,34 @@ def remote_scan(facts, store_dir: str, db_path: str, *, app_uid: int | None, tim
     return out
 
 
-_KIND_WORDS = {b"l": "symlink", b"d": "subdirectory"}
+# find's %y letters as the file-type bits of st_mode
+_FIND_TYPES = {b"f": 0o100000, b"d": 0o040000, b"l": 0o120000, b"p": 0o010000, b"s": 0o140000,
+               b"c": 0o020000, b"b": 0o060000}
 
 
-def _judge_entries(fs: str, entries: list, rows: dict, part: _Part, app_uid: int | None) -> None:
-    """Compare one source directory, given as (name, find type, uid, mode, size) entries."""
+def _judge_entries(fs: str, entries, rows: dict, part: _Part, app_uid: int | None) -> None:
+    """Compare one source directory, given as (name, st_mode, uid, size) entries, with its
+    rows (popped as they match; those left are missing files). Local and remote scans
+    both end here."""
     t = part.tally
     part.rows += len(rows)
-    for name, kind, uid, mode, size in entries:
-        if kind != b"f":
-            what = _KIND_WORDS.get(kind, "special file")
+    match = FILENAME_RE.match
+    pop = rows.pop
+    orphans = part.orphans
+    for name, mode, uid, size in entries:
+        if mode & 0o170000 != 0o100000:  # not a regular file
+            what = "symlink" if stat.S_ISLNK(mode) else "subdirectory" if stat.S_ISDIR(mode) else "special file"
             t["unexpected"].add(f"{fs}/{name} ({what})", part=what)
-            continue
+            continue  # a row naming it still counts as missing: it is not a stored file
         part.files += 1
         part.bytes += size
         if mode & 0o077 or (app_uid is not None and uid != app_uid):
-            t["permissions"].add(f"{fs}/{name} (uid {uid}, mode {mode:04o})")
-        if not FILENAME_RE.match(name):
+            t["permissions"].add(f"{fs}/{name} (uid {uid}, mode {mode & 0o7777:04o})")
+        if not match(name):
             t["unexpected"].add(f"{fs}/{name} (name does not fit SecureDrop's pattern)", part="unexpected name")
-        row = rows.pop(name, None)
+        row = pop(name, None)
         if row is None:
-            part.orphans.setdefault(name, []).append((fs, size))
+            orphans.setdefault(name, []).append((fs, size))
         elif row[0] != size:
             t["size"].add(f"{fs}/{name} (database {row[0]} bytes, disk {size} bytes)", abs(row[0] - size))
     part.missing.extend((fs, name, size, kind) for name, (size, kind) in rows.items())

@@ -88,6 +88,15 @@ def test_valid_key_passes_and_the_keyring_is_not_written(tmp_path, home):
     assert home.snapshot() == before
 
 
+def test_keyring_of_a_testinfra_host_is_judged_from_a_local_copy(tmp_path, home):
+    fpr = home.new_key("OSSEC <ossec@news.example>")
+    res = sdcheck(tmp_path, "report", "--format", "json", "--hosts", "local://", ossec_gpg_fpr=fpr,
+                  ossec_gnupg_home=str(home.path))
+    (section,) = json.loads(res.stdout)["hosts"]
+    got = [f for f in section["findings"] if f["check_id"] == "alert.gpg"]
+    assert [f["status"] for f in got] == ["pass"], got
+
+
 def test_wrong_fingerprint(tmp_path, home):
     fpr = home.new_key("OSSEC <ossec@news.example>")
     other = "0" * 40

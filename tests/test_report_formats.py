@@ -276,3 +276,17 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(broken_store):
     assert "\x1b[31m" in _in_pty(argv, env)
     assert "\x1b[" not in _in_pty(argv, dict(env, NO_COLOR="1"))
     assert "\x1b" not in sdcheck(broken_store, "report").stdout  # a pipe
+
+
+def test_several_hosts_junit_has_a_suite_per_host_and_html_is_refused(broken_store, tmp_path):
+    from junitparser import JUnitXml
+
+    res = sdcheck(broken_store, "report", "--hosts", "local://,local://", "--format", "junit")
+    assert res.returncode == 1
+    path = tmp_path / "hosts.xml"
+    path.write_text(res.stdout)
+    suites = list(JUnitXml.fromfile(str(path)))
+    assert [s.name for s in suites] == ["sdcheck (local://, app)"] * 2
+    assert all(s.failures == 1 and s.tests == 8 for s in suites)
+    res = sdcheck(broken_store, "report", "--hosts", "local://", "--format", "html")
+    assert res.returncode == 2 and "--format html covers one host" in res.stderr

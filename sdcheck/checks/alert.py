@@ -17,6 +17,7 @@ import time
 
 from sdcheck.check import Check, Option
 from sdcheck.facts import FactError
+from sdcheck.facts.local import LocalFacts
 from sdcheck.model import Finding, Severity
 
 FPR_RE = re.compile(r"^[0-9A-F]{40}$")
@@ -89,9 +90,7 @@ class AlertGpg(Check):
                             f"spaces{hint}", resource="vars/ossec_gpg_fpr", expected="40 hex digits",
                             actual=want, group="fingerprint")
             want = fixed
-        import tempfile
-
-        with tempfile.TemporaryDirectory(prefix="sdcheck-gpg-") as tmp:
+        with _GpgHome() as tmp:
             try:
                 copied = self._copy_keyring(tmp)
             except FactError as exc:
@@ -101,11 +100,7 @@ class AlertGpg(Check):
                 yield self.fail(f"no public keyring in {self.opts['homedir']}: OSSEC cannot encrypt alerts",
                                 resource=self.opts["homedir"], expected=f"key {want}", actual="no keyring")
                 return
-            try:
-                yield from self._judge(tmp, want)
-            finally:
-                self.ctx.facts.run(["gpgconf", "--homedir", tmp, "--kill", "all"], timeout=10) \
-                    if self.ctx.facts.which("gpgconf") else None
+            yield from self._judge(tmp, want)
 
     def _copy_keyring(self, tmp: str) -> bool:
         """The keyring files, copied into our own temporary home: gpg may write (trustdb,
@@ -126,8 +121,9 @@ class AlertGpg(Check):
         return found
 
     def _gpg(self, tmp: str, *args: str, timeout: float = 20.0):
-        return self.ctx.facts.run(["gpg", "--homedir", tmp, "--batch", "--no-tty", "--no-auto-key-locate",
-                                   "--no-auto-key-retrieve", *args], timeout=timeout)
+        # gpg runs where the temporary copy is (here), whatever host the keyring came from
+        return _LOCAL.run(["gpg", "--homedir", tmp, "--batch", "--no-tty", "--no-auto-key-locate",
+                           "--no-auto-key-retrieve", *args], timeout=timeout)
 
     def _judge(self, tmp: str, want: str) -> Iterable[Finding]:
         res = self._gpg(tmp, "--with-colons", "--fixed-list-mode", "--list-keys")
@@ -183,22 +179,37 @@ class AlertGpg(Check):
         st = self.ctx.facts.lstat(path)
         if st is None:
             return
-        import tempfile
+        import os
 
-        with tempfile.TemporaryDirectory(prefix="sdcheck-gpg-") as tmp2:
-            import os
-
-            data = self.ctx.facts.read_bytes(path, 4 << 20)
+        with _GpgHome() as tmp2:
             copy = os.path.join(tmp2, "key.asc")
             with open(copy, "wb") as fh:
-                fh.write(data)
+                fh.write(self.ctx.facts.read_bytes(path, 4 << 20))
             res = self._gpg(tmp2, "--with-colons", "--import-options", "show-only", "--import", copy)
             fprs = [k.fpr.upper() for k in parse_colons(res.stdout.decode("utf-8", "replace"))]
-            if self.ctx.facts.which("gpgconf"):
-                self.ctx.facts.run(["gpgconf", "--homedir", tmp2, "--kill", "all"], timeout=10)
         if want not in fprs:
             yield self.fail(f"the exported key file {path} holds {', '.join(fprs) or 'no key'}, not {want}",
                             resource=path, expected=want, actual=", ".join(fprs) or "no key", group="key-file")
+
+
+_LOCAL = LocalFacts()  # gpg always runs here, on the temporary copy
+
+
+class _GpgHome:
+    """A temporary GnuPG home on this machine, removed (and its gpg-agent stopped) on exit."""
+
+    def __enter__(self) -> str:
+        import tempfile
+
+        self._dir = tempfile.TemporaryDirectory(prefix="sdcheck-gpg-")
+        return self._dir.name
+
+    def __exit__(self, *exc) -> None:
+        if _LOCAL.which("gpgconf"):
+            _LOCAL.run(["gpgconf", "--homedir", self._dir.name, "--kill", "all"], timeout=10)
+        self._dir.cleanup()
+
+
 
 
 def _day(epoch: float) -> str:

@@ -10,10 +10,27 @@ from sdcheck.text import Redactor
 
 
 def render(result: RunResult, redact: Redactor) -> str:
+    return render_many([(None, result, redact)])
+
+
+def render_many(results: list) -> str:
+    """[(host or None, result, redactor)] -> one document, a test suite per host."""
+    root = ET.Element("testsuites", name="sdcheck")
+    for host, result, redact in results:
+        root.append(_suite(host, result, redact))
+    ET.indent(root)
+    out = '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    for _host, _result, redact in results:
+        out = redact(out) if redact else out
+    return out
+
+
+def _suite(host: str | None, result: RunResult, redact: Redactor) -> ET.Element:
     def c(value) -> str:
         return clean(value, redact)
 
-    suite = ET.Element("testsuite", name=f"sdcheck ({c(result.profile)})")
+    where = f"{c(host)}, " if host else ""
+    suite = ET.Element("testsuite", name=f"sdcheck ({where}{c(result.profile)})")
     counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     total = 0.0
     for o in result.outcomes:
@@ -50,8 +67,4 @@ def render(result: RunResult, redact: Redactor) -> str:
     for key, value in counts.items():
         suite.set(key, str(value))
     suite.set("time", f"{total:.3f}")
-    root = ET.Element("testsuites", name="sdcheck")
-    root.append(suite)
-    ET.indent(root)
-    out = '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
-    return redact(out) if redact else out
+    return suite
