@@ -3,45 +3,50 @@
 #   ./setup.sh install [app|mon]   install sdcheck in /opt/sdcheck and run 'sdcheck report'
 #   ./setup.sh test [pytest args]  install what the tests need and run them
 #   ./setup.sh bench               time sdcheck against the naive approach (see bench/)
+# The Debian packages each step installs are listed in packages.txt.
 set -euo pipefail
 cd "$(dirname "$0")"
-PY=${PYTHON:-python3}
+# The system interpreter: OSSEC runs sdcheck as root with it, and Debian's python3-iptables
+# (no compiler needed) is installed for it.
+PY=${PYTHON:-/usr/bin/python3}
 
-apt_install() {  # install the Debian packages that provide the given programs, if missing
-    local missing=()
-    local prog pkg
-    for pair in "$@"; do
-        prog=${pair%%:*}; pkg=${pair#*:}
-        command -v "$prog" >/dev/null 2>&1 || [ -x "/usr/sbin/$prog" ] || { [ "${prog#/}" != "$prog" ] && [ -e "$prog" ]; } \
-            || missing+=("$pkg")
+die() { echo "setup: $*" >&2; exit 1; }
+
+packages() {  # packages ROLE...: the packages packages.txt lists for these roles
+    local roles=" $* "
+    awk -v roles="$roles" '!/^[[:space:]]*(#|$)/ && index(roles, " " $1 " ") { print $2 }' packages.txt
+}
+
+apt_install() {  # apt_install ROLE...: install the listed packages that are not installed
+    local missing=() pkg
+    for pkg in $(packages "$@"); do
+        [ "$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null)" = installed ] || missing+=("$pkg")
     done
-    if [ ${#missing[@]} -gt 0 ]; then
-        echo "setup: installing ${missing[*]}" >&2
-        apt-get update -qq
-        # Postfix must not ask questions or configure this machine's mail: tests use their own dirs
-        echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-    fi
+    [ ${#missing[@]} -gt 0 ] || return 0
+    echo "setup: installing ${missing[*]}" >&2
+    apt-get update -qq
+    # Postfix must not ask questions or configure this machine's mail: tests use their own dirs
+    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections 2>/dev/null || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+        || die "apt-get install ${missing[*]} failed"
 }
 
 make_venv() {  # make_venv DIR [pip install args...]
     local dir=$1; shift
-    if [ ! -x "$dir/bin/python" ]; then
-        "$PY" -m venv "$dir" 2>/dev/null || { apt_install "x:python3-venv"; "$PY" -m venv "$dir"; }
+    # system site packages: python3-iptables comes from Debian
+    if [ ! -x "$dir/bin/python" ] || ! "$dir/bin/python" -c 'import sys; assert sys.base_prefix == "/usr"' 2>/dev/null; then
+        rm -rf "$dir"
+        "$PY" -m venv --system-site-packages "$dir" || die "cannot create a virtual environment in $dir"
     fi
-    "$dir/bin/pip" install -q --disable-pip-version-check "$@"
+    "$dir/bin/pip" install -q --disable-pip-version-check "$@" || die "pip install $* into $dir failed"
 }
-
-RUNTIME_PKGS=("iptables-nft:iptables" "ip:iproute2")
-TEST_PKGS=("${RUNTIME_PKGS[@]}" "flock:util-linux" "hyperfine:hyperfine" "postconf:postfix"
-           "openssl:openssl" "sqlite3:sqlite3" "chromium:chromium"
-           "sshd:openssh-server" "gpg:gnupg"
-           "/usr/lib/x86_64-linux-gnu/sasl2/libplain.so:libsasl2-modules")
 
 case "${1:-}" in
 install)
-    apt_install "${RUNTIME_PKGS[@]}"
+    apt_install runtime
     make_venv /opt/sdcheck .
+    # installed means it starts and finds its plugins; the report below may still find problems
+    /opt/sdcheck/bin/sdcheck list >/dev/null || die "sdcheck was installed in /opt/sdcheck but does not start"
     ln -sf /opt/sdcheck/bin/sdcheck /usr/local/bin/sdcheck
     install -d -m 0700 /var/lib/sdcheck /etc/sdcheck   # run --state; vars.yml and waivers.yml
     echo "setup: installed /opt/sdcheck/bin/sdcheck (also /usr/local/bin/sdcheck)" >&2
@@ -53,12 +58,12 @@ install)
     ;;
 test)
     shift
-    apt_install "${TEST_PKGS[@]}"
+    apt_install runtime test
     make_venv .venv -e '.[test]'
     exec .venv/bin/python -m pytest "$@"
     ;;
 bench)
-    apt_install "${TEST_PKGS[@]}"
+    apt_install runtime test bench
     # a regular (not editable) install, byte-compiled, as users get it
     rm -rf .bench-venv && make_venv .bench-venv .
     make_venv .venv -e ".[test,bench]"

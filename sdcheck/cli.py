@@ -75,6 +75,8 @@ def _define(name: str, sub=None) -> argparse.ArgumentParser:
         p.add_argument("--ssh-config", metavar="FILE", help="ssh_config for ssh:// hosts")
         p.add_argument("--ssh-identity-file", metavar="FILE", help="private key for ssh:// hosts")
         p.add_argument("--sudo", action="store_true", help="run the commands on the hosts through sudo")
+        p.add_argument("--ansible-inventory", metavar="FILE", help="Ansible inventory for ansible:// hosts; "
+                       "ansible://GROUP checks every host of the group")
     elif name == "list":
         p = _add_command(sub, "list", help="the checks, with ids and descriptions")
         p.add_argument("--profile", help="only the checks this profile's baseline enables")
@@ -246,6 +248,8 @@ def _host_facts(spec: str, args):
         kw["ssh_config"] = args.ssh_config
     if args.ssh_identity_file:
         kw["ssh_identity_file"] = args.ssh_identity_file
+    if args.ansible_inventory and spec.startswith("ansible://"):
+        kw["ansible_inventory"] = args.ansible_inventory
     return TestinfraFacts(testinfra.get_host(spec, **kw), name=spec, sudo=args.sudo)
 
 
@@ -316,7 +320,12 @@ def _report_hosts(args) -> int:
 
     if args.format == "html":
         raise UsageError("--format html covers one host; with --hosts use text, json or junit")
-    specs = [h.strip() for h in args.hosts.split(",") if h.strip()]
+    from sdcheck.facts.testinfra import HostSpecError, expand_specs
+
+    try:
+        specs = expand_specs([h.strip() for h in args.hosts.split(",") if h.strip()], args.ansible_inventory)
+    except HostSpecError as exc:
+        raise UsageError(str(exc)) from None
     with ThreadPoolExecutor(max_workers=min(8, len(specs))) as pool:
         results = list(pool.map(lambda spec: _report_host(spec, args), specs))
     code = EXIT_OK

@@ -110,10 +110,15 @@ def _specs(config) -> list[str]:
         hosts = None
     if not hosts:
         return ["local://"]
+    from sdcheck.facts.testinfra import HostSpecError, expand_specs
+
     specs = []
     for h in hosts if isinstance(hosts, list) else [hosts]:
         specs.extend(s.strip() for s in h.split(",") if s.strip())
-    return specs
+    try:
+        return expand_specs(specs, config.getoption("ansible_inventory", None))
+    except HostSpecError as exc:
+        raise pytest.UsageError(f"sdcheck: {exc}") from None
 
 
 class SdcheckItem(pytest.Item):

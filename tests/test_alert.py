@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import need
 from sdcheck.checks.alert import diagnose
 
 PREFIX = "System configuration error: "
@@ -38,8 +39,7 @@ class GpgHome:
     """A GnuPG home with short path (gpg's sockets live there)."""
 
     def __init__(self):
-        if shutil.which("gpg") is None:
-            pytest.skip("not installed: gpg (run ./setup.sh test)")
+        need("gpg", "gpgconf", root=False)
         self.path = Path(tempfile.mkdtemp(prefix="sdg-", dir="/tmp"))
         self.path.chmod(0o700)
 

@@ -27,9 +27,7 @@ FINGERPRINT = "6D:87:EE:CB:D0:37:2F:88:B8:29:06:FB:35:F4:65:00:7F:FD:84:29"
 
 
 def _postfix_tools() -> None:
-    for tool in ("postconf", "postmap"):
-        if shutil.which(tool) is None and not os.path.exists(f"/usr/sbin/{tool}"):
-            pytest.skip(f"not installed: {tool} (run ./setup.sh test)")
+    need("postconf", "postmap", root=False)
 
 
 def _settle(path: Path) -> None:

@@ -17,6 +17,7 @@ import yaml
 
 from sdcheck.model import CheckOutcome, Finding, RunResult, Severity, Status
 from sdcheck.text import Redactor
+from conftest import need
 from storegen import StoreFixture, file_name
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -110,9 +111,8 @@ def test_junit_is_read_back_by_a_junit_library(tmp_path):
 
 
 def test_html_renders_in_headless_chromium(tmp_path):
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if browser is None:
-        pytest.skip("not installed: chromium (run ./setup.sh test)")
+    need("chromium", root=False)
+    browser = shutil.which("chromium")
     page = tmp_path / "r.html"
     page.write_text(_render("html"))
     res = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",

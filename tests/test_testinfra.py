@@ -25,9 +25,7 @@ class SshHost:
     end is in this (the test's) namespace, and sshd listening on the namespace's address."""
 
     def __init__(self, tmp: Path, client_key: Path):
-        need("ip", "iptables-nft", "ssh", "ssh-keygen")
-        if not Path("/usr/sbin/sshd").exists():
-            pytest.skip("not installed: openssh-server (run ./setup.sh test)")
+        need("ip", "iptables-nft", "ssh", "ssh-keygen", "/usr/sbin/sshd")
         _NEXT[0] += 1
         n = (os.getpid() % 50) * 4 + _NEXT[0]
         self.ns = Netns()
@@ -179,3 +177,82 @@ def test_pytest_plugin_one_test_per_check(ssh_host, client, pytester):
     result.assert_outcomes(passed=5, failed=1)  # the ruleset check; default-drop looks at tails only
     text = "\n".join(result.outlines)
     assert "iptables.ruleset [high] FAIL" in text and "unexpected rule #1 accepts traffic" in text
+
+
+def _inventory(path: Path, cfg: Path, hosts: dict[str, str]) -> Path:
+    """An Ansible inventory (YAML) with the hosts in one group, as SecureDrop admins keep."""
+    import yaml
+
+    ssh_args = f"-F {cfg}"
+    path.write_text(yaml.safe_dump({"all": {"children": {"securedrop": {"hosts": {
+        name: {"ansible_host": address, "ansible_user": "root", "ansible_ssh_common_args": ssh_args}
+        for name, address in hosts.items()}}}}}))
+    return path
+
+
+@pytest.fixture
+def two_hosts(tmp_path, client):
+    key, cfg = client
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = SshHost(tmp_path / "a", key)
+    b = SshHost(tmp_path / "b", key)
+    try:
+        for h in (a, b):
+            h.load(render("iptables-app-prod.j2"))
+        b.ns.sh("iptables-nft -I OUTPUT 1 -j ACCEPT")  # one tampered host
+        a.wait(cfg)
+        b.wait(cfg)
+        yield a, b
+    finally:
+        a.close()
+        b.close()
+
+
+def _by_host(report: dict) -> dict[str, set]:
+    return {h["host"]: _outcomes(h) for h in report["hosts"]}
+
+
+def test_ansible_inventory_group_gives_what_ssh_gives(two_hosts, client, tmp_path):
+    a, b = two_hosts
+    _key, cfg = client
+    inv = _inventory(tmp_path / "inventory.yml", cfg, {"app1": a.address, "app2": b.address})
+    over_ansible = _by_host(remote_report(cfg, "ansible://securedrop", extra=("--ansible-inventory", str(inv))))
+    over_ssh = _by_host(remote_report(cfg, a.spec, b.spec))
+    assert set(over_ansible) == {"ansible://app1", "ansible://app2"}
+    assert over_ansible["ansible://app1"] == over_ssh[a.spec]
+    assert over_ansible["ansible://app2"] == over_ssh[b.spec]
+    # and the tampered host is found over both
+    assert any(f[0] == "iptables.ruleset" and f[1] == "fail" for f in over_ansible["ansible://app2"])
+    assert not any(f[1] in ("fail", "error") for f in over_ansible["ansible://app1"])
+
+
+def test_ansible_unreachable_inventory_host_leaves_the_others_reported(ssh_host, client, tmp_path):
+    _key, cfg = client
+    inv = _inventory(tmp_path / "inventory.yml", cfg, {"app": ssh_host.address, "gone": "10.254.254.254"})
+    report = remote_report(cfg, "ansible://all", extra=("--ansible-inventory", str(inv)))
+    by_host = {h["host"]: h for h in report["hosts"]}
+    assert set(by_host) == {"ansible://app", "ansible://gone"}
+    (gone,) = by_host["ansible://gone"]["findings"]
+    assert gone["check_id"] == "sdcheck.host" and gone["status"] == "error"
+    assert {c["status"] for c in by_host["ansible://app"]["checks"]} == {"pass"}
+
+
+def test_ansible_without_inventory_host_is_a_usage_error(client, tmp_path):
+    _key, cfg = client
+    inv = _inventory(tmp_path / "inventory.yml", cfg, {"app": "10.254.254.253"})
+    res = subprocess.run([sys.executable, "-m", "sdcheck", "report", "--hosts", "ansible://nosuchgroup",
+                          "--ansible-inventory", str(inv), "--profile", "app"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2
+    assert "matches no host in the Ansible inventory" in res.stderr + res.stdout
+
+
+def test_pytest_plugin_over_an_ansible_inventory(ssh_host, client, pytester, tmp_path):
+    _key, cfg = client
+    inv = _inventory(tmp_path / "inventory.yml", cfg, {"app": ssh_host.address})
+    result = pytester.runpytest_subprocess("--sdcheck", "--hosts", "ansible://securedrop", "--ansible-inventory",
+                                           str(inv), "--ssh-config", str(cfg), "--sdcheck-profile", "app",
+                                           "--sdcheck-vars", VARS, "--sdcheck-only", "iptables", "-v")
+    result.assert_outcomes(passed=5)
+    assert any("sdcheck[ansible://app]::iptables.ruleset PASSED" in ln for ln in result.outlines)

@@ -566,8 +566,9 @@ class NftNative(Check):
     def run(self) -> Iterable[Finding]:
         facts = self.ctx.facts
         if facts.which("nft") is None:
-            yield self.skip("the nft program is not installed, so native nftables tables cannot be listed",
-                            resource="nftables")
+            # fail closed: without nft, tables it created are invisible, so this is no pass
+            yield self.error("the nft program is not installed, so nftables tables cannot be listed; "
+                             "install the Debian package nftables", resource="nftables")
             return
         res = facts.run(["nft", "-j", "list", "ruleset"], timeout=20)
         if not res.ok:
