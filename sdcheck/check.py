@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import threading
 
-from sdcheck.facts import Facts
+from sdcheck.host.base import Facts
 from sdcheck.model import Finding, Severity, Status
 
 ID_RE = re.compile(r"^[a-z][a-z0-9]*(\.[a-z0-9]+(-[a-z0-9]+)*)+$")

@@ -121,10 +121,10 @@ def _prepare(args, facts=None):
     """Everything up to running checks. Raises UsageError/BaselineError/RegistryError/ProfileError."""
     from sdcheck.baseline import (PROFILES, SECRET_VARS, BaselineError, bundled_path, load_baseline,
                                   load_vars_file, merge_variables, parse_var_option, resolve_options)
-    from sdcheck.facts.local import LocalFacts
+    from sdcheck.host.local import LocalFacts
     from sdcheck.profile import detect_profile
     from sdcheck.registry import load_checks, plugin_names, select
-    from sdcheck.text import Redactor
+    from sdcheck.escape import Redactor
 
     facts = facts or LocalFacts()
     cli_vars = [parse_var_option(v) for v in args.var]
@@ -241,7 +241,7 @@ def cmd_run(args) -> int:
 def _host_facts(spec: str, args):
     import testinfra
 
-    from sdcheck.facts.testinfra import TestinfraFacts
+    from sdcheck.host.testinfra import TestinfraFacts
 
     kw = {}
     if args.ssh_config:
@@ -257,7 +257,7 @@ def _report_host(spec: str, args):
     """(result, redact, ctx) for one testinfra host; an unreachable host is one ERROR."""
     import copy
 
-    from sdcheck.facts import FactError
+    from sdcheck.host.base import FactError
     from sdcheck.model import CheckOutcome, Finding, RunResult, Severity, Status
 
     try:
@@ -267,7 +267,7 @@ def _report_host(spec: str, args):
             raise FactError(f"{spec}: a test command failed (exit {probe.returncode}); with --sudo, is sudo "
                             "allowed without a password?")
     except Exception as exc:  # noqa: BLE001 - reported as this host's finding
-        from sdcheck.text import Redactor
+        from sdcheck.escape import Redactor
 
         result = RunResult(profile=args.profile or "?", profile_source="not reached", baseline="-")
         result.outcomes = [CheckOutcome("sdcheck.host", f"{spec} can be reached", Severity.CRITICAL, [Finding(
@@ -320,7 +320,7 @@ def _report_hosts(args) -> int:
 
     if args.format == "html":
         raise UsageError("--format html covers one host; with --hosts use text, json or junit")
-    from sdcheck.facts.testinfra import HostSpecError, expand_specs
+    from sdcheck.host.testinfra import HostSpecError, expand_specs
 
     try:
         specs = expand_specs([h.strip() for h in args.hosts.split(",") if h.strip()], args.ansible_inventory)
@@ -404,9 +404,9 @@ def cmd_explain(args) -> int:
 
 
 def cmd_baseline(args) -> int:
-    from sdcheck.capture import CaptureError, capture_iptables
+    from sdcheck.plugins.iptables.capture import CaptureError, capture_iptables
     from sdcheck.check import Context
-    from sdcheck.facts.local import LocalFacts
+    from sdcheck.host.local import LocalFacts
 
     ctx = Context(LocalFacts(), "captured", {})
     try:
@@ -442,7 +442,7 @@ def _fail(exc: BaseException, running: bool, redact, debug: bool) -> int:
     from sdcheck.formatters.ossec import error_line
     from sdcheck.profile import ProfileError
     from sdcheck.registry import RegistryError
-    from sdcheck.text import Redactor, escape
+    from sdcheck.escape import Redactor, escape
 
     expected = (UsageError, BaselineError, RegistryError, ProfileError)
     redact = redact or Redactor()

@@ -8,7 +8,7 @@ only on a server, ossec-agentd only on an agent.
 
 from __future__ import annotations
 
-from sdcheck.facts import Facts
+from sdcheck.host.base import Facts
 
 MARKERS = (
     ("mon", "/var/lib/dpkg/info/securedrop-ossec-server.list"),

@@ -63,7 +63,7 @@ def run_on(host, *, profile=None, vars_path=None, baseline=None, only=(), skip=(
     import argparse
 
     from sdcheck import cli
-    from sdcheck.facts.testinfra import TestinfraFacts
+    from sdcheck.host.testinfra import TestinfraFacts
 
     args = argparse.Namespace(command="report", profile=profile, baseline=baseline, vars=vars_path, var=[],
                               only=list(only), skip=list(skip), waivers=None, fail_on="low", state=None,
@@ -110,7 +110,7 @@ def _specs(config) -> list[str]:
         hosts = None
     if not hosts:
         return ["local://"]
-    from sdcheck.facts.testinfra import HostSpecError, expand_specs
+    from sdcheck.host.testinfra import HostSpecError, expand_specs
 
     specs = []
     for h in hosts if isinstance(hosts, list) else [hosts]:
@@ -159,7 +159,7 @@ class SdcheckFailure(Exception):
 
 def _describe(outcome) -> str:
     from sdcheck.formatters import clean
-    from sdcheck.text import Redactor
+    from sdcheck.escape import Redactor
 
     red = Redactor()
     lines = [f"{outcome.check_id} [{outcome.severity}] {outcome.status.value.upper()}: {outcome.title}"]
@@ -184,7 +184,7 @@ def _check_ids(config, spec: str) -> list[str]:
     if not path:
         profile = s["profile"]
         if not profile:
-            from sdcheck.facts.testinfra import TestinfraFacts
+            from sdcheck.host.testinfra import TestinfraFacts
             from sdcheck.profile import detect_profile
 
             profile, _marker = detect_profile(TestinfraFacts(_host(config, spec), name=spec, sudo=s["sudo"]))

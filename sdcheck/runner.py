@@ -11,9 +11,9 @@ import threading
 import time
 
 from sdcheck.check import Check, Context
-from sdcheck.facts import FactError
+from sdcheck.host.base import FactError
 from sdcheck.model import CheckOutcome, Finding, Severity, Status
-from sdcheck.text import escape
+from sdcheck.escape import escape
 
 
 def _error(cls: type[Check], message: str) -> Finding:

@@ -14,14 +14,14 @@ from hypothesis import strategies as st
 from conftest import SD
 from sdcheck.baseline import BaselineError, load_baseline, load_vars_file, parse_var_option
 from sdcheck.check import Check, Context
-from sdcheck.facts import FactError
-from sdcheck.facts.local import LocalFacts
+from sdcheck.host.base import FactError
+from sdcheck.host.local import LocalFacts
 from sdcheck.formatters import clean
 from sdcheck.model import Status
 from sdcheck.profile import ProfileError, detect_profile
 from sdcheck.registry import RegistryError, validate
 from sdcheck.runner import run_checks
-from sdcheck.text import Redactor, escape, from_host, truncate_utf8
+from sdcheck.escape import Redactor, escape, from_host, truncate_utf8
 
 
 def sdcheck(*args, **kw):
@@ -247,7 +247,7 @@ def test_runner_turns_every_failure_into_error():
 
 
 def test_missing_iptables_is_an_error_not_a_pass(tmp_path):
-    from sdcheck.checks.iptables import DefaultDrop
+    from sdcheck.plugins.iptables.checks import DefaultDrop
     facts = LocalFacts(search_path=(str(tmp_path),))
     ctx = Context(facts, "app", {}, {"iptables.default-drop": {k: o.default for k, o in DefaultDrop.options.items()}})
     (outcome,) = run_checks([DefaultDrop], ctx)

@@ -185,8 +185,8 @@ def test_python_iptables_and_legacy_save_agree(netns):
         netns.restore("legacy", render(template))
         script = (
             "import json\n"
-            "from sdcheck.facts.local import LocalFacts\n"
-            "from sdcheck.netfilter import read_snapshot\n"
+            "from sdcheck.host.local import LocalFacts\n"
+            "from sdcheck.plugins.iptables.live import read_snapshot\n"
             "out = {}\n"
             "for iptc in (True, False):\n"
             "    s = read_snapshot(LocalFacts(), 4, use_iptc=iptc)\n"

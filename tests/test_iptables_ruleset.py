@@ -274,7 +274,7 @@ def _expected_chains(profile: str) -> dict:
 
     from conftest import SITE_VARS
     from sdcheck.baseline import bundled_path, load_baseline, merge_variables, resolve_options
-    from sdcheck.parsers.iptables_save import rebind, resolve_owner
+    from sdcheck.plugins.iptables.rules import rebind, resolve_owner
     from sdcheck.registry import load_checks
 
     baseline = load_baseline(bundled_path(profile))
@@ -297,8 +297,8 @@ EXPECTED = {p: _expected_chains(p) for p in ("app", "mon")}
 def test_respelled_ruleset_gives_no_difference(profile, rnd):
     import shlex
 
-    from sdcheck.parsers.iptables_save import parse_save
-    from sdcheck.rulediff import diff_rules
+    from sdcheck.plugins.iptables.rules import parse_save
+    from sdcheck.plugins.iptables.diff import diff_rules
 
     out = []
     for line in render(TEMPLATE[profile]).splitlines():

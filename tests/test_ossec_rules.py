@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from ossec_engine import evaluate, event_for, load_rules
 from sdcheck.formatters import ossec
 from sdcheck.model import CheckOutcome, Finding, RunResult, Severity, Status
-from sdcheck.text import Redactor
+from sdcheck.escape import Redactor
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = load_rules(ROOT / "ossec_rules" / "local_rules.xml")

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from sdcheck.model import CheckOutcome, Finding, RunResult, Severity, Status
-from sdcheck.text import Redactor
+from sdcheck.escape import Redactor
 from conftest import need
 from storegen import StoreFixture, file_name
 

@@ -6,7 +6,7 @@ again), so no secret and no control character reaches the output.
 
 from __future__ import annotations
 
-from sdcheck.text import Redactor, escape
+from sdcheck.escape import Redactor, escape
 
 
 def clean(value: object, redact: Redactor) -> str:

@@ -7,7 +7,7 @@ import html
 
 from sdcheck.formatters import clean
 from sdcheck.model import RunResult, Status
-from sdcheck.text import Redactor
+from sdcheck.escape import Redactor
 
 _STYLE = """
 body{font:15px/1.45 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}

@@ -11,7 +11,7 @@ import json
 from sdcheck import __version__
 from sdcheck.formatters import clean
 from sdcheck.model import RunResult, Status
-from sdcheck.text import Redactor
+from sdcheck.escape import Redactor
 
 SCHEMA_ID = "sdcheck-report"
 SCHEMA_VERSION = 1

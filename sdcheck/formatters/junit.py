@@ -6,7 +6,7 @@ from xml.etree import ElementTree as ET
 
 from sdcheck.formatters import clean
 from sdcheck.model import RunResult, Status
-from sdcheck.text import Redactor
+from sdcheck.escape import Redactor
 
 
 def render(result: RunResult, redact: Redactor) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sdcheck.formatters import clean
 from sdcheck.model import Finding, RunResult, Status
-from sdcheck.text import Redactor, truncate_utf8
+from sdcheck.escape import Redactor, truncate_utf8
 
 PREFIX = "System configuration error: "
 MAX_LINE_BYTES = 1024

@@ -6,7 +6,7 @@ import textwrap
 
 from sdcheck.formatters import clean
 from sdcheck.model import RunResult, Status
-from sdcheck.text import Redactor
+from sdcheck.escape import Redactor
 
 WIDTH = 80
 _COLOURS = {Status.FAIL: "31", Status.ERROR: "35", Status.PASS: "32", Status.SKIP: "33", Status.WAIVED: "36"}

@@ -1,7 +1,7 @@
 """Probe an SMTP relay the way Postfix will use it: greeting, EHLO, STARTTLS, certificate
 verification (CA directory, CA file, or certificate fingerprint), AUTH offered after TLS.
 
-Run as a module in a child process (``python -I -m sdcheck.smtp_probe``), so sdcheck can
+Run as a module in a child process (``python -I -m sdcheck.plugins.alert.smtp_probe``), so sdcheck can
 run it as the postfix user: SecureDrop's firewall lets only that user reach the relay.
 Arguments arrive as JSON on stdin; the result leaves as JSON on stdout. No credentials are
 sent: AUTH is only looked for, never attempted.

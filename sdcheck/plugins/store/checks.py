@@ -1,6 +1,6 @@
 """The submission store and its database agree (Application Server).
 
-One read-only pass (sdcheck/store_scan.py) serves every check here. File names and
+One read-only pass (sdcheck/plugins/store/collect.py) serves every check here. File names and
 filesystem ids identify sources, so messages carry counts and sizes only; the names go to
 the finding's detail, which ``sdcheck report`` shows (escaped, at most ``--limit``) and
 ``sdcheck run`` never prints.
@@ -31,14 +31,14 @@ def _size(n: int) -> str:
 
 
 def store_scan(ctx: Context):
-    from sdcheck.store_scan import scan
+    from sdcheck.plugins.store.collect import scan
 
     def compute():
         v = ctx.vars
         uid = ctx.facts.user_id(str(v.get("app_user", "www-data")))
         leftovers = tuple(d for d in (v.get("shredder_dir"), v.get("store_tmp_dir")) if d)
         if not ctx.facts.is_local:  # through testinfra: sqlite3 -readonly and find on the host
-            from sdcheck.store_scan import remote_scan
+            from sdcheck.plugins.store.collect import remote_scan
             return remote_scan(ctx.facts, str(v.get("store_dir", "/var/lib/securedrop/store")),
                                str(v.get("db_path", "/var/lib/securedrop/db.sqlite")), app_uid=uid,
                                timeout=float(v.get("db_busy_timeout", 5)), keep=int(ctx.detail_limit),
@@ -61,7 +61,7 @@ class _StoreCheck(Check):
     options: dict = {}
 
     def run(self) -> Iterable[Finding]:
-        from sdcheck.store_scan import StoreFault
+        from sdcheck.plugins.store.collect import StoreFault
 
         try:
             result = store_scan(self.ctx)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import time
 
-from sdcheck.checks.iptables import BUILTIN_CHAINS, snapshot
-from sdcheck.parsers.iptables_save import format_rule, is_owner_id, rebind
+from sdcheck.plugins.iptables.checks import BUILTIN_CHAINS, snapshot
+from sdcheck.plugins.iptables.rules import format_rule, is_owner_id, rebind
 
 
 class CaptureError(Exception):

@@ -95,6 +95,6 @@ class Facts:
         return best[1] if best else None
 
     def read_text(self, path: str, limit: int = 1 << 20) -> str:
-        from sdcheck.text import from_host
+        from sdcheck.escape import from_host
 
         return from_host(self.read_bytes(path, limit))

@@ -16,8 +16,8 @@ import re
 import time
 
 from sdcheck.check import Check, Option
-from sdcheck.facts import FactError
-from sdcheck.facts.local import LocalFacts
+from sdcheck.host.base import FactError
+from sdcheck.host.local import LocalFacts
 from sdcheck.model import Finding, Severity
 
 FPR_RE = re.compile(r"^[0-9A-F]{40}$")
@@ -314,7 +314,7 @@ class AlertRelay(Check):
             user = self.ctx.facts.user_id(self.opts["probe_user"])
             if user is None:
                 raise FactError(f"the user {self.opts['probe_user']} does not exist (probe_user)")
-        from sdcheck import smtp_probe
+        from sdcheck.plugins.alert import smtp_probe
 
         # the probe's own source, run by the system interpreter: the postfix user may not be
         # able to read sdcheck's installation or a private interpreter (stdlib only is needed)
@@ -436,7 +436,7 @@ class AlertMaillog(Check):
         if st.is_symlink or not st.is_file:
             raise FactError(f"{path} is not a regular file")
         limit = self.opts["tail_bytes"]
-        from sdcheck.text import from_host
+        from sdcheck.escape import from_host
 
         text = from_host(self.ctx.facts.read_tail(path, limit))
         return text.split("\n", 1)[-1] if st.size > limit else text

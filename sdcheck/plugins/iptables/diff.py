@@ -12,7 +12,7 @@ from collections import namedtuple
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from sdcheck.parsers.iptables_save import Rule
+    from sdcheck.plugins.iptables.rules import Rule
 
 # kind: missing | unexpected | moved | changed | comment
 # exp_pos/act_pos: 1-based positions (0 when the rule is absent on that side)

@@ -12,8 +12,8 @@ if TYPE_CHECKING:
 
 from sdcheck.check import Check, Context, Option
 from sdcheck.model import Finding, Severity
-from sdcheck.netfilter import LOCK_PATH, Snapshot, preload_iptc, read_snapshot
-from sdcheck.parsers.iptables_save import (
+from sdcheck.plugins.iptables.live import LOCK_PATH, Snapshot, preload_iptc, read_snapshot
+from sdcheck.plugins.iptables.rules import (
     Chain, ParseError, Rule, Table, format_rule, is_owner_id, parse_rule, rebind, resolve_owner,
 )
 
@@ -472,7 +472,7 @@ class Ruleset(Check):
 
     def _chain(self, tname: str, chain: str, want: list[Rule], have: list[Rule], live: Chain | None,
                tag: str, pre: str, backend: str) -> Iterable[Finding]:
-        from sdcheck.rulediff import diff_rules, unified
+        from sdcheck.plugins.iptables.diff import diff_rules, unified
 
         changes = diff_rules(want, have)
         if not changes:

@@ -22,15 +22,15 @@ import os
 import threading
 import time
 
-from sdcheck.facts import FactError, Facts
-from sdcheck.parsers.iptables_save import (
+from sdcheck.host.base import FactError, Facts
+from sdcheck.plugins.iptables.rules import (
     Chain, ParseError, Table, iptc_rule_tokens, parse_save, rule_from_tokens,
 )
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from sdcheck.parsers.iptables_save import Resolver
-from sdcheck.text import escape
+    from sdcheck.plugins.iptables.rules import Resolver
+from sdcheck.escape import escape
 
 LOCK_PATH = "/run/xtables.lock"
 _SAVE_TIMEOUT = 20.0

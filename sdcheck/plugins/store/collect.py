@@ -282,7 +282,7 @@ WORKER_TIMEOUT = 600.0
 def _parallel(store_dir, db_path, timeout, app_uid, keep, workers) -> list:
     """The comparison split by source id between worker processes: lstat() dominates and
     runs in the kernel, so processes (not threads) scale it. The workers are plain
-    subprocesses of this interpreter running sdcheck.store_scan (not multiprocessing,
+    subprocesses of this interpreter running sdcheck.plugins.store.collect (not multiprocessing,
     which would re-run the caller's __main__), and they are killed if they overrun."""
     import json
     import pickle
@@ -291,7 +291,7 @@ def _parallel(store_dir, db_path, timeout, app_uid, keep, workers) -> list:
 
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     code = (f"import sys; sys.path.insert(0, {package_root!r}); "
-            "from sdcheck.store_scan import _worker_main; _worker_main()")
+            "from sdcheck.plugins.store.collect import _worker_main; _worker_main()")
     procs = []
     try:
         for share in range(workers):
@@ -447,7 +447,7 @@ def remote_scan(facts, store_dir: str, db_path: str, *, app_uid: int | None, tim
     import json
     from urllib.parse import quote
 
-    from sdcheck.facts import FactError
+    from sdcheck.host.base import FactError
 
     started = time.monotonic()
     out = StoreScan(keep)

@@ -14,9 +14,9 @@ if TYPE_CHECKING:
     from typing import Iterable
 
 from sdcheck.check import Check, Context, Option
-from sdcheck.facts import FactError
+from sdcheck.host.base import FactError
 from sdcheck.model import Finding, Severity
-from sdcheck.parsers.postfix import (
+from sdcheck.plugins.postfix.parse import (
     allowed_protocols, header_rules, main_cf_lines, normalise_fingerprint, parse_postconf,
     parse_service_params, parse_services, table_refs, words,
 )
