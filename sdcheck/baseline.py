@@ -120,7 +120,9 @@ def load_yaml(path: str) -> Any:
         raise BaselineError(path, mark.line + 1 if mark else None, msg) from None
 
 
-def _line(obj: Any, key: Any = None, default: int | None = None) -> int | None:
+def line_of(obj: Any, key: Any = None, default: int | None = None) -> int | None:
+    """The line in its YAML file of a mapping's ``key`` (or of the value itself): for
+    error messages that point at ``file:line``; ``default`` when it is not known."""
     if key is not None and isinstance(obj, _MDict):
         return obj.key_lines.get(key, obj.line)
     return getattr(obj, "line", default) or default
@@ -133,10 +135,10 @@ def load_vars_file(path: str) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise BaselineError(path, _line(data, default=1), "a vars file must be a mapping of name: value")
+        raise BaselineError(path, line_of(data, default=1), "a vars file must be a mapping of name: value")
     for key in data:
         if not isinstance(key, str) or not _NAME_RE.match(key):
-            raise BaselineError(path, _line(data, key), f"variable name {key!r} is not a plain identifier")
+            raise BaselineError(path, line_of(data, key), f"variable name {key!r} is not a plain identifier")
     return dict(data)
 
 
@@ -180,7 +182,7 @@ def interpolate(value: Any, variables: dict[str, Any], path: str, line: int | No
             return str(v)
         return _VAR_RE.sub(sub, value)
     if isinstance(value, dict):
-        out_d = _MDict((k, interpolate(v, variables, path, _line(value, k, line))) for k, v in value.items())
+        out_d = _MDict((k, interpolate(v, variables, path, line_of(value, k, line))) for k, v in value.items())
         out_d.line = getattr(value, "line", 0) or line or 0
         out_d.key_lines = dict(getattr(value, "key_lines", {}))
         return out_d
@@ -216,16 +218,16 @@ def _expand_block(block: dict, variables: dict[str, Any], path: str,
                             f"got keys {', '.join(sorted(map(str, keys)))}")
     body = block["do"]
     if not isinstance(body, list):
-        raise BaselineError(path, _line(block, "do", line), "'do' must be a list")
+        raise BaselineError(path, line_of(block, "do", line), "'do' must be a list")
     if "for_each" in keys:
         name = block["as"]
         if not isinstance(name, str) or not _NAME_RE.match(name):
-            raise BaselineError(path, _line(block, "as", line), "'as' must be a plain identifier")
-        values = interpolate(block["for_each"], variables, path, _line(block, "for_each", line))
+            raise BaselineError(path, line_of(block, "as", line), "'as' must be a plain identifier")
+        values = interpolate(block["for_each"], variables, path, line_of(block, "for_each", line))
         if isinstance(values, (str, int, float)) and not isinstance(values, bool):
             values = [values]  # a single DNS server written without a list
         if not isinstance(values, list):
-            raise BaselineError(path, _line(block, "for_each", line),
+            raise BaselineError(path, line_of(block, "for_each", line),
                                 f"'for_each' must be a list, got {type(values).__name__}")
         out: list = []
         lines: list = []
@@ -235,14 +237,40 @@ def _expand_block(block: dict, variables: dict[str, Any], path: str,
             lines.extend(item_lines(got))
         return out, lines
     key = "when" if "when" in keys else "unless"
-    cond = interpolate(block[key], variables, path, _line(block, key, line))
+    cond = interpolate(block[key], variables, path, line_of(block, key, line))
     if not isinstance(cond, bool):
-        raise BaselineError(path, _line(block, key, line),
+        raise BaselineError(path, line_of(block, key, line),
                             f"'{key}' must be true or false, got {type(cond).__name__}")
     if cond != (key == "when"):
         return [], []
     got = interpolate(body, variables, path, line)
     return list(got), item_lines(got)
+
+
+# -- host facts ----------------------------------------------------------------------
+# ${fact:NAME} is the one interpolation syntax for what only the host can tell; variables
+# are bound when the baseline loads, facts when a check runs on the host (Context.fact).
+HOST_FACTS = ("default_interface",)
+_FACT_PREFIX = "${fact:"
+
+
+def substitute_facts(value: str, fact) -> str:
+    """``value`` with each ``${fact:NAME}`` replaced by ``fact(NAME)``; a fact that has no
+    value (None) is left as written, so it cannot match anything real."""
+    if _FACT_PREFIX not in value:
+        return value
+    out = []
+    rest = value
+    while _FACT_PREFIX in rest:
+        head, _, tail = rest.partition(_FACT_PREFIX)
+        name, close, after = tail.partition("}")
+        if not close:
+            break
+        got = fact(name)
+        out.append(head + (got if got is not None else _FACT_PREFIX + name + "}"))
+        rest = after
+    out.append(rest)
+    return "".join(out)
 
 
 # -- baselines ----------------------------------------------------------------------
@@ -255,6 +283,13 @@ class Baseline:
         self.checks = checks        # check id -> raw options
         self.lines = lines or {}    # check id -> line of its section
 
+    def source_of(self, check_id: str) -> str:
+        """The file that defined a check's options (a parent baseline, for inherited ones)."""
+        return getattr(self.checks.get(check_id), "_path", None) or self.path
+
+    def line_of(self, check_id: str) -> int | None:
+        return self.lines.get(check_id)
+
 
 _TOP_KEYS = {"sdcheck_baseline", "profile", "description", "extends", "vars", "checks"}
 
@@ -266,14 +301,14 @@ def bundled_path(profile: str) -> str:
 def load_baseline(path: str, _seen: tuple[str, ...] = ()) -> Baseline:
     data = load_yaml(path)
     if not isinstance(data, dict):
-        raise BaselineError(path, _line(data, default=1), "a baseline must be a mapping")
+        raise BaselineError(path, line_of(data, default=1), "a baseline must be a mapping")
     for key in data:
         if key not in _TOP_KEYS:
-            raise BaselineError(path, _line(data, key), f"unknown key {key!r} "
+            raise BaselineError(path, line_of(data, key), f"unknown key {key!r} "
                                 f"(allowed: {', '.join(sorted(_TOP_KEYS))})")
     version = data.get("sdcheck_baseline")
     if version != SCHEMA_VERSION:
-        raise BaselineError(path, _line(data, "sdcheck_baseline", 1),
+        raise BaselineError(path, line_of(data, "sdcheck_baseline", 1),
                             f"'sdcheck_baseline: {SCHEMA_VERSION}' is required (got {version!r})")
     variables: dict[str, Any] = {}
     checks: dict[str, dict[str, Any]] = {}
@@ -281,37 +316,37 @@ def load_baseline(path: str, _seen: tuple[str, ...] = ()) -> Baseline:
     parent = data.get("extends")
     if parent is not None:
         if not isinstance(parent, str):
-            raise BaselineError(path, _line(data, "extends"), "'extends' must be a file name")
+            raise BaselineError(path, line_of(data, "extends"), "'extends' must be a file name")
         ppath = parent if os.path.isabs(parent) else os.path.join(os.path.dirname(path), parent)
         if os.path.abspath(ppath) in _seen:
-            raise BaselineError(path, _line(data, "extends"), f"'extends' loops back to {parent}")
+            raise BaselineError(path, line_of(data, "extends"), f"'extends' loops back to {parent}")
         base = load_baseline(ppath, _seen + (os.path.abspath(path),))
         variables.update(base.variables)
         checks.update(base.checks)
         lines.update(base.lines)
     raw_vars = data.get("vars") or {}
     if not isinstance(raw_vars, dict):
-        raise BaselineError(path, _line(data, "vars"), "'vars' must be a mapping")
+        raise BaselineError(path, line_of(data, "vars"), "'vars' must be a mapping")
     variables.update(raw_vars)
     raw_checks = data.get("checks") or {}
     if not isinstance(raw_checks, dict):
-        raise BaselineError(path, _line(data, "checks"), "'checks' must be a mapping of check id: options")
+        raise BaselineError(path, line_of(data, "checks"), "'checks' must be a mapping of check id: options")
     for cid, opts in raw_checks.items():
         if opts is None:
             opts = _MDict()
-            opts.line, opts.key_lines = _line(raw_checks, cid), {}
+            opts.line, opts.key_lines = line_of(raw_checks, cid), {}
         if opts is False:  # a child baseline can switch off an inherited check
             checks.pop(cid, None)
             continue
         if not isinstance(opts, dict):
-            raise BaselineError(path, _line(raw_checks, cid), f"options of {cid!r} must be a mapping")
+            raise BaselineError(path, line_of(raw_checks, cid), f"options of {cid!r} must be a mapping")
         checks[cid] = opts
-        lines[cid] = _line(raw_checks, cid) or 0
+        lines[cid] = line_of(raw_checks, cid) or 0
         if isinstance(opts, _MDict):
             opts._path = path  # for messages: the file that defined these options
     profile = data.get("profile")
     if not isinstance(profile, str) or not _PROFILE_RE.match(profile):
-        raise BaselineError(path, _line(data, "profile", 1),
+        raise BaselineError(path, line_of(data, "profile", 1),
                             "'profile' (a lower-case word such as app or mon) is required")
     return Baseline(path, profile, str(data.get("description") or ""), variables, checks, lines)
 
@@ -335,8 +370,8 @@ def resolve_options(baseline: Baseline, classes: dict[str, type[Check]],
     """
     out: dict[str, dict[str, Any]] = {}
     for cid, raw in baseline.checks.items():
-        path = getattr(raw, "_path", None) or baseline.path
-        line = baseline.lines.get(cid)
+        path = baseline.source_of(cid)
+        line = baseline.line_of(cid)
         cls = classes.get(cid)
         if cls is None:
             raise BaselineError(path, line, f"unknown check {cid!r} (see 'sdcheck list')")
@@ -344,14 +379,14 @@ def resolve_options(baseline: Baseline, classes: dict[str, type[Check]],
         for key in raw:
             if key not in cls.options:
                 allowed = ", ".join(sorted(cls.options)) or "none"
-                raise BaselineError(path, _line(raw, key, line),
+                raise BaselineError(path, line_of(raw, key, line),
                                     f"{cid}: unknown option {key!r} (allowed: {allowed})")
         for key, opt in cls.options.items():
             if key in raw:
-                value = interpolate(raw[key], variables, path, _line(raw, key, line))
+                value = interpolate(raw[key], variables, path, line_of(raw, key, line))
                 if not _check_type(value, opt):
                     want = "/".join(t.__name__ for t in (opt.type if isinstance(opt.type, tuple) else (opt.type,)))
-                    raise BaselineError(path, _line(raw, key, line),
+                    raise BaselineError(path, line_of(raw, key, line),
                                         f"{cid}: option {key!r} must be {want}, got {type(value).__name__}")
                 resolved[key] = value
             elif opt.required:
@@ -364,6 +399,33 @@ def resolve_options(baseline: Baseline, classes: dict[str, type[Check]],
                 raise BaselineError(_path, at or _line0, f"{_cid}: {message}")
             prepare(resolved, raw, fail)
         out[cid] = resolved
+    return out
+
+
+def resolve_settings(baseline: Baseline, variables: dict[str, Any], vars_path: str | None) -> dict[str, Any]:
+    """The loaded plugins' declared settings (registry.plugin_settings) from the variables:
+    defaulted, type-checked, and refused with the file and line where they were set."""
+    import math
+
+    from sdcheck.registry import plugin_settings
+
+    out: dict[str, Any] = {}
+    for name, (plugin, opt) in plugin_settings().items():
+        if name not in variables:
+            out[name] = opt.default
+            continue
+        value = variables[name]
+        bad = not _check_type(value, opt) or (isinstance(value, float) and not math.isfinite(value))
+        if not bad and opt.check is not None:
+            bad = not opt.check(value)
+        if bad:
+            where = vars_path or baseline.path
+            line = None if vars_path else line_of(baseline.variables, name)
+            want = opt.help or "/".join(t.__name__ for t in (opt.type if isinstance(opt.type, tuple) else (opt.type,)))
+            raise BaselineError(where, line, f"variable {name!r} (read by the {plugin} plugin) must be {want}, "
+                                f"got {value!r}" if name not in SECRET_VARS else
+                                f"variable {name!r} (read by the {plugin} plugin) must be {want}")
+        out[name] = value
     return out
 
 

@@ -24,10 +24,11 @@ if TYPE_CHECKING:
 class Option:
     """One key a check accepts in its baseline section."""
 
-    __slots__ = ("type", "default", "required", "help")
+    __slots__ = ("type", "default", "required", "help", "check")
 
-    def __init__(self, type, default=None, required: bool = False, help: str = ""):  # noqa: A002
+    def __init__(self, type, default=None, required: bool = False, help: str = "", check=None):  # noqa: A002
         self.type, self.default, self.required, self.help = type, default, required, help
+        self.check = check  # optional: value -> bool, for ranges
 
 
 class Context:
@@ -44,15 +45,45 @@ class Context:
         self.profile = profile
         self.vars = variables
         self._options = options or {}
+        self.settings: dict[str, Any] = {}
         self._memo: dict[str, Any] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._local: Facts | None = None
+
+    @property
+    def local(self) -> Facts:
+        """This machine, for work on copies of host data (gpg on a copied keyring): the
+        checked host itself when it is this machine."""
+        if self.facts.is_local:
+            return self.facts
+        with self._guard:
+            if self._local is None:
+                from sdcheck.host.local import LocalFacts
+
+                self._local = LocalFacts()
+            return self._local
+
+    def fact(self, name: str) -> str | None:
+        """A host fact for ``${fact:NAME}`` (see baseline.HOST_FACTS); None when the host
+        cannot tell (no default route). Raises KeyError for a name that is not a fact."""
+        from sdcheck.baseline import HOST_FACTS
+
+        if name not in HOST_FACTS:
+            raise KeyError(name)
+        return self.memo(f"fact:{name}", getattr(self.facts, name))
 
     def add_secret(self, value: str) -> None:
         """A secret read from the host: redacted from every output from now on."""
         if value and self._redact is not None:
             with self._guard:
                 self._redact.add(value)
+
+    def setting(self, name: str, declared: dict[str, Option]) -> Any:
+        """A plugin setting (a site variable its plugin declares in ``declared``, its
+        SETTINGS): checked and defaulted when the run was planned; the declared default in a
+        context made without a plan (a capture)."""
+        return self.settings[name] if name in self.settings else declared[name].default
 
     def options(self, check_id: str) -> dict[str, Any]:
         return self._options.get(check_id, {})

@@ -18,12 +18,9 @@ import sys
 
 from sdcheck import __version__
 
+from sdcheck.session import DEFAULT_VARS, UsageError
+
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
-DEFAULT_VARS = "/etc/sdcheck/vars.yml"
-
-
-class UsageError(Exception):
-    pass
 
 
 class _Parser(argparse.ArgumentParser):
@@ -117,85 +114,24 @@ COMMAND_NAMES = ("run", "report", "list", "explain", "baseline")
 
 # -- running -------------------------------------------------------------------------
 
-def _prepare(args, facts=None):
-    """Everything up to running checks. Raises UsageError/BaselineError/RegistryError/ProfileError."""
-    from sdcheck.baseline import (PROFILES, SECRET_VARS, BaselineError, bundled_path, load_baseline,
-                                  load_vars_file, merge_variables, parse_var_option, resolve_options)
-    from sdcheck.host.local import LocalFacts
-    from sdcheck.profile import detect_profile
-    from sdcheck.registry import load_checks, plugin_names, select
-    from sdcheck.escape import Redactor
+def _options(args):
+    """The session's options from parsed arguments (progress on a terminal, for report)."""
+    from sdcheck.session import Options
 
-    facts = facts or LocalFacts()
-    cli_vars = [parse_var_option(v) for v in args.var]
-    vars_path = args.vars or (DEFAULT_VARS if os.path.exists(DEFAULT_VARS) else None)
-    vars_file = load_vars_file(vars_path) if vars_path else {}
-    # secrets first, so even an error below cannot print them
-    secrets = [str(v) for k, v in list(vars_file.items()) + cli_vars if k in SECRET_VARS and v]
-    redact = args._redact = Redactor(secrets)
-
-    if args.profile:
-        if args.profile not in PROFILES and not args.baseline:
-            raise UsageError(f"unknown profile {args.profile!r} (choose {' or '.join(PROFILES)}, "
-                             "or give --baseline)")
-        profile, source = args.profile, "chosen with --profile"
-    elif args.baseline:
-        profile, source = "", "from --baseline"
-    else:
-        profile, path = detect_profile(facts)
-        source = f"detected: {path} exists"
-    baseline = load_baseline(args.baseline or bundled_path(profile))
-    profile = profile or baseline.profile
-
-    classes = load_checks(args.only or None)
-    installed, loaded = plugin_names(), {c.split(".")[0] for c in classes}
-    for cid in baseline.checks:
-        plugin = cid.split(".")[0]
-        if plugin not in installed or (plugin in loaded and cid not in classes):
-            raise BaselineError(getattr(baseline.checks[cid], "_path", None) or baseline.path,
-                                baseline.lines.get(cid), f"unknown check {cid!r} (see 'sdcheck list')")
-    variables = merge_variables(baseline, vars_file, cli_vars)
-    redact = args._redact = Redactor(secrets + [str(variables[k]) for k in SECRET_VARS if variables.get(k)])
-    wanted = [c for c in select(list(baseline.checks), args.only, args.skip) if c in classes]
-    if not wanted:
-        raise UsageError("no check is selected (baseline "
-                         f"{baseline.path}, --only {args.only or '-'}, --skip {args.skip or '-'})")
-    section = {cid: baseline.checks[cid] for cid in wanted}
-    baseline.checks = section
-    options = resolve_options(baseline, classes, variables)
-    return facts, profile, source, baseline, variables, options, [classes[c] for c in wanted], redact
+    opts = Options.from_namespace(args)
+    if args.command == "report" and sys.stderr.isatty():
+        opts.progress = _progress
+    return opts
 
 
-def execute(args, facts=None):
-    from sdcheck.check import Context
-    from sdcheck.model import RunResult
-    from sdcheck.runner import run_checks
+def _execute(args, facts=None):
+    """Run the checks; the redactor reaches ``args`` as soon as the secrets are known, so
+    that even a failure while loading cannot print them."""
+    from sdcheck.session import execute
 
-    facts, profile, source, baseline, variables, options, classes, redact = _prepare(args, facts)
-    ctx = Context(facts, profile, variables, options, redact=redact)
-    if args.command == "report":
-        ctx.detail_limit = max(0, args.limit)
-        ctx.online = args.online
-        if sys.stderr.isatty():
-            ctx.progress = _progress
-    result = RunResult(profile=profile, profile_source=source, baseline=baseline.path)
-    result.outcomes = run_checks(classes, ctx)
-    _waive(args, result, classes)
-    return result, redact, ctx
-
-
-def _waive(args, result, classes) -> None:
-    from sdcheck.waivers import DEFAULT_WAIVERS, apply_waivers, load_waivers
-
-    path = args.waivers or (DEFAULT_WAIVERS if os.path.exists(DEFAULT_WAIVERS) else None)
-    if path is None:
-        return
-    from sdcheck.registry import load_checks
-
-    waivers = load_waivers(path, set(load_checks()))
-    extra = apply_waivers(result.outcomes, waivers, path)
-    if extra is not None:
-        result.outcomes.append(extra)
+    def keep(redactor):
+        args._redact = redactor
+    return execute(_options(args), facts, keep)
 
 
 def _progress(done: int, total: int) -> None:
@@ -204,26 +140,16 @@ def _progress(done: int, total: int) -> None:
     sys.stderr.flush()
 
 
-def _exit_code(result, fail_on: str = "low") -> int:
-    """1 when a check could not run, or found a problem at or above ``--fail-on``."""
-    from sdcheck.model import Severity, Status
-
-    floor = Severity[fail_on.upper()]
-    for f in result.problems:
-        if f.status == Status.ERROR or f.severity >= floor:
-            return EXIT_FINDINGS
-    return EXIT_OK
-
-
 def _merge_select(args) -> None:
     args.only = list(args.only) + list(getattr(args, "select", []) or [])
 
 
 def cmd_run(args) -> int:
     from sdcheck.formatters import ossec
+    from sdcheck.session import exit_code
 
-    result, redact, _ctx = execute(args)
-    code = _exit_code(result, args.fail_on)
+    result, redact, _ctx = _execute(args)
+    code = exit_code(result, args.fail_on)
     lines = ossec.render(result, redact)
     if args.state:
         from sdcheck.state import StateError, record
@@ -238,44 +164,57 @@ def cmd_run(args) -> int:
     return code
 
 
-def _host_facts(spec: str, args):
-    import testinfra
+def cmd_report(args) -> int:
+    from sdcheck.session import add_report_info, add_state, exit_code
 
-    from sdcheck.host.testinfra import TestinfraFacts
-
-    kw = {}
-    if args.ssh_config:
-        kw["ssh_config"] = args.ssh_config
-    if args.ssh_identity_file:
-        kw["ssh_identity_file"] = args.ssh_identity_file
-    if args.ansible_inventory and spec.startswith("ansible://"):
-        kw["ansible_inventory"] = args.ansible_inventory
-    return TestinfraFacts(testinfra.get_host(spec, **kw), name=spec, sudo=args.sudo)
+    if args.hosts:
+        return _report_hosts(args)
+    result, redact, ctx = _execute(args)
+    add_report_info(result, ctx)
+    add_state(_options(args), result, ctx)
+    _emit(args.output, _render(args, result, redact))
+    return exit_code(result, args.fail_on)
 
 
-def _report_host(spec: str, args):
-    """(result, redact, ctx) for one testinfra host; an unreachable host is one ERROR."""
-    import copy
+def _report_hosts(args) -> int:
+    """One report per testinfra host, checked in parallel: text under a header per host,
+    JSON as one document listing the hosts, JUnit as one test suite per host."""
+    from concurrent.futures import ThreadPoolExecutor
 
-    from sdcheck.host.base import FactError
-    from sdcheck.model import CheckOutcome, Finding, RunResult, Severity, Status
+    from sdcheck.host.testinfra import HostSpecError, expand_specs
+    from sdcheck.session import HostOptions, add_report_info, execute_on_host, exit_code
 
+    if args.format == "html":
+        raise UsageError("--format html covers one host; with --hosts use text, json or junit")
     try:
-        facts = _host_facts(spec, args)
-        probe = facts.run(["true"], timeout=30)
-        if not probe.ok:
-            raise FactError(f"{spec}: a test command failed (exit {probe.returncode}); with --sudo, is sudo "
-                            "allowed without a password?")
-    except Exception as exc:  # noqa: BLE001 - reported as this host's finding
-        from sdcheck.escape import Redactor
+        specs = expand_specs([h.strip() for h in args.hosts.split(",") if h.strip()], args.ansible_inventory)
+    except HostSpecError as exc:
+        raise UsageError(str(exc)) from None
+    how = HostOptions(args.ssh_config, args.ssh_identity_file, args.sudo, args.ansible_inventory)
+    opts = _options(args)
+    with ThreadPoolExecutor(max_workers=min(8, len(specs))) as pool:
+        results = list(pool.map(lambda spec: execute_on_host(opts, spec, how), specs))
+    code = EXIT_OK
+    for spec, (result, _redact, ctx) in zip(specs, results):
+        if ctx is not None:
+            add_report_info(result, ctx)
+        result.info["host"] = spec
+        code = max(code, exit_code(result, args.fail_on))
+    if args.format == "json":
+        import json
 
-        result = RunResult(profile=args.profile or "?", profile_source="not reached", baseline="-")
-        result.outcomes = [CheckOutcome("sdcheck.host", f"{spec} can be reached", Severity.CRITICAL, [Finding(
-            "sdcheck.host", Status.ERROR, Severity.CRITICAL, f"{spec} could not be checked: {exc}", spec,
-            remedy="Check that the host is up, that SSH (or the testinfra backend) reaches it, and that "
-                   "the user may run commands as root (--sudo).")])]
-        return result, Redactor(), None
-    return execute(copy.copy(args), facts)
+        from sdcheck.formatters import json as fmt
+        text = json.dumps({"schema": "sdcheck-multihost-report", "version": 1, "hosts": [
+            dict(fmt.build(result, redact), host=spec) for spec, (result, redact, _c) in zip(specs, results)]},
+            indent=2, ensure_ascii=True) + "\n"
+    elif args.format == "junit":
+        from sdcheck.formatters import junit as fmt
+        text = fmt.render_many([(spec, result, redact) for spec, (result, redact, _c) in zip(specs, results)])
+    else:
+        text = "\n".join(f"===== {spec} =====\n" + _render(args, result, redact)
+                         for spec, (result, redact, _c) in zip(specs, results))
+    _emit(args.output, text)
+    return code
 
 
 def _emit(path: str | None, text: str) -> None:
@@ -301,74 +240,6 @@ def _render(args, result, redact) -> str:
     from sdcheck.formatters import text as fmt
     colour = args.output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     return fmt.render(result, redact, verbose=args.verbose, colour=colour)
-
-
-def cmd_report(args) -> int:
-    if args.hosts:
-        return _report_hosts(args)
-    result, redact, ctx = execute(args)
-    _add_info(result, ctx)
-    _add_state(args, result, ctx)
-    _emit(args.output, _render(args, result, redact))
-    return _exit_code(result, args.fail_on)
-
-
-def _report_hosts(args) -> int:
-    """One report per testinfra host, checked in parallel: text under a header per host,
-    JSON as one document listing the hosts, JUnit as one test suite per host."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    if args.format == "html":
-        raise UsageError("--format html covers one host; with --hosts use text, json or junit")
-    from sdcheck.host.testinfra import HostSpecError, expand_specs
-
-    try:
-        specs = expand_specs([h.strip() for h in args.hosts.split(",") if h.strip()], args.ansible_inventory)
-    except HostSpecError as exc:
-        raise UsageError(str(exc)) from None
-    with ThreadPoolExecutor(max_workers=min(8, len(specs))) as pool:
-        results = list(pool.map(lambda spec: _report_host(spec, args), specs))
-    code = EXIT_OK
-    for spec, (result, _redact, ctx) in zip(specs, results):
-        if ctx is not None:
-            _add_info(result, ctx)
-        result.info["host"] = spec
-        code = max(code, _exit_code(result, args.fail_on))
-    if args.format == "json":
-        import json
-
-        from sdcheck.formatters import json as fmt
-        text = json.dumps({"schema": "sdcheck-multihost-report", "version": 1, "hosts": [
-            dict(fmt.build(result, redact), host=spec) for spec, (result, redact, _c) in zip(specs, results)]},
-            indent=2, ensure_ascii=True) + "\n"
-    elif args.format == "junit":
-        from sdcheck.formatters import junit as fmt
-        text = fmt.render_many([(spec, result, redact) for spec, (result, redact, _c) in zip(specs, results)])
-    else:
-        text = "\n".join(f"===== {spec} =====\n" + _render(args, result, redact)
-                         for spec, (result, redact, _c) in zip(specs, results))
-    _emit(args.output, text)
-    return code
-
-
-def _add_state(args, result, ctx) -> None:
-    from sdcheck.state import DEFAULT_STATE, check_state
-
-    path = args.state or (DEFAULT_STATE if os.path.exists(DEFAULT_STATE) else None)
-    if path is None:
-        return
-    outcome, summary = check_state(path, float(ctx.vars.get("run_max_age_hours", 26)))
-    result.info["last 'sdcheck run'"] = summary
-    result.outcomes.append(outcome)
-
-
-def _add_info(result, ctx) -> None:
-    """Context for the admin: which firewall backend was read, and how."""
-    for snap in ctx.computed("iptables:").values():
-        name = "iptables" if snap.family == 4 else "ip6tables"
-        readers = ", ".join(f"{b} via {how}" for b, how in snap.readers.items())
-        result.info[f"{name} backend"] = (f"the '{name}' command uses {snap.selected or 'unknown'}; "
-                                          f"holding rules: {', '.join(snap.loaded()) or 'none'}; read: {readers}")
 
 
 def cmd_list(args) -> int:
@@ -400,19 +271,25 @@ def cmd_explain(args) -> int:
         print("Baseline options:")
         for key, opt in cls.options.items():
             print(f"  {key}: default {opt.default!r}" + (f" ({opt.help})" if opt.help else ""))
+    from sdcheck.registry import plugin_settings
+
+    shared = [(name, opt) for name, (plugin, opt) in plugin_settings().items() if plugin == cls.id.split(".")[0]]
+    if shared:
+        print("Site variables its plugin reads (vars file or --var):")
+        for name, opt in shared:
+            print(f"  {name}: default {opt.default!r}" + (f" ({opt.help})" if opt.help else ""))
     return EXIT_OK
 
 
 def cmd_baseline(args) -> int:
-    from sdcheck.plugins.iptables.capture import CaptureError, capture_iptables
     from sdcheck.check import Context
     from sdcheck.host.local import LocalFacts
+    from sdcheck.registry import plugin_hook
 
-    ctx = Context(LocalFacts(), "captured", {})
-    try:
-        text = capture_iptables(ctx, args.family, args.backend)
-    except CaptureError as exc:
-        raise UsageError(str(exc)) from None
+    capture = plugin_hook(args.what, "capture")  # a plugin's capture(ctx, **options) -> baseline text
+    if capture is None:
+        raise UsageError(f"the {args.what} plugin cannot capture a baseline")
+    text = capture(Context(LocalFacts(), "captured", {}), family=args.family, backend=args.backend)
     _emit(args.output, text)
     return EXIT_OK
 

@@ -60,16 +60,11 @@ _RUNS = _Runs()
 def run_on(host, *, profile=None, vars_path=None, baseline=None, only=(), skip=(), sudo=False,
            name: str | None = None):
     """Run sdcheck's checks on a testinfra host; return the RunResult."""
-    import argparse
-
-    from sdcheck import cli
     from sdcheck.host.testinfra import TestinfraFacts
+    from sdcheck.session import Options, execute
 
-    args = argparse.Namespace(command="report", profile=profile, baseline=baseline, vars=vars_path, var=[],
-                              only=list(only), skip=list(skip), waivers=None, fail_on="low", state=None,
-                              limit=50, online=False, select=[], debug=False)
-    facts = TestinfraFacts(host, name=name, sudo=sudo)
-    result, _redact, _ctx = cli.execute(args, facts)
+    opts = Options(command="report", profile=profile, baseline=baseline, vars=vars_path, only=only, skip=skip)
+    result, _redact, _ctx = execute(opts, TestinfraFacts(host, name=name, sudo=sudo))
     return result
 
 

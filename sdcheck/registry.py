@@ -8,7 +8,9 @@ select are imported, so ``sdcheck run --only iptables`` loads nothing else.
 
 from __future__ import annotations
 
-from sdcheck.check import ID_RE, Check
+import sys
+
+from sdcheck.check import ID_RE, Check, Option
 
 GROUP = "sdcheck.checks"
 
@@ -128,6 +130,32 @@ def validate(plugin: str, classes, seen: dict[str, str]) -> list[type[Check]]:
     return out
 
 
+_HOOKS: dict = {}
+_SETTINGS: dict = {}
+
+
+def plugin_settings() -> dict:
+    """``{variable: (plugin, Option)}``: the site variables the loaded plugins read
+    themselves (not through a check's options), declared so they are type-checked."""
+    return {var: (plugin, opt) for plugin in sorted(_SETTINGS) for var, opt in _SETTINGS[plugin].items()}
+
+
+def plugin_hook(plugin: str, name: str):
+    """A plugin module's function ``name`` (``capture``...), or None; loads the plugin."""
+    load_checks([plugin])
+    for ep in _entry_points():
+        if ep.name == plugin:
+            module = ep.load()
+            hook = getattr(module, name, None)
+            return hook if callable(hook) else None
+    return None
+
+
+def report_info_hooks() -> list:
+    """``report_info(ctx)`` of the plugins loaded so far, by plugin name."""
+    return [_HOOKS[name] for name in sorted(_HOOKS)]
+
+
 def load_checks(prefixes: list[str] | None = None) -> dict[str, type[Check]]:
     """Check classes by id, in a stable order, restricted to plugins ``prefixes`` can select."""
     seen: dict[str, str] = {}
@@ -141,9 +169,23 @@ def load_checks(prefixes: list[str] | None = None) -> dict[str, type[Check]]:
         if not _selected(name, prefixes):
             continue
         try:
-            classes = plugins[name].load()
+            loaded = plugins[name].load()
         except Exception as exc:  # noqa: BLE001
             raise RegistryError(f"plugin {name!r} failed to load: {type(exc).__name__}: {exc}") from None
+        classes = loaded
+        if isinstance(loaded, type(sys)):  # a plugin module: its CHECKS, and its hooks
+            classes = getattr(loaded, "CHECKS", None)
+            if classes is None:
+                raise RegistryError(f"plugin {name!r} ({loaded.__name__}) has no CHECKS list")
+            settings = getattr(loaded, "SETTINGS", {})
+            if not isinstance(settings, dict) or not all(isinstance(o, Option) for o in settings.values()):
+                raise RegistryError(f"plugin {name!r}: SETTINGS must map variable names to Option")
+            _SETTINGS[name] = settings
+            hook = getattr(loaded, "report_info", None)
+            if hook is not None:
+                if not callable(hook):
+                    raise RegistryError(f"plugin {name!r}: report_info must be a function")
+                _HOOKS[name] = hook
         for cls in validate(name, classes, seen):
             found[cls.id] = cls
     return found

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime
 import fnmatch
 
-from sdcheck.baseline import BaselineError, _line, load_yaml
+from sdcheck.baseline import BaselineError, line_of, load_yaml
 from sdcheck.model import CheckOutcome, Finding, Severity, Status
 
 DEFAULT_WAIVERS = "/etc/sdcheck/waivers.yml"
@@ -41,11 +41,11 @@ def load_waivers(path: str, known_checks: set[str]) -> list[Waiver]:
     data = load_yaml(path)
     items = data.get("waivers") if isinstance(data, dict) else data
     if isinstance(data, dict) and set(data) - {"waivers"}:
-        raise BaselineError(path, _line(data, default=1), "a waivers file has one key, 'waivers'")
+        raise BaselineError(path, line_of(data, default=1), "a waivers file has one key, 'waivers'")
     if items is None:
         return []
     if not isinstance(items, list):
-        raise BaselineError(path, _line(data, default=1), "'waivers' must be a list")
+        raise BaselineError(path, line_of(data, default=1), "'waivers' must be a list")
     out = []
     for item, line in zip(items, getattr(items, "item_lines", [0] * len(items))):
         if not isinstance(item, dict):
@@ -57,17 +57,17 @@ def load_waivers(path: str, known_checks: set[str]) -> list[Waiver]:
         if not isinstance(check, str) or not check:
             raise BaselineError(path, line, "a waiver needs 'check' (a check id)")
         if check not in known_checks:
-            raise BaselineError(path, _line(item, "check", line), f"unknown check {check!r} in a waiver")
+            raise BaselineError(path, line_of(item, "check", line), f"unknown check {check!r} in a waiver")
         reason = item.get("reason")
         if not isinstance(reason, str) or not reason.strip():
             raise BaselineError(path, line, f"the waiver for {check} needs a 'reason'")
         expires = item.get("expires")
         if not isinstance(expires, datetime.date) or isinstance(expires, datetime.datetime):
-            raise BaselineError(path, _line(item, "expires", line) if "expires" in item else line,
+            raise BaselineError(path, line_of(item, "expires", line) if "expires" in item else line,
                                 f"the waiver for {check} needs 'expires' as a date (YYYY-MM-DD)")
         resource = item.get("resource")
         if resource is not None and not isinstance(resource, str):
-            raise BaselineError(path, _line(item, "resource", line), "'resource' must be a string")
+            raise BaselineError(path, line_of(item, "resource", line), "'resource' must be a string")
         out.append(Waiver(check, resource, reason.strip(), expires, line or 0))
     return out
 

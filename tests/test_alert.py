@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from conftest import need
-from sdcheck.plugins.alert.checks import diagnose
+from sdcheck.plugins.alert.maillog import diagnose
 
 PREFIX = "System configuration error: "
 

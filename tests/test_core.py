@@ -307,3 +307,21 @@ def test_no_check_selected_is_a_usage_error():
     res = sdcheck("run", "--profile", "app", "--only", "nothing-like-this")
     assert res.returncode == 2 and "[sdcheck.usage] no check is selected" in res.stdout
 
+
+
+@pytest.mark.parametrize("value", ["abc", ".nan", "-1", "99999", "[1, 2]"])
+def test_a_plugin_setting_of_the_wrong_kind_is_exit_2_naming_it(value):
+    """iptables_lock_timeout is declared by the iptables plugin: checked before any check runs."""
+    res = subprocess.run([sys.executable, "-m", "sdcheck", "run", "--profile", "app", "--only", "iptables",
+                          "--var", f"iptables_lock_timeout={value}"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2
+    (line,) = res.stdout.splitlines()
+    assert line.startswith("System configuration error: [sdcheck.config]")
+    assert "iptables_lock_timeout" in line and "number of seconds" in line
+
+
+def test_explain_shows_the_plugin_settings():
+    res = subprocess.run([sys.executable, "-m", "sdcheck", "explain", "iptables.ruleset"], capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 0
+    assert "iptables_lock_timeout: default 5" in res.stdout and "xtables_lock" in res.stdout

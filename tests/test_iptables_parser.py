@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import SD, render
-from sdcheck.plugins.iptables.rules import ParseError, format_rule, parse_rule, parse_save
+from sdcheck.plugins.iptables.rules import ParseError, format_rule
+from sdcheck.plugins.iptables.save_parser import parse_rule, parse_save
 
 
 def resolve(kind, name):
@@ -153,7 +154,7 @@ def test_fast_tokenizer_agrees_with_shlex(words, quote):
     """iptables-save writes a word bare or in double quotes with \\" and \\\\ escaped; the fast
     tokenizer must split exactly as a POSIX shell would, or step aside (None)."""
     import shlex
-    from sdcheck.plugins.iptables.rules import _fast_split, split_rule
+    from sdcheck.plugins.iptables.save_parser import _fast_split, split_rule
     parts = []
     for word, q in zip(words, quote):
         if q or any(c in word for c in " \t\n\"'\\"):

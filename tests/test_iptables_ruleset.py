@@ -297,7 +297,7 @@ EXPECTED = {p: _expected_chains(p) for p in ("app", "mon")}
 def test_respelled_ruleset_gives_no_difference(profile, rnd):
     import shlex
 
-    from sdcheck.plugins.iptables.rules import parse_save
+    from sdcheck.plugins.iptables.save_parser import parse_save
     from sdcheck.plugins.iptables.diff import diff_rules
 
     out = []

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sdcheck.plugins.alert.checks import diagnose
+from sdcheck.plugins.alert.maillog import diagnose
 from test_alert import _certs
 from test_postfix import Master
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sdcheck.plugins.alert.checks import diagnose
-from sdcheck.plugins.iptables.rules import parse_rule
+from sdcheck.plugins.alert.maillog import diagnose
+from sdcheck.plugins.iptables.save_parser import parse_rule
 from sdcheck.plugins.postfix.parse import (
     PROTOCOLS, allowed_protocols, header_rules, main_cf_lines, parse_postconf, table_refs,
 )

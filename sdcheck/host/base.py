@@ -55,6 +55,10 @@ class Facts:
     def which(self, name: str) -> str | None:
         raise NotImplementedError
 
+    def euid(self) -> int:
+        """The effective uid commands run with on the host (after sudo, if any)."""
+        raise NotImplementedError
+
     def realpath(self, path: str) -> str:
         raise NotImplementedError
 
@@ -78,6 +82,31 @@ class Facts:
         """(``tcp``/``udp``, address, port, {pids}) of every listening socket."""
         raise NotImplementedError
 
+    def sqlite_rows(self, db_path: str, sql: str, columns: list[str], timeout: float = 5.0):
+        """Rows of ``SELECT columns FROM (sql)`` from an SQLite database opened read-only
+        (never created, written, or journal-recovered), as tuples of int, float, str (bytes
+        that are not UTF-8 kept as surrogate escapes), bytes or None; an iterator, so large
+        results stream. ``timeout``: how long a writer's lock may make it wait. Raises
+        FactError in sdcheck's own words (locked, corrupt, hot journal...)."""
+        raise NotImplementedError
+
+    def list_dirs(self, paths):
+        """For each directory path, in the order given and lazily:
+        ``(path, FileStat of the directory | None, entries | None, error | None)``, where
+        entries are ``(name, st_mode, uid, size, mtime)`` of every entry, stat'ed without
+        following symlinks and with the directory itself opened without following one. A
+        path that is a symlink, missing or unreadable has ``error`` set instead."""
+        raise NotImplementedError
+
+    def map_parallel(self, target: str, shares: list) -> list:
+        """``module:function(facts, share)`` for each share, where the host allows in
+        worker processes (cores), else one after the other here. Results in share order."""
+        import importlib
+
+        module, _, name = target.partition(":")
+        function = getattr(importlib.import_module(module), name)
+        return [function(self, share) for share in shares]
+
     def default_interface(self) -> str | None:
         """The interface of the default IPv4 route with the lowest metric, from
         /proc/net/route; None when there is no default route."""
@@ -94,7 +123,50 @@ class Facts:
                 best = (metric, parts[0])
         return best[1] if best else None
 
+    def shared_lock(self, path: str, timeout: float, what: str = "the lock"):
+        """A context manager holding a shared lock on ``path`` (a local lock file) while a
+        reading is taken; where the host cannot hold one across commands, nothing."""
+        import contextlib
+
+        return contextlib.nullcontext()
+
+    def iptc_tables(self, names: list[str], family: int) -> dict[str, list]:
+        """Legacy netfilter tables read in-process (python-iptables): only on this machine.
+        Raises NotImplementedError elsewhere, ImportError without python-iptables."""
+        raise NotImplementedError
+
+    def scratch(self) -> Scratch:
+        """A private temporary directory on *this* machine for work on copies of host data
+        (gpg runs on a copy of a keyring): whatever the host, nothing is written there."""
+        return Scratch()
+
     def read_text(self, path: str, limit: int = 1 << 20) -> str:
         from sdcheck.escape import from_host
 
         return from_host(self.read_bytes(path, limit))
+
+
+class Scratch:
+    """A temporary directory on this machine (mode 0700), removed with what is in it on exit.
+    ``write(name, data)`` creates a new file there (never an existing one) and returns its path."""
+
+    def __enter__(self) -> Scratch:
+        import tempfile
+
+        self._dir = tempfile.TemporaryDirectory(prefix="sdcheck-")
+        self.path = self._dir.name
+        return self
+
+    def write(self, name: str, data: bytes) -> str:
+        import os
+
+        if "/" in name or name in ("", ".", ".."):
+            raise ValueError(f"not a plain file name: {name!r}")
+        path = os.path.join(self.path, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        return path
+
+    def __exit__(self, *exc) -> None:
+        self._dir.cleanup()

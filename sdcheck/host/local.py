@@ -120,6 +120,17 @@ class LocalFacts(Facts):
     def realpath(self, path: str) -> str:
         return os.path.realpath(path)
 
+    def euid(self) -> int:
+        return os.geteuid()
+
+    def shared_lock(self, path: str, timeout: float, what: str = "the lock"):
+        return SharedLock(path, timeout, what)
+
+    def iptc_tables(self, names: list[str], family: int) -> dict[str, list]:
+        from sdcheck.host import iptc
+
+        return iptc.read_legacy(names, family)
+
     def user_id(self, name: str) -> int | None:
         import pwd
 
@@ -184,3 +195,198 @@ class LocalFacts(Facts):
             raise FactError(f"cannot list sockets: {escape(str(exc))}") from None
         return [(proto, ip, port, pids) for (proto, ip, port), pids in out.items()]
 
+
+    # -- SQLite, directory trees, worker processes ----------------------------------------
+    def sqlite_rows(self, db_path: str, sql: str, columns: list[str], timeout: float = 5.0):
+        import sqlite3
+        from urllib.parse import quote
+
+        try:
+            conn = sqlite3.connect(f"file:{quote(db_path)}?mode=ro", uri=True, timeout=timeout,
+                                   isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise FactError(sqlite_fault(db_path, str(exc), timeout)) from None
+        try:
+            # names are bytes on disk: any that are not UTF-8 must still match os.listdir's spelling
+            conn.text_factory = lambda b: b.decode("utf-8", "surrogateescape")
+            conn.execute("PRAGMA query_only = 1")
+            conn.execute("PRAGMA temp_store = MEMORY")
+            conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            cursor = conn.execute(f"SELECT {', '.join(columns)} FROM ({sql})")
+            while True:
+                batch = cursor.fetchmany(4096)
+                if not batch:
+                    return
+                yield from batch
+        except sqlite3.Error as exc:
+            raise FactError(sqlite_fault(db_path, str(exc), timeout)) from None
+        finally:
+            conn.close()
+
+    def list_dirs(self, paths):
+        for path in paths:
+            try:
+                dfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            except OSError as exc:
+                yield path, None, None, _why(path, exc)
+                continue
+            try:
+                st = os.fstat(dfd)
+                dstat = FileStat(path=path, mode=stat.S_IMODE(st.st_mode), uid=st.st_uid, gid=st.st_gid,
+                                 size=st.st_size, mtime=st.st_mtime, is_file=False, is_dir=True, is_symlink=False)
+                entries = list(_entries(dfd, os.listdir(dfd)))
+            except OSError as exc:
+                yield path, None, None, f"cannot be listed: {exc.strerror}"
+                continue
+            finally:
+                os.close(dfd)
+            yield path, dstat, entries, None
+
+    def map_parallel(self, target: str, shares: list) -> list:
+        """Worker processes of this interpreter (plain subprocesses, not multiprocessing,
+        which would re-run the caller's __main__), killed if they overrun."""
+        if len(shares) <= 1:
+            return super().map_parallel(target, shares)
+        import json
+        import pickle
+        import sys
+
+        package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        code = (f"import sys; sys.path.insert(0, {package_root!r}); "
+                "from sdcheck.host.local import _worker_main; _worker_main()")
+        procs = []
+        try:
+            for share in shares:
+                proc = subprocess.Popen([sys.executable, "-I", "-c", code], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True)
+                procs.append(proc)
+                # arguments first, to every worker, so they all run at once
+                proc.stdin.write(json.dumps([target, share]).encode())
+                proc.stdin.close()
+                proc.stdin = None  # communicate() below only reads
+            results = []
+            for proc in procs:
+                out, err = proc.communicate(timeout=WORKER_TIMEOUT)
+                if proc.returncode != 0:
+                    last = err.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
+                    raise FactError(f"a worker process failed (exit {proc.returncode}): {escape(last[0])[:200]}")
+                ok, value = pickle.loads(out)  # noqa: S301 - our own child process, same code and user
+                if not ok:
+                    raise value
+                results.append(value)
+            return results
+        except subprocess.TimeoutExpired:
+            raise FactError(f"worker processes did not finish within {WORKER_TIMEOUT:g} s") from None
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+
+
+class SharedLock:
+    """Hold a shared flock on a lock file for the duration of a read (iptables-legacy
+    takes an exclusive one on the xtables lock while it changes a table: waiting for a
+    shared one means never reading half a change). Opened read-only, never created."""
+
+    def __init__(self, path: str, timeout: float, what: str):
+        self.path, self.timeout, self.what = path, timeout, what
+        self.fd: int | None = None
+
+    def __enter__(self):
+        import errno
+        import fcntl
+        import time
+
+        try:
+            self.fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return self  # nobody has ever taken it
+        except OSError as exc:
+            raise FactError(f"cannot open {self.what} {escape(self.path)}: "
+                            f"{escape(exc.strerror or exc)}") from None
+        deadline = time.monotonic() + self.timeout
+        delay = 0.01
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                return self
+            except OSError as exc:
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    raise FactError(f"cannot lock {escape(self.path)}: {escape(exc.strerror)}") from None
+            if time.monotonic() >= deadline:
+                os.close(self.fd)
+                self.fd = None
+                raise FactError(
+                    f"{self.what} {escape(self.path)} has been held by another process for "
+                    f"more than {self.timeout:g} s, so the firewall could not be read; an iptables "
+                    "command may be hung")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+    def __exit__(self, *exc):
+        if self.fd is not None:
+            os.close(self.fd)  # closing releases the flock
+            self.fd = None
+
+
+
+WORKER_TIMEOUT = 600.0
+
+
+def _worker_main() -> None:
+    """A worker process: ``[target, share]`` as JSON on stdin, ``(ok, result)`` pickled on
+    stdout; an exception of sdcheck's (FactError and the like) travels back as the result."""
+    import importlib
+    import json
+    import pickle
+    import sys
+
+    target, share = json.loads(sys.stdin.read())
+    module, _, name = target.partition(":")
+    try:
+        result = (True, getattr(importlib.import_module(module), name)(LocalFacts(), share))
+    except Exception as exc:  # noqa: BLE001 - sent back to the parent, raised there
+        result = (False, exc)
+    sys.stdout.buffer.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _entries(dfd: int, names: list):
+    """(name, st_mode, uid, size, mtime) of each entry, stat'ed relative to the directory
+    handle without following symlinks; an entry removed meanwhile is left out."""
+    lstat = os.stat
+    for name in names:
+        try:
+            st = lstat(name, dir_fd=dfd, follow_symlinks=False)
+        except OSError:
+            continue
+        yield name, st.st_mode, st.st_uid, st.st_size, st.st_mtime
+
+
+def _why(path: str, exc: OSError) -> str:
+    import errno
+
+    if exc.errno == errno.ENOENT:
+        return "does not exist"
+    if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+        try:
+            if stat.S_ISLNK(os.lstat(path).st_mode):
+                return "is a symlink; sdcheck does not follow it"
+        except OSError:
+            pass
+        return "is not a directory"
+    return f"cannot be opened: {exc.strerror}"
+
+
+def sqlite_fault(db_path: str, text: str, timeout: float) -> str:
+    """SQLite's complaint in sdcheck's words, naming the database."""
+    if "locked" in text or "busy" in text:
+        return f"the database {db_path} stayed locked by a writer for more than {timeout:g} s"
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return f"the database {db_path} is corrupt ({text})"
+    if "readonly" in text or "read-only" in text:
+        return (f"the database {db_path} cannot be opened read-only: an interrupted write left a hot "
+                "journal that only a writer may roll back")
+    if "unable to open" in text:
+        return f"the database {db_path} cannot be opened read-only ({text})"
+    return f"the database {db_path} cannot be read: {text}"

@@ -114,6 +114,13 @@ class TestinfraFacts(Facts):
         found = out.stdout.strip()
         return found if found.startswith("/") else None
 
+    def euid(self) -> int:
+        out = self._sh("id -u")
+        text = out.stdout.strip()
+        if out.rc != 0 or not text.isdigit():
+            raise FactError(f"{escape(self.name)}: cannot tell which user commands run as")
+        return int(text)
+
     def realpath(self, path: str) -> str:
         return self._sh(f"readlink -f -- {_q(path)} || echo {_q(path)}").stdout.strip() or path
 
@@ -146,6 +153,57 @@ class TestinfraFacts(Facts):
                 procs.append((int(pid), exe or args))
         return procs
 
+    def sqlite_rows(self, db_path: str, sql: str, columns: list[str], timeout: float = 5.0):
+        """Through the host's sqlite3 program in read-only mode; every value travels as its
+        type and its bytes in hex, so any byte (and NULL) survives the trip."""
+        import json
+        from urllib.parse import quote
+
+        from sdcheck.host.local import sqlite_fault
+
+        typed = ", ".join(f"typeof({c}) AS t{i}, hex(CAST({c} AS BLOB)) AS v{i}" for i, c in enumerate(columns))
+        res = self.run(["sqlite3", "-readonly", "-batch", "-json", "-cmd", f".timeout {int(timeout * 1000)}",
+                        f"file:{quote(db_path)}?mode=ro", f"SELECT {typed} FROM ({sql})"], timeout=timeout + 120)
+        if not res.ok:
+            raise FactError(sqlite_fault(db_path, res.stderr.decode("utf-8", "replace").strip(), timeout))
+        for row in json.loads(res.stdout or b"[]"):
+            yield tuple(_typed(row[f"t{i}"], row[f"v{i}"]) for i in range(len(columns)))
+
+    def list_dirs(self, paths):
+        """One ``find`` per batch of directories (not one command per directory): no symlink
+        is followed, starting points included, and nothing is opened."""
+        paths = list(paths)
+        for start in range(0, len(paths), 400):
+            batch = paths[start:start + 400]
+            script = ("{ find " + " ".join(_q(p) for p in batch) +
+                      # every field ends in NUL, the one byte no name can hold
+                      r" -mindepth 0 -maxdepth 1 -printf '%d\0%y\0%U\0%m\0%s\0%T@\0%f\0%H\0' 2>/dev/null; "
+                      "true; }")
+            out = self._sh(f"{script} | base64 -w0", timeout=600)
+            found: dict[str, list] = {}
+            fields = base64.b64decode(out.stdout.strip() or b"").split(b"\0")
+            for i in range(0, len(fields) - 7, 8):
+                depth, kind, uid, mode, size, mtime, name, top = fields[i:i + 8]
+                top_s = top.decode("utf-8", "surrogateescape")
+                entry = (name.decode("utf-8", "surrogateescape"), _FIND_TYPES.get(kind, 0) | int(mode, 8),
+                         int(uid), int(size), float(mtime))
+                found.setdefault(top_s, []).append((depth, entry))
+            for path in batch:
+                got = found.get(path)
+                if not got or got[0][0] != b"0":
+                    yield path, None, None, "does not exist"
+                    continue
+                _d, (_n, mode, uid, size, mtime) = got[0]
+                if mode & 0o170000 == 0o120000:
+                    yield path, None, None, "is a symlink; sdcheck does not follow it"
+                    continue
+                if mode & 0o170000 != 0o040000:
+                    yield path, None, None, "is not a directory"
+                    continue
+                dstat = FileStat(path=path, mode=mode & 0o7777, uid=uid, gid=-1, size=size, mtime=mtime,
+                                 is_file=False, is_dir=True, is_symlink=False)
+                yield path, dstat, [e for d, e in got[1:]], None
+
     def listening_sockets(self) -> list[tuple[str, str, int, set]]:
         import re
 
@@ -162,6 +220,24 @@ class TestinfraFacts(Facts):
             if port.isdigit():
                 result.append((proto, addr if addr != "*" else "0.0.0.0", int(port), pids))
         return result
+
+
+# find's %y letters as the file-type bits of st_mode
+_FIND_TYPES = {b"f": 0o100000, b"d": 0o040000, b"l": 0o120000, b"p": 0o010000, b"s": 0o140000,
+               b"c": 0o020000, b"b": 0o060000}
+
+
+def _typed(kind: str, hexed: str):
+    raw = bytes.fromhex(hexed or "")
+    if kind == "null":
+        return None
+    if kind == "integer":
+        return int(raw)
+    if kind == "real":
+        return float(raw)
+    if kind == "text":
+        return raw.decode("utf-8", "surrogateescape")
+    return raw
 
 
 class HostSpecError(Exception):

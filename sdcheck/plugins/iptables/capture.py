@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import time
 
+from sdcheck.session import UsageError
+
 from sdcheck.plugins.iptables.checks import BUILTIN_CHAINS, snapshot
 from sdcheck.plugins.iptables.rules import format_rule, is_owner_id, rebind
 
 
-class CaptureError(Exception):
+class CaptureError(UsageError):
     pass
 
 

@@ -10,14 +10,23 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Iterable
 
+from sdcheck.baseline import HOST_FACTS, line_of, substitute_facts
 from sdcheck.check import Check, Context, Option
+from sdcheck.host.iptc import preload as preload_iptc
 from sdcheck.model import Finding, Severity
-from sdcheck.plugins.iptables.live import LOCK_PATH, Snapshot, preload_iptc, read_snapshot
-from sdcheck.plugins.iptables.rules import (
-    Chain, ParseError, Rule, Table, format_rule, is_owner_id, parse_rule, rebind, resolve_owner,
-)
+from sdcheck.plugins.iptables.expected import ExpectedTable, parse_expected
+from sdcheck.plugins.iptables.live import Snapshot, read_snapshot
+from sdcheck.plugins.iptables.rules import Chain, Rule, Table, format_rule, is_owner_id, rebind, resolve_owner
 
 preload_iptc()  # plugins are imported in the main thread, before any check runs
+
+# site variables the plugin reads itself (every check shares one snapshot of the firewall)
+SETTINGS = {
+    "xtables_lock": Option(str, "/run/xtables.lock", help="an absolute path (iptables-legacy's lock file)",
+                           check=lambda v: v.startswith("/")),
+    "iptables_lock_timeout": Option((int, float), 5, help="a number of seconds from 0 to 3600 (the wait "
+                                    "for iptables-legacy's lock)", check=lambda v: 0 <= v <= 3600),
+}
 
 REINSTATE = ("Reinstate the standard firewall by re-running the installer from the Admin "
              "Workstation ('securedrop-admin install'), then run 'sdcheck report' again.")
@@ -37,8 +46,8 @@ def snapshot(ctx: Context, family: int = 4) -> Snapshot:
     def read() -> Snapshot:
         return read_snapshot(
             ctx.facts, family,
-            lock_path=str(ctx.vars.get("xtables_lock", LOCK_PATH)),
-            lock_timeout=float(ctx.vars.get("iptables_lock_timeout", 5)),
+            lock_path=ctx.setting("xtables_lock", SETTINGS),
+            lock_timeout=float(ctx.setting("iptables_lock_timeout", SETTINGS)),
             resolve=name_resolver(ctx),
         )
     return ctx.memo(f"iptables:{family}", read)
@@ -269,62 +278,9 @@ BUILTIN_CHAINS = {
     "raw": ("PREROUTING", "OUTPUT"),
     "security": ("INPUT", "FORWARD", "OUTPUT"),
 }
-FACT_PREFIX = "${fact:"
-FACTS = ("default_interface",)
 _PASS_TARGETS = ("ACCEPT", "RETURN")
 _KIND_WORDS = {"missing": "missing rules", "unexpected": "unexpected rules", "moved": "rules out of order",
                "changed": "changed rules", "comment": "comment differences"}
-
-
-class ExpectedTable:
-    __slots__ = ("name", "policies", "chains")
-
-    def __init__(self, name: str, policies: dict[str, str], chains: dict[str, list[Rule]]):
-        self.name, self.policies, self.chains = name, policies, chains
-
-
-def parse_expected(tables: dict, fail) -> dict[str, ExpectedTable]:
-    """The baseline's ``tables`` option as canonical rules (names and facts still unbound)."""
-    from sdcheck.baseline import item_lines
-
-    out: dict[str, ExpectedTable] = {}
-    for tname, spec in tables.items():
-        tline = getattr(tables, "key_lines", {}).get(tname)
-        if not isinstance(spec, dict) or set(spec) - {"policies", "chains"}:
-            fail(f"table {tname!r} must be a mapping with 'policies' and 'chains'", tline)
-        policies = spec.get("policies") or {}
-        chains_spec = spec.get("chains") or {}
-        if not isinstance(policies, dict) or not isinstance(chains_spec, dict):
-            fail(f"table {tname!r}: 'policies' and 'chains' must be mappings", tline)
-        for chain, policy in policies.items():
-            if policy not in ("ACCEPT", "DROP"):
-                fail(f"table {tname!r}: policy of {chain} must be ACCEPT or DROP, got {policy!r}",
-                     getattr(policies, "key_lines", {}).get(chain, tline))
-        chains: dict[str, list[Rule]] = {}
-        for chain, rules in chains_spec.items():
-            cline = getattr(chains_spec, "key_lines", {}).get(chain, tline)
-            if rules is None:
-                rules = []
-            if not isinstance(rules, list):
-                fail(f"{tname}/{chain}: the rules must be a list", cline)
-            parsed = []
-            for text, line in zip(rules, item_lines(rules)):
-                if not isinstance(text, str):
-                    fail(f"{tname}/{chain}: each rule must be a string like '-p tcp --dport 22 -j ACCEPT'",
-                         line or cline)
-                body = text.strip()
-                if body.startswith(("-A ", "--append ")):
-                    parts = body.split(None, 2)
-                    if len(parts) < 2 or parts[1] != chain:
-                        fail(f"{tname}/{chain}: a rule written with -A must name this chain", line or cline)
-                    body = parts[2] if len(parts) > 2 else ""
-                try:
-                    parsed.append(parse_rule(f"-A {chain} {body}", line=line or 0))
-                except ParseError as exc:
-                    fail(f"{tname}/{chain}: cannot parse rule {body!r}: {exc.args[0]}", line or cline)
-            chains[chain] = parsed
-        out[tname] = ExpectedTable(tname, dict(policies), chains)
-    return out
 
 
 class Ruleset(Check):
@@ -346,7 +302,7 @@ class Ruleset(Check):
     @classmethod
     def prepare_options(cls, resolved: dict, raw: dict, fail) -> None:
         if resolved["family"] not in (4, 6):
-            fail("option 'family' must be 4 or 6", getattr(raw, "key_lines", {}).get("family"))
+            fail("option 'family' must be 4 or 6", line_of(raw, "family"))
         resolved["_expected"] = parse_expected(resolved["tables"], fail)
 
     def run(self) -> Iterable[Finding]:
@@ -371,7 +327,6 @@ class Ruleset(Check):
 
     # -- binding host facts and names ------------------------------------------------
     def _bind(self, expected: dict[str, ExpectedTable]):
-        facts = self.ctx.facts
         problems: list[Finding] = []
         unknown: dict[tuple[str, str], int] = {}
         fact_values: dict[str, str | None] = {}
@@ -379,23 +334,23 @@ class Ruleset(Check):
 
         def fact(name: str) -> str | None:
             if name not in fact_values:
-                value = None
-                if name == "default_interface":
-                    value = facts.default_interface()
-                fact_values[name] = value
+                try:
+                    fact_values[name] = value = self.ctx.fact(name)
+                except KeyError:
+                    fact_values[name] = value = None
+                    problems.append(self.fail(f"the baseline uses an unknown host fact {name!r} "
+                                              f"(known: {', '.join(HOST_FACTS)})", resource=f"facts/{name}",
+                                              group="facts", severity=Severity.HIGH))
+                    return None
                 if value is None:
-                    known = name in FACTS
                     problems.append(self.fail(
-                        (f"the host fact {name} could not be determined (no default route?); set the "
-                         "variable that uses it (for example ssh_interface) in the vars file")
-                        if known else f"the baseline uses an unknown host fact {name!r} "
-                        f"(known: {', '.join(FACTS)})",
+                        f"the host fact {name} could not be determined (no default route?); set the "
+                        "variable that uses it (for example ssh_interface) in the vars file",
                         resource=f"facts/{name}", group="facts", severity=Severity.HIGH))
             return fact_values[name]
 
         def change(module: str, option: str, value: str) -> str:
-            if FACT_PREFIX in value:
-                value = _substitute_facts(value, fact)
+            value = substitute_facts(value, fact)
             if option in ("uid-owner", "gid-owner"):
                 bound = resolve_owner(option, value, resolve)
                 if not is_owner_id(bound):
@@ -531,21 +486,6 @@ def _first_catch_all(rules: list[Rule]) -> int | None:
         if rule.unconditional and rule.target and rule.target not in _PASS_TARGETS + ("LOG",) and not rule.goto:
             return pos
     return None
-
-
-def _substitute_facts(value: str, fact) -> str:
-    out = []
-    rest = value
-    while FACT_PREFIX in rest:
-        head, _, tail = rest.partition(FACT_PREFIX)
-        name, close, after = tail.partition("}")
-        if not close:
-            break
-        got = fact(name)
-        out.append(head + (got if got is not None else FACT_PREFIX + name + "}"))
-        rest = after
-    out.append(rest)
-    return "".join(out)
 
 
 XTABLES_OWNED = {(f, t) for f in ("ip", "ip6") for t in BUILTIN_CHAINS}

@@ -17,15 +17,11 @@ ruleset *and creates a legacy table*. So:
 
 from __future__ import annotations
 
-import errno
 import os
-import threading
-import time
 
 from sdcheck.host.base import FactError, Facts
-from sdcheck.plugins.iptables.rules import (
-    Chain, ParseError, Table, iptc_rule_tokens, parse_save, rule_from_tokens,
-)
+from sdcheck.plugins.iptables.rules import Chain, ParseError, Table, rule_from_tokens
+from sdcheck.plugins.iptables.save_parser import parse_save
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -34,7 +30,6 @@ from sdcheck.escape import escape
 
 LOCK_PATH = "/run/xtables.lock"
 _SAVE_TIMEOUT = 20.0
-_PY_IPTC_TABLES = ("filter", "nat", "mangle", "raw", "security")
 
 
 class Snapshot:
@@ -80,56 +75,6 @@ def selected_backend(facts: Facts, family: int = 4) -> str | None:
     return None
 
 
-class XtablesLock:
-    """Hold a shared flock on the xtables lock file for the duration of a read.
-
-    iptables-legacy takes an exclusive flock on this file while it changes a table;
-    waiting for a shared one means we never read half a change. The file is opened
-    read-only and never created.
-    """
-
-    def __init__(self, path: str | None, timeout: float):
-        self.path = path
-        self.timeout = timeout
-        self.fd: int | None = None
-
-    def __enter__(self):
-        if self.path is None:  # no local lock to wait for (a remote host)
-            return self
-        import fcntl
-
-        try:
-            self.fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except FileNotFoundError:
-            return self  # nobody has ever taken it
-        except OSError as exc:
-            raise FactError(f"cannot open the xtables lock {escape(self.path)}: "
-                            f"{escape(exc.strerror or exc)}") from None
-        deadline = time.monotonic() + self.timeout
-        delay = 0.01
-        while True:
-            try:
-                fcntl.flock(self.fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-                return self
-            except OSError as exc:
-                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                    raise FactError(f"cannot lock {escape(self.path)}: {escape(exc.strerror)}") from None
-            if time.monotonic() >= deadline:
-                os.close(self.fd)
-                self.fd = None
-                raise FactError(
-                    f"the xtables lock {escape(self.path)} has been held by another process for "
-                    f"more than {self.timeout:g} s, so the firewall could not be read; an iptables "
-                    "command may be hung")
-            time.sleep(delay)
-            delay = min(delay * 2, 0.2)
-
-    def __exit__(self, *exc):
-        if self.fd is not None:
-            os.close(self.fd)  # closing releases the flock
-            self.fd = None
-
-
 def legacy_table_names(facts: Facts, family: int = 4) -> list[str]:
     path = "/proc/net/ip_tables_names" if family == 4 else "/proc/net/ip6_tables_names"
     if facts.lstat(path) is None:
@@ -149,75 +94,20 @@ def _run_save(facts: Facts, argv: list[str], resolve: Resolver | None) -> dict[s
         raise FactError(f"cannot understand the output of {argv[0]}: {escape(exc)}") from None
 
 
-def _prepare_iptc_env() -> None:
-    """python-iptables probes the linker and ldconfig at import; tell it where things are."""
-    os.environ.setdefault("SETUPTOOLS_USE_DISTUTILS", "stdlib")
-    if "XTABLES_LIBDIR" not in os.environ:
-        import glob
-
-        for d in sorted(glob.glob("/usr/lib/*/xtables")) + ["/usr/lib/xtables", "/lib/xtables"]:
-            if os.path.isdir(d):
-                os.environ["XTABLES_LIBDIR"] = d
-                os.environ.setdefault("IPTABLES_LIBDIR", os.path.dirname(d))
-                break
-
-
-_IPTC_LOCK = threading.Lock()
-
-
-def preload_iptc() -> None:
-    """Import python-iptables now, in the calling (main) thread, if this machine has
-    legacy tables. Imported for the first time from a check thread, it can deadlock with
-    another thread's imports: python-iptables imports distutils, which setuptools' shim
-    turns into an import of setuptools from inside a meta-path finder (seen as a hang)."""
-    for path in ("/proc/net/ip_tables_names", "/proc/net/ip6_tables_names"):
-        try:
-            with open(path, encoding="ascii", errors="replace") as fh:
-                if not fh.read(4096).strip():
-                    continue
-        except OSError:
-            continue
-        _prepare_iptc_env()
-        try:
-            import iptc  # noqa: F401, PLC0415
-        except Exception:  # noqa: BLE001 - read_snapshot falls back to iptables-legacy-save
-            pass
-        return
-
-
-def read_legacy_iptc(names: list[str], family: int, resolve: Resolver | None) -> dict[str, Table]:
-    """Read existing legacy tables in-process with python-iptables.
-
-    libiptc/libxtables keep global state (option parsing, extension registry), so the
-    IPv4 and IPv6 reads, which run in different check threads, take turns."""
-    with _IPTC_LOCK:
-        return _read_legacy_iptc(names, family, resolve)
-
-
-def _read_legacy_iptc(names: list[str], family: int, resolve: Resolver | None) -> dict[str, Table]:
-    _prepare_iptc_env()
-    import iptc  # noqa: PLC0415 - lazy on purpose (300 ms, and only legacy hosts need it)
-
-    table_cls = iptc.Table if family == 4 else iptc.Table6
+def _read_legacy_iptc(facts: Facts, names: list[str], family: int, resolve: Resolver | None) -> dict[str, Table]:
+    """Legacy tables read in-process by python-iptables (through the host layer)."""
     out: dict[str, Table] = {}
-    for name in names:
-        if name not in _PY_IPTC_TABLES:
-            raise FactError(f"python-iptables cannot read legacy table {escape(name)}")
-        t = table_cls(name)
-        t.autocommit = False
-        t.refresh()
+    for name, chains in facts.iptc_tables(names, family).items():
         table = Table(name)
-        for c in t.chains:
-            policy = c.get_policy().name if c.is_builtin() else None
-            chain = Chain(c.name, policy)
-            for pos, r in enumerate(c.rules, 1):
-                tokens = iptc_rule_tokens(r)
-                text = "-A " + c.name + " " + " ".join(tokens)
+        for chain_name, policy, rules in chains:
+            chain = Chain(chain_name, policy)
+            for pos, tokens in enumerate(rules, 1):
+                text = "-A " + chain_name + " " + " ".join(tokens)
                 try:
-                    chain.rules.append(rule_from_tokens(c.name, tokens, resolve, text=text, line=pos))
+                    chain.rules.append(rule_from_tokens(chain_name, tokens, resolve, text=text, line=pos))
                 except ParseError as exc:
                     raise FactError(f"cannot understand legacy rule {escape(text)}: {escape(exc)}") from None
-            table.chains[c.name] = chain
+            table.chains[chain_name] = chain
         out[name] = table
     return out
 
@@ -227,7 +117,7 @@ def read_snapshot(facts: Facts, family: int = 4, lock_path: str = LOCK_PATH,
                   use_iptc: bool = True) -> Snapshot:
     snap = Snapshot(family=family, selected=selected_backend(facts, family))
     legacy_names = legacy_table_names(facts, family)
-    with XtablesLock(lock_path if facts.is_local else None, lock_timeout):
+    with facts.shared_lock(lock_path, lock_timeout, "the xtables lock"):
         nft_save = _cmd(family, "nft")
         if facts.which(nft_save):
             try:
@@ -242,13 +132,13 @@ def read_snapshot(facts: Facts, family: int = 4, lock_path: str = LOCK_PATH,
             snap.readers["legacy"] = "/proc/net/" + ("ip" if family == 4 else "ip6") + "_tables_names (no legacy tables)"
         else:
             done = False
-            if use_iptc and facts.is_local:
+            if use_iptc:
                 try:
-                    snap.tables["legacy"] = read_legacy_iptc(legacy_names, family, resolve)
+                    snap.tables["legacy"] = _read_legacy_iptc(facts, legacy_names, family, resolve)
                     snap.readers["legacy"] = "python-iptables"
                     done = True
-                except ImportError:
-                    pass  # fall back to iptables-legacy-save below
+                except (NotImplementedError, ImportError):
+                    pass  # a remote host, or no python-iptables: iptables-legacy-save below
             if not done:
                 legacy_save = _cmd(family, "legacy")
                 snap.tables["legacy"] = _run_save(facts, [legacy_save], resolve)

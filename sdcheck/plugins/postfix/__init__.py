@@ -1,0 +1,6 @@
+"""The postfix plugin: Postfix's effective configuration on the Monitor Server."""
+
+from sdcheck.plugins.postfix.checks import CHECKS, SETTINGS
+
+
+__all__ = ["CHECKS", "SETTINGS"]

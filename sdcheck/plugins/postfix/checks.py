@@ -477,7 +477,7 @@ class SaslPasswd(_PostfixCheck):
             yield self.fail(f"the entry for {want_key} in {path} has an empty password", resource=path,
                             expected="a password", actual="empty", remedy=remedy, group="value")
             return
-        known = str(self.ctx.vars.get("sasl_password") or "")
+        known = str(self.ctx.setting("sasl_password", SETTINGS) or "")
         if known:
             import hmac
 
@@ -528,5 +528,11 @@ class Service(Check):
 def _loopback(ip: str) -> bool:
     return ip.startswith("127.") or ip in ("::1", "::ffff:127.0.0.1")
 
+
+# site variables the plugin reads itself
+SETTINGS = {
+    "sasl_password": Option((str, int, float), "", help="the relay password, a string (compared with "
+                            "the sasl_passwd table in constant time; never shown)"),
+}
 
 CHECKS = [Relay, Tls, Master, Local, SaslPasswd, Service]

@@ -1,0 +1,3 @@
+from sdcheck.plugins.store.checks import CHECKS
+
+__all__ = ["CHECKS"]

@@ -1,6 +1,6 @@
 """The submission store and its database agree (Application Server).
 
-One read-only pass (sdcheck/plugins/store/collect.py) serves every check here. File names and
+One read-only pass (collect.py, judged by judge.py) serves every check here. File names and
 filesystem ids identify sources, so messages carry counts and sizes only; the names go to
 the finding's detail, which ``sdcheck report`` shows (escaped, at most ``--limit``) and
 ``sdcheck run`` never prints.
@@ -12,7 +12,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Iterable
 
-from sdcheck.check import Check, Context
+from sdcheck.check import Check, Context, Option
 from sdcheck.model import Finding, Severity
 
 REMEDY_DB = ("Compare with SecureDrop's own tools on the Application Server: "
@@ -30,27 +30,20 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
-def store_scan(ctx: Context):
+def store_scan(ctx: Context, o: dict):
+    """The one pass every store check shares (per distinct settings)."""
     from sdcheck.plugins.store.collect import scan
 
+    key = "store:scan:" + repr(sorted((k, v) for k, v in o.items()))
+
     def compute():
-        v = ctx.vars
-        uid = ctx.facts.user_id(str(v.get("app_user", "www-data")))
-        leftovers = tuple(d for d in (v.get("shredder_dir"), v.get("store_tmp_dir")) if d)
-        if not ctx.facts.is_local:  # through testinfra: sqlite3 -readonly and find on the host
-            from sdcheck.plugins.store.collect import remote_scan
-            return remote_scan(ctx.facts, str(v.get("store_dir", "/var/lib/securedrop/store")),
-                               str(v.get("db_path", "/var/lib/securedrop/db.sqlite")), app_uid=uid,
-                               timeout=float(v.get("db_busy_timeout", 5)), keep=int(ctx.detail_limit),
-                               leftover_dirs=leftovers,
-                               leftover_age=float(v.get("leftover_max_age_hours", 24)) * 3600)
-        return scan(str(v.get("store_dir", "/var/lib/securedrop/store")),
-                    str(v.get("db_path", "/var/lib/securedrop/db.sqlite")),
-                    app_uid=uid, timeout=float(v.get("db_busy_timeout", 5)),
-                    keep=int(ctx.detail_limit), leftover_dirs=leftovers,
-                    leftover_age=float(v.get("leftover_max_age_hours", 24)) * 3600,
-                    progress=ctx.progress, workers=int(v.get("store_workers", 0)) or None)
-    return ctx.memo("store:scan", compute)
+        facts = ctx.facts
+        uid = facts.user_id(o["app_user"])
+        return scan(facts, o["store_dir"], o["db_path"], app_uid=uid, timeout=float(o["db_busy_timeout"]),
+                    keep=int(ctx.detail_limit), leftover_dirs=tuple(d for d in (o["shredder_dir"], o["store_tmp_dir"]) if d),
+                    leftover_age=float(o["leftover_max_age_hours"]) * 3600, progress=ctx.progress,
+                    workers=o["store_workers"] or None)
+    return ctx.memo(key, compute)
 
 
 class _StoreCheck(Check):
@@ -58,13 +51,38 @@ class _StoreCheck(Check):
     severity = Severity.HIGH
     timeout = 900.0  # a million-file store takes seconds; a hung disk must still end in ERROR
     remedy = REMEDY_DB
-    options: dict = {}
+    # every store check reads the same settings (one shared pass); app.yml gives them once
+    options = {
+        "store_dir": Option(str, "/var/lib/securedrop/store", help="the submission store"),
+        "db_path": Option(str, "/var/lib/securedrop/db.sqlite", help="SecureDrop's database"),
+        "shredder_dir": Option(str, "/var/lib/securedrop/shredder", help="files awaiting deletion"),
+        "store_tmp_dir": Option(str, "/var/lib/securedrop/tmp", help="temporary uploads"),
+        "leftover_max_age_hours": Option((int, float), 24, help="older leftovers are findings"),
+        "db_busy_timeout": Option((int, float), 5, help="seconds a writer may hold the database"),
+        "store_workers": Option(int, 0, help="worker processes; 0: one, or up to 4 from 2,000 sources"),
+        "app_user": Option(str, "www-data", help="the application user who owns the store"),
+    }
+
+    @classmethod
+    def prepare_options(cls, resolved: dict, raw: dict, fail) -> None:
+        from sdcheck.baseline import line_of
+
+        for key in ("leftover_max_age_hours", "db_busy_timeout"):
+            value = resolved[key]
+            if not (0 <= value < 1e6):  # also refuses NaN
+                fail(f"option {key!r} must be a number of seconds or hours from 0, got {value!r}", line_of(raw, key))
+        if not 0 <= resolved["store_workers"] <= 64:
+            fail(f"option 'store_workers' must be from 0 to 64, got {resolved['store_workers']}",
+                 line_of(raw, "store_workers"))
+        for key in ("store_dir", "db_path"):
+            if not resolved[key].startswith("/"):
+                fail(f"option {key!r} must be an absolute path, got {resolved[key]!r}", line_of(raw, key))
 
     def run(self) -> Iterable[Finding]:
         from sdcheck.plugins.store.collect import StoreFault
 
         try:
-            result = store_scan(self.ctx)
+            result = store_scan(self.ctx, self.opts)
         except StoreFault as exc:
             yield self.error(str(exc), resource="store", remedy=(
                 "Check that the paths (variables store_dir, db_path) are right and that nothing "

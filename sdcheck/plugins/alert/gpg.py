@@ -1,0 +1,202 @@
+"""alert.gpg: OSSEC's GPG key, judged by real gpg on a copy of the keyring made on this
+machine (the real keyring is never written, whatever host it is on)."""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterable
+
+import re
+import time
+
+from sdcheck.check import Check, Option
+from sdcheck.host.base import FactError
+from sdcheck.model import Finding, Severity
+
+FPR_RE = re.compile(r"^[0-9A-F]{40}$")
+DAY = 86400
+
+
+# -- alert.gpg ---------------------------------------------------------------------------
+
+class GpgKey:
+    __slots__ = ("fpr", "validity", "expires", "caps", "subkeys", "uids")
+
+    def __init__(self, fpr="", validity="", expires=0, caps=""):
+        self.fpr, self.validity, self.expires, self.caps = fpr, validity, expires, caps
+        self.subkeys: list[GpgKey] = []
+        self.uids: list[str] = []
+
+
+def parse_colons(text: str) -> list[GpgKey]:
+    """``gpg --with-colons --fixed-list-mode --list-keys`` -> primary keys with subkeys."""
+    keys: list[GpgKey] = []
+    last: GpgKey | None = None
+    for line in text.splitlines():
+        f = line.split(":")
+        if len(f) < 12:
+            if f and f[0] == "fpr" and last is not None and len(f) > 9:
+                last.fpr = f[9]
+            continue
+        kind = f[0]
+        if kind in ("pub", "sub"):
+            key = GpgKey("", f[1], int(f[6]) if f[6].isdigit() else 0, f[11])
+            if kind == "pub":
+                keys.append(key)
+            elif keys:
+                keys[-1].subkeys.append(key)
+            last = key
+        elif kind == "fpr" and last is not None:
+            last.fpr = f[9]
+        elif kind == "uid" and keys:
+            keys[-1].uids.append(f[9])
+    return keys
+
+
+class AlertGpg(Check):
+    id = "alert.gpg"
+    title = "OSSEC's GPG key: the configured fingerprint, valid, able to encrypt"
+    severity = Severity.CRITICAL
+    why = ("OSSEC encrypts every alert to this key. A wrong fingerprint, an expired or revoked key "
+           "or one without an encryption subkey means the admins get 'Failed to encrypt OSSEC alert' "
+           "instead of alerts.")
+    remedy = ("Export the admins' current public key ('gpg --export -a FINGERPRINT > ossec.pub'), "
+              "set ossec_alert_gpg_public_key and ossec_gpg_fpr (40 hex digits, no spaces) in "
+              "site-specific, and re-run 'securedrop-admin install'.")
+    options = {
+        "fingerprint": Option(str, "", help="ossec_gpg_fpr"),
+        "homedir": Option(str, "/var/ossec/.gnupg", help="the OSSEC user's GnuPG home"),
+        "key_file": Option(str, "", help="the exported public key on the server, if kept"),
+        "warn_days": Option(int, 30, help="a key expiring within this many days is a finding"),
+    }
+
+    def run(self) -> Iterable[Finding]:
+        want = self.opts["fingerprint"]
+        if not want:
+            yield self.error("ossec_gpg_fpr is not set: give SecureDrop's site-specific file with --vars",
+                             resource="vars/ossec_gpg_fpr")
+            return
+        if not FPR_RE.match(want):
+            fixed = re.sub(r"\s", "", want).upper()
+            hint = f"; written as SecureDrop expects it: {fixed}" if FPR_RE.match(fixed) else ""
+            yield self.fail(f"ossec_gpg_fpr {want!r} is not 40 upper-case hexadecimal digits without "
+                            f"spaces{hint}", resource="vars/ossec_gpg_fpr", expected="40 hex digits",
+                            actual=want, group="fingerprint")
+            want = fixed
+        with _GpgHome(self.ctx.local) as tmp:
+            try:
+                copied = self._copy_keyring(tmp)
+            except FactError as exc:
+                yield self.error(f"the OSSEC keyring cannot be read: {exc}", resource=self.opts["homedir"])
+                return
+            if not copied:
+                yield self.fail(f"no public keyring in {self.opts['homedir']}: OSSEC cannot encrypt alerts",
+                                resource=self.opts["homedir"], expected=f"key {want}", actual="no keyring")
+                return
+            yield from self._judge(tmp, want)
+
+    def _copy_keyring(self, tmp) -> bool:
+        """The keyring files, copied into our own temporary home: gpg may write (trustdb,
+        locks, random_seed) and must never do so in the real one."""
+        found = False
+        for name in ("pubring.kbx", "pubring.gpg", "trustdb.gpg"):
+            path = f"{self.opts['homedir'].rstrip('/')}/{name}"
+            st = self.ctx.facts.lstat(path)
+            if st is None or not st.is_file:
+                continue
+            tmp.write(name, self.ctx.facts.read_bytes(path, 64 << 20))
+            found |= name != "trustdb.gpg"
+        return found
+
+    def _gpg(self, tmp, *args: str, timeout: float = 20.0):
+        # gpg runs where the temporary copy is (this machine), whatever host the keyring came from
+        return self.ctx.local.run(["gpg", "--homedir", tmp.path, "--batch", "--no-tty", "--no-auto-key-locate",
+                                   "--no-auto-key-retrieve", *args], timeout=timeout)
+
+    def _judge(self, tmp, want: str) -> Iterable[Finding]:
+        res = self._gpg(tmp, "--with-colons", "--fixed-list-mode", "--list-keys")
+        keys = parse_colons(res.stdout.decode("utf-8", "replace"))
+        home = self.opts["homedir"]
+        key = next((k for k in keys if k.fpr.upper() == want), None)
+        if key is None:
+            have = ", ".join(k.fpr for k in keys) or "none"
+            yield self.fail(f"the OSSEC keyring ({home}) has no key {want}; it holds: {have}",
+                            resource=home, expected=want, actual=have, group="key")
+            return
+        now = time.time()
+        if key.validity == "r":
+            yield self.fail(f"the key {want} is revoked", resource=home, expected="a valid key", actual="revoked",
+                            group="key")
+            return
+        if key.validity == "e" or (key.expires and key.expires < now):
+            yield self.fail(f"the key {want} expired on {_day(key.expires)}", resource=home,
+                            expected="a valid key", actual=f"expired {_day(key.expires)}", group="key")
+            return
+        usable = [k for k in [key] + key.subkeys if "e" in k.caps.lower() and k.validity not in ("e", "r")
+                  and not (k.expires and k.expires < now)]
+        if not usable:
+            yield self.fail(f"the key {want} has no valid encryption (sub)key: OSSEC cannot encrypt to it",
+                            resource=home, expected="an encryption subkey", actual="none usable", group="key")
+            return
+        soon = min((k.expires for k in [key] + usable if k.expires), default=0)
+        if soon and soon < now + self.opts["warn_days"] * DAY:
+            yield self.fail(f"the key {want} (or its encryption subkey) expires on {_day(soon)}, within "
+                            f"{self.opts['warn_days']} days", resource=home, expected="valid beyond 30 days",
+                            actual=f"expires {_day(soon)}", severity=Severity.MEDIUM, group="expiry",
+                            remedy="Extend the key's expiry (gpg --quick-set-expire), export it again and "
+                                   "re-run 'securedrop-admin install'.")
+        enc = self._gpg(tmp, "--trust-model", "always", "--armor", "--encrypt", "--recipient", want,
+                        "--output", "/dev/null", "/dev/null")
+        failed = False
+        if not enc.ok:
+            failed = True
+            yield self.fail(f"a test encryption to {want} failed (gpg exit {enc.returncode}): OSSEC would send "
+                            "'Failed to encrypt OSSEC alert'", resource=home, expected="encryption works",
+                            actual="gpg failed", group="encrypt")
+        for finding in self._key_file(want):
+            failed = True
+            yield finding
+        if not failed:
+            yield self.passed(f"key {want} is valid and encrypts"
+                              + (f" (expires {_day(soon)})" if soon else " (no expiry)"), resource=home)
+
+    def _key_file(self, want: str) -> Iterable[Finding]:
+        path = self.opts["key_file"]
+        if not path or not path.startswith("/"):
+            return
+        st = self.ctx.facts.lstat(path)
+        if st is None:
+            return
+        with _GpgHome(self.ctx.local) as tmp2:
+            copy = tmp2.write("key.asc", self.ctx.facts.read_bytes(path, 4 << 20))
+            res = self._gpg(tmp2, "--with-colons", "--import-options", "show-only", "--import", copy)
+            fprs = [k.fpr.upper() for k in parse_colons(res.stdout.decode("utf-8", "replace"))]
+        if want not in fprs:
+            yield self.fail(f"the exported key file {path} holds {', '.join(fprs) or 'no key'}, not {want}",
+                            resource=path, expected=want, actual=", ".join(fprs) or "no key", group="key-file")
+
+
+class _GpgHome:
+    """A temporary GnuPG home on this machine (the host layer's scratch area), removed, and
+    its gpg-agent stopped, on exit."""
+
+    def __init__(self, local):
+        self.local = local
+        self.scratch = local.scratch()
+
+    def __enter__(self):
+        return self.scratch.__enter__()
+
+    def __exit__(self, *exc) -> None:
+        try:
+            if self.local.which("gpgconf"):
+                self.local.run(["gpgconf", "--homedir", self.scratch.path, "--kill", "all"], timeout=10)
+        finally:
+            self.scratch.__exit__(*exc)
+
+
+
+
+def _day(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(epoch)) if epoch else "never"

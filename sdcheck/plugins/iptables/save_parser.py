@@ -1,0 +1,148 @@
+"""The text iptables-save prints (and the rule lines of SecureDrop's rules_v4), parsed into
+the canonical rules of rules.py: pure functions of text."""
+
+from __future__ import annotations
+
+import re
+
+from sdcheck.plugins.iptables.rules import Chain, ParseError, Rule, Table, rule_from_tokens
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from sdcheck.plugins.iptables.rules import Resolver
+
+
+_TOKEN = re.compile(r'[ \t]*(?:"((?:[^"\\]|\\.)*)"|([^\s"\'\\]+))(?=[ \t]|$)', re.S)
+_UNESCAPE = re.compile(r"\\(.)", re.S)
+
+
+def _fast_split(text: str) -> list[str] | None:
+    """Tokens of ``text`` in iptables-save's own quoting, or None when the text uses any
+    other shell syntax (the caller then uses shlex). shlex is ~5x slower, which matters
+    for 10,000-rule rulesets."""
+    if text.isascii() and text.isprintable() and "\\" not in text and "'" not in text:
+        # the common case, with plain string operations: printable ASCII (so the only
+        # white space is ' '), "..." strings without escapes
+        if '"' not in text:
+            return text.split()
+        parts = text.split('"')
+        if len(parts) % 2 == 0:
+            return None  # unbalanced
+        out: list[str] = []
+        last = len(parts) - 1
+        for i, part in enumerate(parts):
+            if i % 2:
+                before, after = parts[i - 1], parts[i + 1]
+                if (before and not before[-1].isspace()) or (after and not after[0].isspace()):
+                    return None  # a quote glued to a word: leave it to the careful path
+                out.append(part)
+            elif part:
+                out.extend(part.split())
+            elif 0 < i < last:
+                return None  # two quoted strings glued together
+        return out
+    tokens = []
+    pos, end = 0, len(text.rstrip(" \t"))
+    while pos < end:
+        m = _TOKEN.match(text, pos)
+        if m is None:
+            return None
+        quoted, bare = m.group(1), m.group(2)
+        tokens.append(bare if bare is not None else _UNESCAPE.sub(r"\1", quoted))
+        pos = m.end()
+    return tokens
+
+
+def split_rule(text: str, line: int = 0) -> list[str]:
+    fast = _fast_split(text)
+    if fast is not None:
+        return fast
+    import shlex
+
+    try:
+        return shlex.split(text, comments=False, posix=True)
+    except ValueError as exc:
+        raise ParseError(f"cannot split rule: {exc}", line) from None
+
+
+def parse_rule(text: str, resolve: Resolver | None = None, line: int = 0) -> Rule:
+    """Parse one ``-A CHAIN ...`` line."""
+    tokens = split_rule(text, line)
+    if len(tokens) < 2 or tokens[0] not in ("-A", "--append"):
+        raise ParseError("a rule must start with -A CHAIN", line)
+    return rule_from_tokens(tokens[1], tokens[2:], resolve, text=text.strip(), line=line)
+
+
+_MAX_CONTINUATION = 64
+
+
+def _open_quote(line: str) -> bool:
+    """True when ``line`` ends inside a double-quoted string (iptables-save quoting)."""
+    if '"' not in line:
+        return False
+    inside = False
+    escaped = False
+    for ch in line:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == '"':
+            inside = not inside
+    return inside
+
+
+def parse_save(text: str, resolve: Resolver | None = None) -> dict[str, Table]:
+    """Parse ``iptables-save`` output (or a rules_v4 file) into tables."""
+    tables: dict[str, Table] = {}
+    table: Table | None = None
+    raw_lines = text.split("\n")
+    index = 0
+    while index < len(raw_lines):
+        lineno = index + 1
+        line = raw_lines[index].strip()
+        index += 1
+        if line.startswith(("-A ", "[", "--append ")):
+            # A comment holding a newline is printed by iptables-save as is, so a quoted
+            # string may continue on the next lines: join until the quotes balance.
+            extra = 0
+            while _open_quote(line) and index < len(raw_lines) and extra < _MAX_CONTINUATION:
+                line += "\n" + raw_lines[index]
+                index += 1
+                extra += 1
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("*"):
+            if table is not None:
+                raise ParseError(f"table {line[1:]} starts before COMMIT of {table.name}", lineno)
+            name = line[1:].strip()
+            table = tables.setdefault(name, Table(name))
+            continue
+        if table is None:
+            raise ParseError(f"{line.split()[0]!r} outside a table (missing '*table' line)", lineno)
+        if line == "COMMIT":
+            table = None
+            continue
+        if line.startswith(":"):
+            parts = line[1:].split()
+            if len(parts) < 2:
+                raise ParseError("chain line needs a name and a policy", lineno)
+            name, policy = parts[0], parts[1]
+            table.chains[name] = Chain(name, None if policy == "-" else policy, line=lineno)
+            continue
+        if line.startswith("-A ") or line.startswith("[") or line.startswith("--append "):
+            tokens = split_rule(line, lineno)
+            if tokens and tokens[0].startswith("["):
+                tokens = tokens[1:]
+            if len(tokens) < 2 or tokens[0] not in ("-A", "--append"):
+                raise ParseError("a rule must start with -A CHAIN", lineno)
+            chain = tokens[1]
+            if chain not in table.chains:
+                raise ParseError(f"rule for chain {chain} that was not declared", lineno)
+            table.chains[chain].rules.append(
+                rule_from_tokens(chain, tokens[2:], resolve, text=line, line=lineno))
+            continue
+        raise ParseError(f"unexpected line starting {line.split()[0]!r}", lineno)
+    if table is not None:
+        raise ParseError(f"table {table.name} has no COMMIT", 0)
+    return tables

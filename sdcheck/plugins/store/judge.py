@@ -1,0 +1,153 @@
+"""Judging the store against its database: pure functions of listings and rows.
+
+A source directory arrives as entries ``(name, st_mode, uid, size, mtime)`` and its rows
+as ``{filename: (size, kind)}``; the verdicts collect in tallies: per kind of finding a
+count, a byte total and at most ``keep`` names (names identify sources: only ``report``
+shows them).
+"""
+
+from __future__ import annotations
+
+import re
+
+FILENAME_RE = re.compile(r"^\d+-[a-z0-9_-]*(msg|doc\.(gz|zip)|reply)\.gpg$")
+# misplaced files are found by matching missing rows against unclaimed files by name;
+# beyond this many candidates on either side the matching is skipped (and said so)
+MATCH_LIMIT = 200_000
+
+KINDS = ("missing", "orphan", "misplaced", "size", "unexpected", "unknown_source", "permissions",
+         "leftover")
+
+_REG, _DIR, _LNK, _FMT = 0o100000, 0o040000, 0o120000, 0o170000
+
+
+class Tally:
+    __slots__ = ("count", "bytes", "names", "keep", "parts")
+
+    def __init__(self, keep: int):
+        self.count, self.bytes, self.names, self.keep = 0, 0, [], keep
+        self.parts: dict[str, int] = {}
+
+    def add(self, name: str, size: int = 0, part: str = "") -> None:
+        self.count += 1
+        self.bytes += size
+        if part:
+            self.parts[part] = self.parts.get(part, 0) + 1
+        if len(self.names) < self.keep:
+            self.names.append(name)
+
+
+class StoreScan:
+    def __init__(self, keep: int):
+        self.tally = {k: Tally(keep) for k in KINDS}
+        self.files = 0
+        self.rows = 0
+        self.sources = 0
+        self.bytes = 0
+        self.match_skipped = False
+        self.seconds = 0.0
+
+
+class Part(StoreScan):
+    """What one share of the comparison found (possibly in a worker process)."""
+
+    def __init__(self, keep: int):
+        super().__init__(keep)
+        self.missing: list = []
+        self.orphans: dict = {}
+
+
+def kind_word(mode: int) -> str:
+    kind = mode & _FMT
+    return ("file" if kind == _REG else "subdirectory" if kind == _DIR else "symlink" if kind == _LNK
+            else "special file")
+
+
+def bad_permissions(mode: int, uid: int, app_uid: int | None) -> bool:
+    return bool(mode & 0o077) or (app_uid is not None and uid != app_uid)
+
+
+def group_rows(rows):
+    """Consecutive rows ``(source_id, filename, size, kind)`` with the same source_id ->
+    ``(source_id, {filename: (size, kind)})``."""
+    current, bucket = None, {}
+    for source_id, filename, size, kind in rows:
+        if source_id != current:
+            if current is not None:
+                yield current, bucket
+            current, bucket = source_id, {}
+        bucket[str(filename)] = (size or 0, kind)
+    if current is not None:
+        yield current, bucket
+
+
+def judge_entries(fs: str, entries, rows: dict, part: Part, app_uid: int | None) -> None:
+    """Compare one source directory with its rows (popped as they match; those left are
+    missing files)."""
+    t = part.tally
+    part.rows += len(rows)
+    match = FILENAME_RE.match
+    pop = rows.pop
+    orphans = part.orphans
+    for name, mode, uid, size, _mtime in entries:
+        if mode & _FMT != _REG:
+            what = kind_word(mode)
+            t["unexpected"].add(f"{fs}/{name} ({what})", part=what)
+            continue  # a row naming it still counts as missing: it is not a stored file
+        part.files += 1
+        part.bytes += size
+        if mode & 0o077 or (app_uid is not None and uid != app_uid):
+            t["permissions"].add(f"{fs}/{name} (uid {uid}, mode {mode & 0o7777:04o})")
+        if not match(name):
+            t["unexpected"].add(f"{fs}/{name} (name does not fit SecureDrop's pattern)", part="unexpected name")
+        row = pop(name, None)
+        if row is None:
+            orphans.setdefault(name, []).append((fs, size))
+        elif row[0] != size:
+            t["size"].add(f"{fs}/{name} (database {row[0]} bytes, disk {size} bytes)", abs(row[0] - size))
+    part.missing.extend((fs, name, size, kind) for name, (size, kind) in rows.items())
+
+
+def rows_without_directory(label: str, rows: dict, part: Part) -> None:
+    """A source with rows but no directory (or no sources row): every file is missing."""
+    part.rows += len(rows)
+    part.missing.extend((label, name, size, kind) for name, (size, kind) in rows.items())
+
+
+def merge(out: StoreScan, part: StoreScan, keep: int) -> None:
+    """Add one share's counts and (up to ``keep``) names to the whole."""
+    out.files += part.files
+    out.rows += part.rows
+    out.bytes += part.bytes
+    for kind, tally in part.tally.items():
+        mine = out.tally[kind]
+        mine.count += tally.count
+        mine.bytes += tally.bytes
+        mine.names.extend(tally.names[:max(0, keep - len(mine.names))])
+        for k, n in tally.parts.items():
+            mine.parts[k] = mine.parts.get(k, 0) + n
+
+
+def match_misplaced(out: StoreScan, missing: list, orphans: dict) -> None:
+    """A row whose file is missing from its source's directory, and an unclaimed file of
+    the same name under another source's: one misplaced file, not a missing plus an orphan."""
+    t = out.tally
+    match = not out.match_skipped and len(missing) <= MATCH_LIMIT
+    out.match_skipped = not match
+    for fs, name, size, kind in missing:
+        elsewhere = orphans.get(name) if match else None
+        if elsewhere:
+            other, disk = elsewhere.pop(0)
+            t["misplaced"].add(f"{name}: row of {fs}, file under {other}", disk)
+        else:
+            t["missing"].add(f"{fs}/{name}", size, part="reply" if kind == "r" else "submission")
+    for name, places in orphans.items():
+        for fs, size in places:
+            t["orphan"].add(f"{fs}/{name}", size)
+
+
+def leftovers(directory: str, entries, now: float, max_age: float, out: StoreScan) -> None:
+    for name, _mode, _uid, size, mtime in entries:
+        age = now - mtime
+        if age > max_age:
+            out.tally["leftover"].add(f"{directory}/{name} ({age / 3600:.0f} h old)", size, part=directory)

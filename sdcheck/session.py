@@ -1,0 +1,226 @@
+"""Options -> plan -> RunResult: one path for the command line and the pytest plugin.
+
+``Options`` holds what a run is asked to do (the CLI fills it from argparse, the pytest
+plugin from its own options); ``plan()`` loads the baseline, variables and plugins and picks
+the checks; ``execute()`` runs them on a host and applies waivers; ``add_report_info()``
+and ``add_state()`` add what ``report`` shows besides the checks. Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import os
+
+DEFAULT_VARS = "/etc/sdcheck/vars.yml"
+
+
+class UsageError(Exception):
+    """The request cannot be carried out as given (exit 2, named 'sdcheck.usage')."""
+
+
+class Options:
+    """What one run is asked to do. Unknown keywords are an error, so a caller's typo
+    never silently turns a setting off."""
+
+    command = "report"      # "run" or "report"
+    profile = None
+    baseline = None         # a baseline file instead of the bundled one
+    vars = None             # a vars file
+    var: list = []          # ["NAME=VALUE", ...]
+    only: list = []
+    skip: list = []
+    waivers = None
+    fail_on = "low"
+    state = None
+    limit = 50              # report: names listed per finding
+    online = False          # report: checks that contact other hosts
+    progress = None         # callable(done, total), on a terminal
+
+    def __init__(self, **kw):
+        for key, value in kw.items():
+            if not hasattr(Options, key) or key.startswith("_"):
+                raise TypeError(f"unknown sdcheck option {key!r}")
+            setattr(self, key, list(value) if isinstance(value, tuple) else value)
+
+    @classmethod
+    def from_namespace(cls, ns) -> Options:
+        return cls(**{k: v for k, v in vars(ns).items() if hasattr(Options, k) and not k.startswith("_")})
+
+
+class Plan:
+    """Everything decided before any check runs."""
+
+    __slots__ = ("facts", "profile", "profile_source", "baseline", "variables", "options", "settings", "classes",
+                 "redact")
+
+    def __init__(self, **kw):
+        for key in self.__slots__:
+            setattr(self, key, kw[key])
+
+
+def plan(opts: Options, facts=None, redact_hook=None) -> Plan:
+    """Load vars, baseline and plugins, and pick the checks. Raises UsageError,
+    BaselineError, RegistryError or ProfileError. ``redact_hook(redactor)`` receives the
+    redactor as soon as the secrets are known, so an error after that is redacted too."""
+    from sdcheck.baseline import (PROFILES, SECRET_VARS, BaselineError, bundled_path, load_baseline,
+                                  load_vars_file, merge_variables, parse_var_option, resolve_options,
+                                  resolve_settings)
+    from sdcheck.escape import Redactor
+    from sdcheck.host.local import LocalFacts
+    from sdcheck.profile import detect_profile
+    from sdcheck.registry import load_checks, plugin_names, select
+
+    facts = facts or LocalFacts()
+    cli_vars = [parse_var_option(v) for v in opts.var]
+    vars_path = opts.vars or (DEFAULT_VARS if os.path.exists(DEFAULT_VARS) else None)
+    vars_file = load_vars_file(vars_path) if vars_path else {}
+    # secrets first, so even an error below cannot print them
+    secrets = [str(v) for k, v in list(vars_file.items()) + cli_vars if k in SECRET_VARS and v]
+    if redact_hook:
+        redact_hook(Redactor(secrets))
+
+    if opts.profile:
+        if opts.profile not in PROFILES and not opts.baseline:
+            raise UsageError(f"unknown profile {opts.profile!r} (choose {' or '.join(PROFILES)}, "
+                             "or give --baseline)")
+        profile, source = opts.profile, "chosen with --profile"
+    elif opts.baseline:
+        profile, source = "", "from --baseline"
+    else:
+        profile, path = detect_profile(facts)
+        source = f"detected: {path} exists"
+    baseline = load_baseline(opts.baseline or bundled_path(profile))
+    profile = profile or baseline.profile
+
+    classes = load_checks(opts.only or None)
+    installed, loaded = plugin_names(), {c.split(".")[0] for c in classes}
+    for cid in baseline.checks:
+        plugin = cid.split(".")[0]
+        if plugin not in installed or (plugin in loaded and cid not in classes):
+            raise BaselineError(baseline.source_of(cid), baseline.line_of(cid),
+                                f"unknown check {cid!r} (see 'sdcheck list')")
+    variables = merge_variables(baseline, vars_file, cli_vars)
+    redact = Redactor(secrets + [str(variables[k]) for k in SECRET_VARS if variables.get(k)])
+    if redact_hook:
+        redact_hook(redact)
+    wanted = [c for c in select(list(baseline.checks), opts.only, opts.skip) if c in classes]
+    if not wanted:
+        raise UsageError("no check is selected (baseline "
+                         f"{baseline.path}, --only {opts.only or '-'}, --skip {opts.skip or '-'})")
+    baseline.checks = {cid: baseline.checks[cid] for cid in wanted}
+    options = resolve_options(baseline, classes, variables)
+    settings = resolve_settings(baseline, variables, vars_path if vars_file else None)
+    return Plan(facts=facts, profile=profile, profile_source=source, baseline=baseline, variables=variables,
+                options=options, settings=settings, classes=[classes[c] for c in wanted], redact=redact)
+
+
+def execute(opts: Options, facts=None, redact_hook=None):
+    """Plan and run: (RunResult, redactor, Context)."""
+    from sdcheck.check import Context
+    from sdcheck.model import RunResult
+    from sdcheck.runner import run_checks
+
+    p = plan(opts, facts, redact_hook)
+    ctx = Context(p.facts, p.profile, p.variables, p.options, redact=p.redact)
+    ctx.settings = p.settings
+    if opts.command == "report":
+        ctx.detail_limit = max(0, opts.limit)
+        ctx.online = opts.online
+        ctx.progress = opts.progress
+    result = RunResult(profile=p.profile, profile_source=p.profile_source, baseline=p.baseline.path)
+    result.outcomes = run_checks(p.classes, ctx)
+    _waive(opts, result)
+    return result, p.redact, ctx
+
+
+def _waive(opts: Options, result) -> None:
+    from sdcheck.waivers import DEFAULT_WAIVERS, apply_waivers, load_waivers
+
+    path = opts.waivers or (DEFAULT_WAIVERS if os.path.exists(DEFAULT_WAIVERS) else None)
+    if path is None:
+        return
+    from sdcheck.registry import load_checks
+
+    waivers = load_waivers(path, set(load_checks()))
+    extra = apply_waivers(result.outcomes, waivers, path)
+    if extra is not None:
+        result.outcomes.append(extra)
+
+
+def add_report_info(result, ctx) -> None:
+    """What plugins tell the admin besides their checks (which firewall backend was read,
+    and how), through their ``report_info(ctx)`` hooks."""
+    from sdcheck.registry import report_info_hooks
+
+    for hook in report_info_hooks():
+        result.info.update(hook(ctx))
+
+
+def add_state(opts: Options, result, ctx) -> None:
+    """report: when 'sdcheck run' last recorded its state, as a check of its own."""
+    from sdcheck.state import DEFAULT_STATE, check_state
+
+    path = opts.state or (DEFAULT_STATE if os.path.exists(DEFAULT_STATE) else None)
+    if path is None:
+        return
+    outcome, summary = check_state(path, float(ctx.vars.get("run_max_age_hours", 26)))
+    result.info["last 'sdcheck run'"] = summary
+    result.outcomes.append(outcome)
+
+
+def exit_code(result, fail_on: str = "low") -> int:
+    """1 when a check could not run, or found a problem at or above ``fail_on``; else 0."""
+    from sdcheck.model import Severity, Status
+
+    floor = Severity[fail_on.upper()]
+    for f in result.problems:
+        if f.status == Status.ERROR or f.severity >= floor:
+            return 1
+    return 0
+
+
+# -- other hosts (testinfra) ------------------------------------------------------------------
+
+class HostOptions:
+    """How to reach testinfra hosts."""
+
+    def __init__(self, ssh_config=None, ssh_identity_file=None, sudo=False, ansible_inventory=None):
+        self.ssh_config, self.ssh_identity_file = ssh_config, ssh_identity_file
+        self.sudo, self.ansible_inventory = sudo, ansible_inventory
+
+    def facts(self, spec: str):
+        import testinfra
+
+        from sdcheck.host.testinfra import TestinfraFacts
+
+        kw = {}
+        if self.ssh_config:
+            kw["ssh_config"] = self.ssh_config
+        if self.ssh_identity_file:
+            kw["ssh_identity_file"] = self.ssh_identity_file
+        if self.ansible_inventory and spec.startswith("ansible://"):
+            kw["ansible_inventory"] = self.ansible_inventory
+        return TestinfraFacts(testinfra.get_host(spec, **kw), name=spec, sudo=self.sudo)
+
+
+def execute_on_host(opts: Options, spec: str, how: HostOptions):
+    """(result, redactor, ctx) for one testinfra host; a host that cannot be reached is one
+    ERROR finding (``sdcheck.host``) and ctx None."""
+    from sdcheck.host.base import FactError
+    from sdcheck.model import CheckOutcome, Finding, RunResult, Severity, Status
+
+    try:
+        facts = how.facts(spec)
+        probe = facts.run(["true"], timeout=30)
+        if not probe.ok:
+            raise FactError(f"{spec}: a test command failed (exit {probe.returncode}); with --sudo, is sudo "
+                            "allowed without a password?")
+    except Exception as exc:  # noqa: BLE001 - reported as this host's finding
+        from sdcheck.escape import Redactor
+
+        result = RunResult(profile=opts.profile or "?", profile_source="not reached", baseline="-")
+        result.outcomes = [CheckOutcome("sdcheck.host", f"{spec} can be reached", Severity.CRITICAL, [Finding(
+            "sdcheck.host", Status.ERROR, Severity.CRITICAL, f"{spec} could not be checked: {exc}", spec,
+            remedy="Check that the host is up, that SSH (or the testinfra backend) reaches it, and that "
+                   "the user may run commands as root (--sudo).")])]
+        return result, Redactor(), None
+    return execute(opts, facts)

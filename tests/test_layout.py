@@ -1,0 +1,125 @@
+"""The shape of the package, read from its imports and calls (ast):
+
+- the core (everything outside sdcheck/plugins) imports no plugin;
+- a plugin imports the core and itself, never another plugin and never the CLI;
+- no plugin module reaches the machine itself (sqlite3, subprocess, sockets, file calls):
+  the host layer (sdcheck/host) does that;
+- formatters never touch the host; parsers and judges are pure functions of their input.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "sdcheck"
+
+# modules that reach the machine; a plugin must go through sdcheck.host instead
+HOST_MODULES = {"sqlite3", "subprocess", "socket", "shutil", "tempfile", "fcntl", "multiprocessing",
+                "glob", "pwd", "grp", "psutil", "iptc", "smtplib", "pathlib"}
+# os functions that touch files or processes (os.path string helpers are fine)
+OS_CALLS = {"open", "listdir", "scandir", "stat", "lstat", "fstat", "walk", "remove", "unlink", "mkdir",
+            "makedirs", "rename", "replace", "chmod", "chown", "readlink", "access", "read", "write", "close",
+            "system", "popen", "fork", "kill", "geteuid", "getuid", "cpu_count", "path.exists", "path.isdir",
+            "path.isfile", "path.islink", "path.lexists", "path.getsize", "path.getmtime", "path.realpath"}
+# run on the host as a program of its own (its source is handed to the host's python3),
+# never imported by sdcheck's process: it is the probe, not plugin logic
+PROGRAMS = {"plugins/alert/smtp_probe.py"}
+PURE = ("parse", "save_parser", "rules", "diff", "judge", "expected")
+
+
+def _imports(tree: ast.AST) -> list[tuple[str, int]]:
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.extend((a.name, node.lineno) for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.append((node.module, node.lineno))
+            out.extend((f"{node.module}.{a.name}", node.lineno) for a in node.names)
+    return out
+
+
+def _calls(tree: ast.AST) -> list[tuple[str, int]]:
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            out.append((ast.unparse(node.func), node.lineno))
+    return out
+
+
+def violations(root: Path) -> list[str]:
+    """Every broken rule under the package directory ``root``, as 'file:line: rule'."""
+    found = []
+    pkg = root.name
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        tree = ast.parse(path.read_text(), rel)
+        parts = rel.split("/")
+        plugin = parts[1] if parts[0] == "plugins" and len(parts) > 2 else None
+        for name, line in _imports(tree):
+            where = f"{rel}:{line}"
+            if not name.startswith(pkg + "."):
+                top = name.split(".")[0]
+                if plugin and rel not in PROGRAMS and top in HOST_MODULES:
+                    found.append(f"{where}: plugin module imports {top} (use the host layer)")
+                if parts[0] == "formatters" and top in HOST_MODULES - {"pathlib"}:
+                    found.append(f"{where}: formatter imports {top}")
+                if path.stem in PURE and top in HOST_MODULES | {"os"}:
+                    found.append(f"{where}: pure module imports {top}")
+                continue
+            inner = name.split(".")[1:]
+            if not plugin and inner[:1] == ["plugins"] and len(inner) > 1 and parts[0] != "plugins":
+                found.append(f"{where}: core imports plugin {inner[1]}")
+            if plugin and inner[:1] == ["plugins"] and len(inner) > 1 and inner[1] != plugin:
+                found.append(f"{where}: plugin {plugin} imports plugin {inner[1]}")
+            if plugin and inner[:1] in (["cli"], ["pytest_plugin"]):
+                found.append(f"{where}: plugin {plugin} imports {'.'.join(inner[:1])}")
+            if parts[0] == "formatters" and inner[:1] == ["host"]:
+                found.append(f"{where}: formatter imports the host layer")
+            if path.stem in PURE and inner[:1] == ["host"] and inner[1:2] != ["base"]:
+                found.append(f"{where}: pure module imports the host layer")
+        for func, line in _calls(tree):
+            where = f"{rel}:{line}"
+            touches = func == "open" or (func.startswith("os.") and func[3:] in OS_CALLS)
+            if touches and rel not in PROGRAMS and (plugin or parts[0] == "formatters" or path.stem in PURE):
+                found.append(f"{where}: calls {func} (use the host layer)")
+    return sorted(set(found))
+
+
+def test_the_package_keeps_its_shape():
+    assert (PACKAGE / "plugins").is_dir() and (PACKAGE / "host").is_dir()
+    assert violations(PACKAGE) == []
+
+
+def test_every_plugin_has_a_readme():
+    for plugin in sorted(p for p in (PACKAGE / "plugins").iterdir() if p.is_dir() and p.name != "__pycache__"):
+        readme = plugin / "README.md"
+        assert readme.is_file(), f"{plugin.name} has no README.md"
+        text = readme.read_text()
+        for heading in ("Reads", "Cannot see"):
+            assert f"## {heading}" in text, f"{plugin.name}/README.md lacks '## {heading}'"
+
+
+def test_the_rules_catch_each_kind_of_break(tmp_path):
+    """The checker itself, on a package that breaks every rule once."""
+    pkg = tmp_path / "sdcheck"
+    files = {
+        "cli.py": "from sdcheck.plugins.alpha import checks\n",                     # core -> plugin
+        "formatters/text.py": "import subprocess\nopen('/etc/passwd')\n",          # formatter on host
+        "plugins/alpha/checks.py": ("import sqlite3\nimport os\nfrom sdcheck.plugins.beta import x\n"
+                                    "from sdcheck import cli\nos.listdir('/')\n"),
+        "plugins/alpha/judge.py": "from sdcheck.host.local import LocalFacts\n",   # pure on host
+        "plugins/beta/x.py": "from sdcheck.model import Finding\n",                 # allowed
+    }
+    for rel, text in files.items():
+        (pkg / rel).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / rel).write_text(text)
+    found = violations(pkg)
+    expected = ["cli.py:1: core imports plugin alpha", "formatters/text.py:1: formatter imports subprocess",
+                "formatters/text.py:2: calls open (use the host layer)",
+                "plugins/alpha/checks.py:1: plugin module imports sqlite3 (use the host layer)",
+                "plugins/alpha/checks.py:3: plugin alpha imports plugin beta",
+                "plugins/alpha/checks.py:4: plugin alpha imports cli",
+                "plugins/alpha/checks.py:5: calls os.listdir (use the host layer)",
+                "plugins/alpha/judge.py:1: pure module imports the host layer"]
+    assert sorted(found) == sorted(expected)
