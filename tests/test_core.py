@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import SD
+from helpers.all import SD
 from sdcheck.baseline import BaselineError, load_baseline, load_vars_file, parse_var_option
 from sdcheck.check import Check, Context
 from sdcheck.host.base import FactError

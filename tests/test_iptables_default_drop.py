@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import SD, render, write_vars
+from helpers.all import SD, render, write_vars
 
 VARS = str(write_vars())
 

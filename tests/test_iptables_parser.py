@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import SD, render
+from helpers.iptables import groups
+from helpers.all import SD, render
 from sdcheck.plugins.iptables.rules import ParseError, format_rule
 from sdcheck.plugins.iptables.save_parser import parse_rule, parse_save
 
@@ -102,21 +103,6 @@ def test_parse_errors_name_the_line(bad, where):
 
 # -- property: permuting a rule's option groups never changes its meaning ---------------
 
-def _groups(rule_text: str) -> tuple[str, list[list[str]]]:
-    """Split '-A CHAIN ...' into movable groups: basic options, each -m match with its
-    options, the target with its options."""
-    import shlex
-    tokens = shlex.split(rule_text)[2:]
-    groups, cur = [], []
-    for tok in tokens:
-        if tok in ("-m", "-j", "-s", "-d", "-i", "-o", "-p", "!") and cur and cur[-1] != "!":
-            groups.append(cur)
-            cur = []
-        cur.append(tok)
-    groups.append(cur)
-    return shlex.split(rule_text)[1], groups
-
-
 ALL_RULES = [r.text for name in ("iptables-app-prod.j2", "iptables-mon-prod.j2")
              for c in parse_save(render(name))["filter"].chains.values() for r in c.rules]
 
@@ -125,10 +111,10 @@ ALL_RULES = [r.text for name in ("iptables-app-prod.j2", "iptables-mon-prod.j2")
 @given(st.sampled_from(ALL_RULES), st.randoms(use_true_random=False), st.booleans())
 def test_permuted_and_respelled_rules_are_equal(text, rnd: random.Random, respell):
     import shlex
-    chain, groups = _groups(text)
+    chain, parts = groups(text)
     # -p must stay before the protocol's own match options (iptables requires it)
-    proto = [g for g in groups if g[0] == "-p"]
-    others = [g for g in groups if g[0] != "-p"]
+    proto = [g for g in parts if g[0] == "-p"]
+    others = [g for g in parts if g[0] != "-p"]
     rnd.shuffle(others)
     tokens = [t for g in proto + others for t in g]
     if respell:

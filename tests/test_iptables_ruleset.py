@@ -11,8 +11,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import ACCOUNTS, need, render, render_rules_v4, write_vars
-from test_iptables_parser import _groups
+from helpers.all import ACCOUNTS, need, render, render_rules_v4, write_vars
+from helpers.iptables import groups as _groups
 
 PREFIX = "System configuration error: "
 RULESET = "iptables.ruleset"
@@ -272,7 +272,7 @@ def _expected_chains(profile: str) -> dict:
     import grp
     import pwd
 
-    from conftest import SITE_VARS
+    from helpers.all import SITE_VARS
     from sdcheck.baseline import bundled_path, load_baseline, merge_variables, resolve_options
     from sdcheck.plugins.iptables.rules import rebind, resolve_owner
     from sdcheck.registry import load_checks

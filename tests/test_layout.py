@@ -123,3 +123,14 @@ def test_the_rules_catch_each_kind_of_break(tmp_path):
                 "plugins/alpha/checks.py:5: calls os.listdir (use the host layer)",
                 "plugins/alpha/judge.py:1: pure module imports the host layer"]
     assert sorted(found) == sorted(expected)
+
+
+def test_tests_never_import_each_other():
+    tests = Path(__file__).resolve().parent
+    bad = []
+    for path in sorted(tests.glob("*.py")) + sorted((tests / "helpers").glob("*.py")):
+        for name, line in _imports(ast.parse(path.read_text(), path.name)):
+            top = name.split(".")[0]
+            if top.startswith("test_") or top == "conftest":
+                bad.append(f"{path.name}:{line}: imports {name} (shared code goes in tests/helpers/)")
+    assert bad == []

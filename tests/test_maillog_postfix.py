@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from sdcheck.plugins.alert.maillog import diagnose
-from test_alert import _certs
-from test_postfix import Master
+from helpers.certs import make_certs as _certs
+from helpers.postfix import Master
 
 HERE = Path(__file__).parent
 PORT = 2525
@@ -21,7 +21,7 @@ PORT = 2525
 
 def _relay(netns, mode: str, certs: Path) -> subprocess.Popen:
     cert = "selfsigned" if mode == "untrusted" else "good"
-    proc = subprocess.Popen(netns.exec_argv([sys.executable, str(HERE / "relay_server.py"), mode, str(PORT),
+    proc = subprocess.Popen(netns.exec_argv([sys.executable, str(HERE / "helpers" / "relay_server.py"), mode, str(PORT),
                                              str(certs / f"{cert}.crt"), str(certs / f"{cert}.key")]),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline().strip()

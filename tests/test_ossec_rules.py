@@ -11,7 +11,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ossec_engine import evaluate, event_for, load_rules
+from helpers.ossec_engine import evaluate, event_for, load_rules
 from sdcheck.formatters import ossec
 from sdcheck.model import CheckOutcome, Finding, RunResult, Severity, Status
 from sdcheck.escape import Redactor

@@ -18,7 +18,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import SD, need
+from helpers.postfix import Master, settle
+from helpers.all import SD, need
 
 PREFIX = "System configuration error: "
 PASSWORD = "s3cret Pa:ss\u00e9#1"
@@ -28,13 +29,6 @@ FINGERPRINT = "6D:87:EE:CB:D0:37:2F:88:B8:29:06:FB:35:F4:65:00:7F:FD:84:29"
 
 def _postfix_tools() -> None:
     need("postconf", "postmap", root=False)
-
-
-def _settle(path: Path) -> None:
-    """Postfix programs wait (300 ms steps, up to ~1.5 s) while main.cf is younger than a
-    second, in case it is being written; a test's freshly written main.cf is dated back."""
-    past = time.time() - 10
-    os.utime(path, (past, past))
 
 
 class Site:
@@ -66,7 +60,7 @@ class Site:
         v = dict(self.values, postfix_from_address=self.sender)
         main = jinja2.Template((SD / "postfix-main.cf.j2").read_text()).render(**v)
         (self.dir / "main.cf").write_text(main.replace("/etc/postfix/", f"{self.dir}/"))
-        _settle(self.dir / "main.cf")
+        settle(self.dir / "main.cf")
         shutil.copy("/etc/postfix/master.cf", self.dir / "master.cf")
         shutil.copy(SD / "header_checks", self.dir / "header_checks")
         sasl = jinja2.Template((SD / "sasl_passwd.j2").read_text()).render(sasl_password=self.password, **v)
@@ -94,7 +88,7 @@ class Site:
         path = self.dir / "main.cf"
         text = path.read_text()
         path.write_text(text + ("" if text.endswith("\n") else "\n") + line + "\n")  # the last setting wins
-        _settle(path)
+        settle(path)
 
     # -- running sdcheck ---------------------------------------------------------------
     def vars_file(self, **extra) -> str:
@@ -335,64 +329,6 @@ def test_password_never_in_any_output(tmp_path_factory, password, state):
 
 
 # -- the service: a real Postfix master in namespaces of its own ------------------------
-
-class Master:
-    """Postfix's master started for real in its own network and mount namespaces: its
-    /etc/postfix, spool and data directories are bind mounts of temporary ones."""
-
-    def __init__(self, netns, inet_interfaces: str, extra_main: str = "", hosts_file: Path | None = None):
-        import tempfile
-
-        # Postfix's own users must be able to reach these (pytest's tmp_path is root-only)
-        root = self.root = Path(tempfile.mkdtemp(prefix="sdcheck-postfix-"))
-        root.chmod(0o755)
-        etc, spool, lib = root / "etc", root / "spool", root / "lib"
-        for d in (etc, spool, lib):
-            d.mkdir(parents=True)
-        for name in ("master.cf", "dynamicmaps.cf", "postfix-files", "post-install", "postfix-script"):
-            shutil.copy(f"/etc/postfix/{name}", etc / name)
-        for name in ("postfix-files.d", "dynamicmaps.cf.d"):
-            shutil.copytree(f"/etc/postfix/{name}", etc / name)
-        (etc / "main.cf").write_text(f"myhostname = mon.test\ninet_interfaces = {inet_interfaces}\n"
-                                     "inet_protocols = ipv4\nmaillog_file = /var/spool/postfix/maillog\n"
-                                     "compatibility_level = 3.6\n" + extra_main)
-        # no chroot for the smtp client: it needs the SASL modules and nothing is copied in
-        master_cf = etc / "master.cf"
-        master_cf.write_text(re.sub(r"^(smtp\s+unix\s+-\s+-\s+)y", r"\1n", master_cf.read_text(), flags=re.M))
-        self.etc, self.spool = etc, spool
-        _settle(etc / "main.cf")
-        shutil.chown(lib, "postfix")
-        hosts = f"mount --bind {hosts_file} /etc/hosts && " if hosts_file else ""
-        script = (hosts + f"mount --bind {etc} /etc/postfix && mount --bind {spool} /var/spool/postfix && "
-                  f"mount --bind {lib} /var/lib/postfix && postfix set-permissions >/dev/null 2>&1; "
-                  "postfix start >/dev/null 2>&1")
-        subprocess.run(netns.exec_argv(["unshare", "-m", "sh", "-c", script]), timeout=60)
-        self.pid = None
-        for _ in range(100):
-            pid_file = spool / "pid" / "master.pid"
-            listening = netns.sh("ss -Hltn 'sport = :25'", check=False).stdout.strip()
-            if pid_file.exists() and listening:
-                self.pid = int(pid_file.read_text().split()[0])
-                break
-            time.sleep(0.1)
-        assert self.pid, "Postfix's master did not start"
-
-    def exec(self, command: str) -> str:
-        """Run a shell command in the master's mount and network namespaces."""
-        res = subprocess.run(["nsenter", "-t", str(self.pid), "-m", "-n", "sh", "-c", command],
-                             capture_output=True, text=True, timeout=60)
-        assert res.returncode == 0, res.stderr
-        return res.stdout
-
-    def stop(self) -> None:
-        if self.pid:
-            subprocess.run(["kill", "-TERM", str(self.pid)], check=False)
-            for _ in range(50):
-                if not Path(f"/proc/{self.pid}").exists():
-                    break
-                time.sleep(0.1)
-        shutil.rmtree(self.root, ignore_errors=True)
-
 
 @pytest.mark.parametrize("interfaces,ok", [("loopback-only", True), ("all", False)])
 def test_service_with_a_real_postfix(tmp_path, netns, interfaces, ok):

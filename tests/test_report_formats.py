@@ -17,8 +17,8 @@ import yaml
 
 from sdcheck.model import CheckOutcome, Finding, RunResult, Severity, Status
 from sdcheck.escape import Redactor
-from conftest import need
-from storegen import StoreFixture, file_name
+from helpers.all import need
+from helpers.storegen import StoreFixture, file_name
 
 GOLDEN = Path(__file__).parent / "golden"
 SECRET = "hunter2-Secret"

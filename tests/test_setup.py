@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 
 
-from conftest import PACKAGES_TXT, declared_programs
+from helpers.all import PACKAGES_TXT, declared_programs
 
 ROOT = Path(__file__).parent.parent
 _SUBPROCESS = {"subprocess.run", "subprocess.Popen", "subprocess.check_output", "subprocess.check_call",

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from storegen import StoreFixture, file_name
+from helpers.storegen import StoreFixture, file_name
 
 PREFIX = "System configuration error: "
 CHECKS = ("store.missing-files", "store.orphan-files", "store.misplaced", "store.size", "store.unexpected",

@@ -6,7 +6,6 @@ pytest plugin."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -14,64 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SD, Netns, need, render, write_vars
+from helpers.all import render, write_vars
+from helpers.sshd import SshHost
 
 VARS = str(write_vars())
-_NEXT = [0]
-
-
-class SshHost:
-    """A namespace with SecureDrop's app firewall, eth0 = one end of a veth pair whose other
-    end is in this (the test's) namespace, and sshd listening on the namespace's address."""
-
-    def __init__(self, tmp: Path, client_key: Path):
-        need("ip", "iptables-nft", "ssh", "ssh-keygen", "/usr/sbin/sshd")
-        _NEXT[0] += 1
-        n = (os.getpid() % 50) * 4 + _NEXT[0]
-        self.ns = Netns()
-        self.ns.sh("ip link del eth0")  # replace the namespace-internal uplink by one reaching us
-        self.outside = f"vsd{os.getpid() % 10000}x{_NEXT[0]}"
-        self.address = f"10.{200 + _NEXT[0] % 50}.{n % 250}.2"
-        host_side = self.address.rsplit(".", 1)[0] + ".1"
-        subprocess.run(["ip", "link", "add", self.outside, "type", "veth", "peer", "name", "eth0",
-                        "netns", self.ns.name], check=True)
-        subprocess.run(["ip", "addr", "add", f"{host_side}/24", "dev", self.outside], check=True)
-        subprocess.run(["ip", "link", "set", self.outside, "up"], check=True)
-        self.ns.sh(f"ip addr add {self.address}/24 dev eth0 && ip link set eth0 up && "
-                   f"ip route add default via {host_side}")
-        self.dir = tmp
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp / "hostkey")], check=True)
-        (tmp / "authorized_keys").write_text(Path(f"{client_key}.pub").read_text())
-        (tmp / "sshd_config").write_text(
-            f"ListenAddress {self.address}\nPort 22\nHostKey {tmp / 'hostkey'}\nPidFile {tmp / 'sshd.pid'}\n"
-            f"AuthorizedKeysFile {tmp / 'authorized_keys'}\nPermitRootLogin prohibit-password\n"
-            "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n")
-        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege-separation directory
-        self.sshd = subprocess.Popen(self.ns.exec_argv(["/usr/sbin/sshd", "-D", "-e", "-f", str(tmp / "sshd_config")]),
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self.spec = f"ssh://root@{self.address}"
-
-    def load(self, rules: str) -> None:
-        self.ns.restore("nft", rules)
-        # the veth has IPv6 link-local addresses: SecureDrop's IPv6 rules drop everything
-        self.ns.restore("nft", (SD / "iptables_rules_v6").read_text(), family=6)
-
-    def wait(self, ssh_config: Path) -> None:
-        for _ in range(100):
-            res = subprocess.run(["ssh", "-F", str(ssh_config), f"root@{self.address}", "true"],
-                                 capture_output=True, timeout=20)
-            if res.returncode == 0:
-                return
-            time.sleep(0.1)
-        raise AssertionError(f"sshd did not come up: {res.stderr!r}")
-
-    def close(self) -> None:
-        self.sshd.terminate()
-        self.sshd.wait(timeout=10)
-        subprocess.run(["ip", "link", "del", self.outside], capture_output=True)
-        self.ns.delete()
-
-
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("client")
