@@ -73,11 +73,15 @@ class Context:
             raise KeyError(name)
         return self.memo(f"fact:{name}", getattr(self.facts, name))
 
-    def add_secret(self, value: str) -> None:
-        """A secret read from the host: redacted from every output from now on."""
-        if value and self._redact is not None:
+    def add_secret(self, *values: str) -> None:
+        """Secrets read from the host: redacted from every output from now on."""
+        if self._redact is not None:
             with self._guard:
-                self._redact.add(value)
+                self._redact.add(*[v for v in values if v])
+
+    def planned_options(self) -> dict[str, dict[str, Any]]:
+        """The resolved options of every check this run plans, by check id."""
+        return dict(self._options)
 
     def setting(self, name: str, declared: dict[str, Option]) -> Any:
         """A plugin setting (a site variable its plugin declares in ``declared``, its

@@ -319,7 +319,7 @@ def _fail(exc: BaseException, running: bool, redact, debug: bool) -> int:
     from sdcheck.formatters.ossec import error_line
     from sdcheck.profile import ProfileError
     from sdcheck.registry import RegistryError
-    from sdcheck.escape import Redactor, escape
+    from sdcheck.escape import Redactor, clean
 
     expected = (UsageError, BaselineError, RegistryError, ProfileError)
     redact = redact or Redactor()
@@ -334,11 +334,11 @@ def _fail(exc: BaseException, running: bool, redact, debug: bool) -> int:
             import traceback
             for line in traceback.format_exception(exc):
                 for part in line.rstrip("\n").split("\n"):
-                    sys.stderr.write(escape(redact(part)) + "\n")
+                    sys.stderr.write(clean(part, redact, 2048) + "\n")
     if running:
         sys.stdout.write(error_line(f"sdcheck.{kind}", message, redact) + "\n")
     else:
-        sys.stderr.write(f"sdcheck: error: {escape(redact(message))}\n")
+        sys.stderr.write(f"sdcheck: error: {clean(message, redact, 2048)}\n")
     return EXIT_USAGE
 
 

@@ -3,6 +3,8 @@ and no secret may be printed."""
 
 from __future__ import annotations
 
+import re
+
 _ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -17,14 +19,19 @@ def _escape_char(ch: str) -> str:
     return f"\\U{code:08x}"
 
 
-def escape(value: object) -> str:
-    """Return ``value`` as one printable line.
+def escape(value: object, ascii_only: bool = False) -> str:
+    """Return ``value`` as one printable line (``ascii_only``: every non-ASCII character
+    escaped too, for output read in any locale).
 
     Backslashes, every control character (C0, DEL, C1), and every other non-printable
     code point (line/paragraph separators, bidi overrides, zero-width characters,
     surrogates left over from undecodable bytes) are written as backslash escapes.
     """
     text = value if isinstance(value, str) else str(value)
+    if ascii_only:
+        if text.isascii() and text.isprintable() and "\\" not in text:
+            return text
+        return "".join(ch if ch.isascii() and ch.isprintable() and ch != "\\" else _escape_char(ch) for ch in text)
     if text.isprintable() and "\\" not in text:
         return text
     return "".join(ch if ch.isprintable() and ch != "\\" else _escape_char(ch) for ch in text)
@@ -63,33 +70,65 @@ def _cannot_form(mark: str, secret: str) -> bool:
     return True
 
 
+def _trie_pattern(words: list[str]) -> str:
+    """One regex matching any of ``words`` (longest first at each position), built as a trie
+    so a match costs the length of the longest word, not the number of words."""
+    trie: dict = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = True
+
+    def emit(node: dict) -> str:
+        end = "" in node
+        branches = []
+        for ch, child in sorted(node.items()):
+            if not ch:
+                continue
+            run = ch  # a chain of single children is one literal (keeps the recursion shallow)
+            while len(child) == 1 and "" not in child:
+                (nxt, child), = child.items()
+                run += nxt
+            branches.append(re.escape(run) + emit(child))
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if end else body
+    return emit(trie)
+
+
 class Redactor:
-    """Replaces known secret values by a fixed mark. Used on every string a formatter
-    writes, as a second line of defence behind checks that never put secrets in
-    findings."""
+    """Replaces known secret values by a fixed mark, in text that came from the host or the
+    user (never in sdcheck's own frame: the prefix, check ids, the OK line). Secrets shorter
+    than MIN_LENGTH are not redacted by substring (they would blank out ordinary letters):
+    sdcheck never puts a password-bearing value into its output in the first place."""
 
     MARK = "[redacted]"
+    MIN_LENGTH = 4
     # marks tried in turn: the first that cannot combine with surrounding text into a secret
     _MARKS = ("[redacted]", "<hidden>", "***", "###", "%%%", "@@@", "~~~", "^^^", "|||", "===")
     WITHHELD = "[text withheld: it would reveal a secret]"
 
     def __init__(self, secrets: list[str] | tuple[str, ...] = ()):
-        self._set(secrets)
+        self._secrets: set[str] = set()
+        self._pattern = None
+        self.mark = self.MARK
+        self.add(*secrets)
 
     def add(self, *secrets: str) -> None:
-        """Also redact these (a secret a check read from the host, such as a map's password)."""
-        fresh = [s for s in secrets if s and s not in self._secrets]
+        """Also redact these (a secret a check read from the host, such as a map's password).
+        Cheap to call often: the matcher is rebuilt on the next use."""
+        fresh = {str(s) for s in secrets if s and len(str(s)) >= self.MIN_LENGTH} - self._secrets
         if fresh:
-            self._set(self._secrets + fresh)
+            self._secrets |= fresh
+            self._pattern = None
 
-    def _set(self, secrets) -> None:
-        # longest first, so a secret containing another is removed whole
-        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
-        self._escaped = sorted(
-            {escape(s) for s in self._secrets} - set(self._secrets), key=len, reverse=True
-        )
-        every = self._secrets + self._escaped
+    def _build(self):
+        every = self._secrets | {escape(s) for s in self._secrets}
         self.mark = next((m for m in self._MARKS if all(_cannot_form(m, s) for s in every)), self.MARK)
+        self._pattern = re.compile(_trie_pattern(sorted(every, key=len, reverse=True)), re.S)
+        return self._pattern
 
     def __bool__(self) -> bool:
         return bool(self._secrets)
@@ -97,12 +136,21 @@ class Redactor:
     def __call__(self, text: str) -> str:
         if not self._secrets:
             return text
-        for _round in range(4):
-            changed = False
-            for secret in self._secrets + self._escaped:
-                if secret in text:
-                    text = text.replace(secret, self.mark)
-                    changed = True
-            if not changed:
-                return text
-        return self.WITHHELD  # a secret keeps re-forming: say nothing rather than leak
+        pattern = self._pattern or self._build()
+        out = pattern.sub(self.mark, text)
+        # the mark cannot combine with its neighbours into a secret; make sure anyway
+        return self.WITHHELD if pattern.search(out) else out
+
+
+def clean(value: object, redact: Redactor | None = None, limit: int | None = None, ascii_only: bool = False) -> str:
+    """The one path from host (or user) text to output: redact every known secret first,
+    then cut to ``limit`` characters, then escape to one printable line (and redact the
+    escaped form once more: a secret may be spelled with escapes). Nothing else cuts host
+    text, so a secret can never be half-printed across a cut."""
+    text = "" if value is None else str(value)
+    if redact:
+        text = redact(text)
+    if limit is not None and len(text) > limit:
+        text = text[:max(0, limit - 3)] + "..."
+    text = escape(text, ascii_only)
+    return redact(text) if redact else text

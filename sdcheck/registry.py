@@ -151,9 +151,11 @@ def plugin_hook(plugin: str, name: str):
     return None
 
 
-def report_info_hooks() -> list:
-    """``report_info(ctx)`` of the plugins loaded so far, by plugin name."""
-    return [_HOOKS[name] for name in sorted(_HOOKS)]
+def hooks(name: str) -> list:
+    """The plugins' functions called ``name`` (``report_info``, ``secrets``), loaded so far,
+    by plugin name."""
+    found = _HOOKS.get(name, {})
+    return [found[plugin] for plugin in sorted(found)]
 
 
 def load_checks(prefixes: list[str] | None = None) -> dict[str, type[Check]]:
@@ -181,11 +183,12 @@ def load_checks(prefixes: list[str] | None = None) -> dict[str, type[Check]]:
             if not isinstance(settings, dict) or not all(isinstance(o, Option) for o in settings.values()):
                 raise RegistryError(f"plugin {name!r}: SETTINGS must map variable names to Option")
             _SETTINGS[name] = settings
-            hook = getattr(loaded, "report_info", None)
-            if hook is not None:
-                if not callable(hook):
-                    raise RegistryError(f"plugin {name!r}: report_info must be a function")
-                _HOOKS[name] = hook
+            for hook_name in ("report_info", "secrets"):
+                hook = getattr(loaded, hook_name, None)
+                if hook is not None:
+                    if not callable(hook):
+                        raise RegistryError(f"plugin {name!r}: {hook_name} must be a function")
+                    _HOOKS.setdefault(hook_name, {})[name] = hook
         for cls in validate(name, classes, seen):
             found[cls.id] = cls
     return found

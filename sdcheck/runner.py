@@ -13,7 +13,6 @@ import time
 from sdcheck.check import Check, Context
 from sdcheck.host.base import FactError
 from sdcheck.model import CheckOutcome, Finding, Severity, Status
-from sdcheck.escape import escape
 
 
 def _error(cls: type[Check], message: str) -> Finding:
@@ -36,7 +35,7 @@ def _run_one(cls: type[Check], ctx: Context, out: dict, key: str) -> None:
         findings = [_error(cls, f"the check could not run: {exc}")]
     except Exception as exc:  # noqa: BLE001 - any failure is an ERROR finding
         findings = [_error(cls, f"the check failed unexpectedly ({type(exc).__name__}: "
-                                f"{escape(str(exc))[:300]})")]
+                                f"{exc})")]
     out[key] = (findings, time.monotonic() - start)
 
 

@@ -126,10 +126,25 @@ def execute(opts: Options, facts=None, redact_hook=None):
         ctx.detail_limit = max(0, opts.limit)
         ctx.online = opts.online
         ctx.progress = opts.progress
+    learn_secrets(ctx)
     result = RunResult(profile=p.profile, profile_source=p.profile_source, baseline=p.baseline.path)
     result.outcomes = run_checks(p.classes, ctx)
     _waive(opts, result)
     return result, p.redact, ctx
+
+
+def learn_secrets(ctx) -> None:
+    """Before any check runs, every secret the plugins can find on the host (the relay
+    password in main.cf, master.cf and the tables they name) joins the redactor, so no
+    check's message, error or traceback can show one. A hook that fails is ignored here: the
+    checks that read the same data report why it could not be read."""
+    from sdcheck.registry import hooks
+
+    for hook in hooks("secrets"):
+        try:
+            ctx.add_secret(*hook(ctx))
+        except Exception:  # noqa: BLE001, S112 - see above
+            continue
 
 
 def _waive(opts: Options, result) -> None:
@@ -149,9 +164,9 @@ def _waive(opts: Options, result) -> None:
 def add_report_info(result, ctx) -> None:
     """What plugins tell the admin besides their checks (which firewall backend was read,
     and how), through their ``report_info(ctx)`` hooks."""
-    from sdcheck.registry import report_info_hooks
+    from sdcheck.registry import hooks
 
-    for hook in report_info_hooks():
+    for hook in hooks("report_info"):
         result.info.update(hook(ctx))
 
 

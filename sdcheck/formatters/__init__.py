@@ -1,17 +1,20 @@
 """Output formats. A formatter turns a RunResult into text and never touches the host.
 
-Every string that may carry a host value goes through ``clean`` (redact, escape, redact
-again), so no secret and no control character reaches the output.
+Every string that may carry a host or user value goes through ``clean`` (redact, cut,
+escape: sdcheck.escape), so no secret and no control character reaches the output.
+sdcheck's own frame (the OSSEC prefix, check ids, severities, titles, the OK line) is fixed
+text: it is escaped for safety but never rewritten by the redactor.
 """
 
 from __future__ import annotations
 
-from sdcheck.escape import Redactor, escape
+from sdcheck.escape import Redactor, clean, escape
+
+__all__ = ["FIELD_LIMIT", "Redactor", "clean", "escape", "frame"]
+
+FIELD_LIMIT = 8192  # characters of host text in one field of a report (a message, a detail line)
 
 
-def clean(value: object, redact: Redactor) -> str:
-    text = "" if value is None else str(value)
-    if redact:
-        text = redact(text)
-    text = escape(text)
-    return redact(text) if redact else text
+def frame(value: object) -> str:
+    """sdcheck's own fixed text (a check id, a title): escaped, never redacted."""
+    return escape("" if value is None else str(value))

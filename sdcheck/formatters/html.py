@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 
-from sdcheck.formatters import clean
+from sdcheck.formatters import FIELD_LIMIT, clean, frame
 from sdcheck.model import RunResult, Status
 from sdcheck.escape import Redactor
 
@@ -25,7 +25,7 @@ pre{background:#f4f4f4;padding:.5rem;overflow-x:auto;font-size:.8rem}
 
 def render(result: RunResult, redact: Redactor, verbose: bool = True) -> str:
     def c(value) -> str:
-        return html.escape(clean(value, redact), quote=True)
+        return html.escape(clean(value, redact, FIELD_LIMIT), quote=True)
 
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'">',
@@ -38,9 +38,10 @@ def render(result: RunResult, redact: Redactor, verbose: bool = True) -> str:
     for o in result.outcomes:
         counts[o.status] += 1
         st = o.status.value
-        out.append(f'<section class="check" id="{c(o.check_id)}"><h2><span class="status {st}">'
-                   f"{st.upper()}</span>{c(o.check_id)} <small>[{o.severity}]</small></h2>"
-                   f"<p>{c(o.title)}</p>")
+        cid = html.escape(frame(o.check_id), quote=True)
+        out.append(f'<section class="check" id="{cid}"><h2><span class="status {st}">'
+                   f"{st.upper()}</span>{cid} <small>[{o.severity}]</small></h2>"
+                   f"<p>{html.escape(frame(o.title), quote=True)}</p>")
         for f in o.findings:
             if not (f.status.is_problem or verbose or f.status in (Status.SKIP, Status.WAIVED)):
                 continue
@@ -58,5 +59,4 @@ def render(result: RunResult, redact: Redactor, verbose: bool = True) -> str:
     summary = ", ".join(f"{counts[s]} {s.value}" for s in Status if counts[s])
     out.append(f'<p class="summary">Summary: {len(result.outcomes)} checks: {summary or "none run"}</p>')
     out.append("</body></html>")
-    text = "\n".join(out) + "\n"
-    return redact(text) if redact else text
+    return "\n".join(out) + "\n"

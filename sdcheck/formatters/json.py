@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from sdcheck import __version__
-from sdcheck.formatters import clean
+from sdcheck.formatters import FIELD_LIMIT, clean, frame
 from sdcheck.model import RunResult, Status
 from sdcheck.escape import Redactor
 
@@ -19,7 +19,7 @@ SCHEMA_VERSION = 1
 
 def build(result: RunResult, redact: Redactor) -> dict:
     def r(value):  # host values escaped as in every format: a consumer that prints one gets one line
-        return None if value is None else clean(value, redact)
+        return None if value is None else clean(value, redact, FIELD_LIMIT)
 
     counts = {s.value: 0 for s in Status}
     for o in result.outcomes:
@@ -34,12 +34,12 @@ def build(result: RunResult, redact: Redactor) -> dict:
         "info": {r(k): r(v) for k, v in result.info.items()},
         "summary": counts,
         "checks": [
-            {"id": r(o.check_id), "title": r(o.title), "status": o.status.value,
+            {"id": frame(o.check_id), "title": frame(o.title), "status": o.status.value,
              "severity": str(o.severity), "seconds": round(o.seconds, 4)}
             for o in result.outcomes
         ],
         "findings": [
-            {"check_id": r(f.check_id), "status": f.status.value, "severity": str(f.severity),
+            {"check_id": frame(f.check_id), "status": f.status.value, "severity": str(f.severity),
              "message": r(f.message), "resource": r(f.resource), "expected": r(f.expected),
              "actual": r(f.actual), "remedy": r(f.remedy), "detail": [r(d) for d in f.detail]}
             for f in result.findings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from xml.etree import ElementTree as ET
 
-from sdcheck.formatters import clean
+from sdcheck.formatters import FIELD_LIMIT, clean, frame
 from sdcheck.model import RunResult, Status
 from sdcheck.escape import Redactor
 
@@ -19,15 +19,12 @@ def render_many(results: list) -> str:
     for host, result, redact in results:
         root.append(_suite(host, result, redact))
     ET.indent(root)
-    out = '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
-    for _host, _result, redact in results:
-        out = redact(out) if redact else out
-    return out
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
 def _suite(host: str | None, result: RunResult, redact: Redactor) -> ET.Element:
     def c(value) -> str:
-        return clean(value, redact)
+        return clean(value, redact, FIELD_LIMIT)
 
     where = f"{c(host)}, " if host else ""
     suite = ET.Element("testsuite", name=f"sdcheck ({where}{c(result.profile)})")
@@ -36,8 +33,8 @@ def _suite(host: str | None, result: RunResult, redact: Redactor) -> ET.Element:
     for o in result.outcomes:
         counts["tests"] += 1
         total += o.seconds
-        case = ET.SubElement(suite, "testcase", classname=f"sdcheck.{c(o.check_id).split('.')[0]}",
-                             name=c(o.check_id), time=f"{o.seconds:.3f}")
+        case = ET.SubElement(suite, "testcase", classname=f"sdcheck.{frame(o.check_id).split('.')[0]}",
+                             name=frame(o.check_id), time=f"{o.seconds:.3f}")
         problems = [f for f in o.findings if f.status.is_problem]
         lines = []
         for f in o.findings:

@@ -9,9 +9,8 @@ Contract (README "Output contract"):
 
 from __future__ import annotations
 
-from sdcheck.formatters import clean
+from sdcheck.escape import Redactor, clean, escape, truncate_utf8
 from sdcheck.model import Finding, RunResult, Status
-from sdcheck.escape import Redactor, truncate_utf8
 
 PREFIX = "System configuration error: "
 MAX_LINE_BYTES = 1024
@@ -19,16 +18,29 @@ MAX_LINES_PER_CHECK = 8
 MAX_LINES = 60
 
 
+def _body(text: str, redact: Redactor) -> str:
+    """Host or user text for a line: redacted, then cut, then escaped, ASCII only (OSSEC and
+    the mail that carries the alert read it in any locale)."""
+    return clean(text, redact, limit=MAX_LINE_BYTES, ascii_only=True)
+
+
 def error_line(check_id: str, message: str, redact: Redactor | None = None) -> str:
-    body = clean(message, redact or Redactor())
-    return truncate_utf8(f"{PREFIX}[{check_id}] {body}", MAX_LINE_BYTES)
+    """One line in sdcheck's frame: the prefix and the check id are fixed text, the message
+    is host or user text."""
+    return truncate_utf8(f"{PREFIX}[{escape(check_id, True)}] {_body(message, redact or Redactor())}",
+                         MAX_LINE_BYTES)
+
+
+def _fixed_line(check_id: str, message: str) -> str:
+    """A line whose message is sdcheck's own wording (nothing from the host)."""
+    return f"{PREFIX}[{escape(check_id, True)}] {escape(message, True)}"
 
 
 def _group_line(check_id: str, findings: list[Finding], redact: Redactor) -> str:
-    head = f"{PREFIX}[{check_id}] "
+    head = f"{PREFIX}[{escape(check_id, True)}] "
     if len(findings) == 1:
-        return truncate_utf8(head + clean(findings[0].message, redact), MAX_LINE_BYTES)
-    messages = [clean(f.message, redact) for f in findings]
+        return truncate_utf8(head + _body(findings[0].message, redact), MAX_LINE_BYTES)
+    messages = [_body(f.message, redact) for f in findings]
     text = head + f"{len(findings)} problems: "
     for i, msg in enumerate(messages):
         rest = len(messages) - i
@@ -68,6 +80,10 @@ def _merge_repeats(lines: list[str]) -> list[str]:
     return out
 
 
+def _worst(findings: list[Finding]):
+    return max(f.severity for f in findings)
+
+
 def render(result: RunResult, redact: Redactor) -> list[str]:
     lines: list[str] = []
     for outcome in result.outcomes:
@@ -75,27 +91,27 @@ def render(result: RunResult, redact: Redactor) -> list[str]:
         for f in outcome.findings:
             if f.status.is_problem:
                 groups.setdefault(f.line_group, []).append(f)
-        items = list(groups.items())
+        # the worst first, so a line cap never pushes a critical problem out of the mail
+        items = sorted(groups.items(), key=lambda item: -_worst(item[1]))
         if len(items) > MAX_LINES_PER_CHECK:
-            extra = sum(len(fs) for _g, fs in items[MAX_LINES_PER_CHECK - 1:])
+            rest = items[MAX_LINES_PER_CHECK - 1:]
+            extra = sum(len(fs) for _g, fs in rest)
+            worst = max(_worst(fs) for _g, fs in rest)
             items = items[:MAX_LINES_PER_CHECK - 1]
             lines.extend(_group_line(outcome.check_id, fs, redact) for _g, fs in items)
-            lines.append(error_line(outcome.check_id,
-                                    f"{extra} more problems; see 'sdcheck report --only {outcome.check_id}'"))
+            lines.append(_fixed_line(outcome.check_id, f"{extra} more problems, the worst {worst}; see "
+                                                       f"'sdcheck report --only {outcome.check_id}'"))
         else:
             lines.extend(_group_line(outcome.check_id, fs, redact) for _g, fs in items)
     lines = _merge_repeats(lines)
     if len(lines) > MAX_LINES:
         dropped = len(lines) - (MAX_LINES - 1)
-        lines = lines[:MAX_LINES - 1] + [error_line("sdcheck.output", f"{dropped} more lines not shown; "
-                                                    "see 'sdcheck report'")]
-    if redact:  # a secret equal to a fixed word (a check id) is removed there too
-        lines = [truncate_utf8(redact(line), MAX_LINE_BYTES) for line in lines]
+        lines = lines[:MAX_LINES - 1] + [_fixed_line("sdcheck.output", f"{dropped} more lines not shown; "
+                                                     "see 'sdcheck report'")]
     if not lines:
         counts = {s: 0 for s in Status}
         for o in result.outcomes:
             counts[o.status] += 1
         extra = "".join(f", {counts[s]} {s.value}" for s in (Status.SKIP, Status.WAIVED) if counts[s])
-        ok = f"sdcheck: OK: {counts[Status.PASS]} checks passed{extra} (profile {result.profile})"
-        lines.append(redact(ok) if redact else ok)
+        lines.append(f"sdcheck: OK: {counts[Status.PASS]} checks passed{extra} (profile {escape(result.profile, True)})")
     return lines

@@ -269,7 +269,7 @@ class LocalFacts(Facts):
                 out, err = proc.communicate(timeout=WORKER_TIMEOUT)
                 if proc.returncode != 0:
                     last = err.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
-                    raise FactError(f"a worker process failed (exit {proc.returncode}): {escape(last[0])[:200]}")
+                    raise FactError(f"a worker process failed (exit {proc.returncode}): {last[0]}")
                 ok, value = pickle.loads(out)  # noqa: S301 - our own child process, same code and user
                 if not ok:
                     raise value

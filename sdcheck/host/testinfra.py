@@ -50,12 +50,12 @@ class TestinfraFacts(Facts):
                 err = err.decode("utf-8", "replace")
             text = (err or str(exc)).strip().splitlines()
             raise FactError(f"{escape(self.name)}: cannot run a command: "
-                            f"{escape(text[-1] if text else type(exc).__name__)[:200]}") from None
+                            f"{text[-1] if text else type(exc).__name__}") from None
         if out.rc == 124:
             raise FactError(f"{escape(self.name)}: a command did not finish within {timeout:g} s")
         if out.rc == 255 and ("ssh" in self.name.lower() or self.name.startswith("ansible://")):
             raise FactError(f"{escape(self.name)}: the SSH connection failed: "
-                            f"{escape(out.stderr.strip().splitlines()[-1][:200] if out.stderr.strip() else '')}")
+                            f"{out.stderr.strip().splitlines()[-1] if out.stderr.strip() else ''}")
         return out
 
     def run(self, argv: list[str], timeout: float = 10.0, *, user: int | None = None,
@@ -94,7 +94,7 @@ class TestinfraFacts(Facts):
         if out.rc == 4:
             raise FactError(f"cannot read {escape(path)}: no such regular file")
         if out.rc != 0:
-            raise FactError(f"cannot read {escape(path)}: {escape(out.stderr.strip()[:200])}")
+            raise FactError(f"cannot read {escape(path)}: {out.stderr.strip()}")
         return base64.b64decode(out.stdout.strip() or b"")
 
     def lstat(self, path: str) -> FileStat | None:
@@ -277,7 +277,7 @@ def expand_specs(specs: list[str], ansible_inventory: str | None = None) -> list
             names = AnsibleBackend.get_hosts(pattern or "all", ansible_inventory=ansible_inventory)
         except Exception as exc:  # noqa: BLE001 - ansible-inventory fails in many ways
             text = str(exc).strip().splitlines()
-            detail = escape(text[0] if text else type(exc).__name__)[:200]
+            detail = text[0] if text else type(exc).__name__
             if "ansible-inventory" in str(exc) and ("not found" in str(exc) or "No such file" in str(exc)):
                 detail = "ansible-inventory is not installed (pip install ansible-core, or apt install ansible)"
             raise HostSpecError(f"cannot read the Ansible inventory"

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
+
+import jinja2
+import yaml
+
+from helpers.programs import need
+from helpers.securedrop import SD
 
 
 def settle(path: Path) -> None:
@@ -73,3 +81,100 @@ class Master:
                     break
                 time.sleep(0.1)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+PASSWORD = "s3cret Pa:ss\u00e9#1"
+RELAY, PORT = "smtp.gmail.com", 587
+FINGERPRINT = "6D:87:EE:CB:D0:37:2F:88:B8:29:06:FB:35:F4:65:00:7F:FD:84:29"
+
+
+def _postfix_tools() -> None:
+    need("postconf", "postmap", root=False)
+
+
+class Site:
+    """A Monitor Server's Postfix configuration in a temporary directory, as SecureDrop's
+    Ansible role writes it, for one TLS mode: system CAs, override CA file, fingerprint."""
+
+    def __init__(self, root: Path, mode: str = "system", password: str = PASSWORD, **values):
+        need("postconf", "postmap", root=False)
+        self.root = root
+        self.dir = root / "postfix"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.mode = mode
+        self.password = password
+        self.values = dict(smtp_relay=RELAY, smtp_relay_port=PORT, sasl_username="alerts",
+                           sasl_domain="news.example", postfix_hostname="mon.news.example",
+                           smtp_relay_cert_dir="/etc/ssl/certs",
+                           smtp_relay_cert_override_dir=str(root / "certs_local"),
+                           smtp_relay_cert_override_file="", smtp_relay_fingerprint="")
+        if mode == "override":
+            self.values["smtp_relay_cert_override_file"] = "relay-ca.crt"
+        if mode == "fingerprint":
+            self.values["smtp_relay_fingerprint"] = FINGERPRINT
+        self.values.update(values)
+        self.sender = f"{self.values['sasl_username']}@{self.values['sasl_domain']}"
+        self.write()
+
+    # -- files ---------------------------------------------------------------------------
+    def write(self) -> None:
+        v = dict(self.values, postfix_from_address=self.sender)
+        main = jinja2.Template((SD / "postfix-main.cf.j2").read_text()).render(**v)
+        (self.dir / "main.cf").write_text(main.replace("/etc/postfix/", f"{self.dir}/"))
+        settle(self.dir / "main.cf")
+        shutil.copy("/etc/postfix/master.cf", self.dir / "master.cf")
+        shutil.copy(SD / "header_checks", self.dir / "header_checks")
+        sasl = jinja2.Template((SD / "sasl_passwd.j2").read_text()).render(sasl_password=self.password, **v)
+        self.write_sasl(sasl)
+        (self.dir / "generic").write_text(f"ossec@{v['postfix_hostname']} {self.sender}\n")
+        self.postmap("generic")
+        if self.mode == "override":
+            certs = Path(v["smtp_relay_cert_override_dir"])
+            certs.mkdir(exist_ok=True)
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+                            "-subj", "/CN=relay-ca", "-keyout", str(self.root / "ca.key"),
+                            "-out", str(certs / "relay-ca.crt")], check=True, capture_output=True)
+
+    def write_sasl(self, text: str, mode: int = 0o600) -> None:
+        path = self.dir / "sasl_passwd"
+        path.write_text(text if text.endswith("\n") else text + "\n")
+        os.chmod(path, mode)
+        self.postmap("sasl_passwd")
+
+    def postmap(self, name: str) -> None:
+        subprocess.run(["postmap", "-c", str(self.dir), f"hash:{self.dir}/{name}"], check=True,
+                       capture_output=True)
+
+    def main_cf(self, line: str) -> None:
+        path = self.dir / "main.cf"
+        text = path.read_text()
+        path.write_text(text + ("" if text.endswith("\n") else "\n") + line + "\n")  # the last setting wins
+        settle(path)
+
+    # -- running sdcheck ---------------------------------------------------------------
+    def vars_file(self, **extra) -> str:
+        v = self.values
+        data = {"postfix_dir": str(self.dir), "smtp_relay": v["smtp_relay"], "smtp_relay_port": PORT,
+                "sasl_username": v["sasl_username"], "sasl_domain": v["sasl_domain"],
+                "sasl_password": self.password, "smtp_relay_fingerprint": v["smtp_relay_fingerprint"],
+                "smtp_relay_cert_override_file": v["smtp_relay_cert_override_file"],
+                "smtp_relay_cert_override_dir": v["smtp_relay_cert_override_dir"],
+                "monitor_hostname": "mon", "postfix_enable_service": False}
+        data.update(extra)
+        path = self.root / "vars.yml"
+        path.write_text(yaml.safe_dump(data, allow_unicode=True))
+        return str(path)
+
+    def sdcheck(self, *args: str, **extra_vars) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "sdcheck", *args, "--profile", "mon",
+                               "--vars", self.vars_file(**extra_vars), "--only", "postfix"],
+                              capture_output=True, text=True, timeout=60, errors="surrogateescape")
+
+    def run(self, **extra_vars) -> tuple[int, list[str]]:
+        res = self.sdcheck("run", **extra_vars)
+        assert res.stderr == ""
+        return res.returncode, res.stdout.splitlines()
+
+    def report(self) -> dict:
+        res = self.sdcheck("report", "--format", "json")
+        return json.loads(res.stdout)

@@ -119,5 +119,5 @@ class AlertRelay(Check):
                                  user=user, input=json.dumps(args).encode())
         if not res.ok:
             last = res.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
-            raise FactError(f"exit {res.returncode}: {last[0][:200]}")
+            raise FactError(f"exit {res.returncode}: {last[0]}")
         return json.loads(res.stdout)

@@ -79,7 +79,7 @@ def probe(a: dict) -> dict:
     except (socket.timeout, TimeoutError):
         return dict(out, error="timeout")
     except (smtplib.SMTPException, OSError) as exc:
-        return dict(out, error="smtp", detail=str(exc)[:200])
+        return dict(out, error="smtp", detail=str(exc))
     finally:
         try:
             smtp.close()

@@ -513,7 +513,7 @@ class NftNative(Check):
         res = facts.run(["nft", "-j", "list", "ruleset"], timeout=20)
         if not res.ok:
             err = res.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
-            yield self.error(f"'nft -j list ruleset' failed (exit {res.returncode}): {err[0][:200]}",
+            yield self.error(f"'nft -j list ruleset' failed (exit {res.returncode}): {err[0]}",
                              resource="nftables")
             return
         import json

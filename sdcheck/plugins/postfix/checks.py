@@ -17,15 +17,14 @@ from sdcheck.check import Check, Context, Option
 from sdcheck.host.base import FactError
 from sdcheck.model import Finding, Severity
 from sdcheck.plugins.postfix.parse import (
-    allowed_protocols, header_rules, main_cf_lines, normalise_fingerprint, parse_postconf,
-    parse_service_params, parse_services, table_refs, words,
+    allowed_protocols, header_rules, main_cf_lines, map_parts, normalise_fingerprint, parse_postconf,
+    parse_service_params, parse_services, secret_parts, table_refs, words,
 )
 
 RERUN = ("Set the value in SecureDrop's site-specific file and re-run 'securedrop-admin install' "
          "from the Admin Workstation (or fix {where} by hand and run 'postfix reload').")
 _COMPILED = {"hash": ".db", "btree": ".db", "lmdb": ".lmdb", "cdb": ".cdb", "dbm": ".pag", "sdbm": ".pag"}
 _TIMEOUT = 15.0
-MIN_SECRET = 4  # passwords read from a table are redacted from all output from this length
 
 
 class PostfixConfig:
@@ -46,10 +45,20 @@ class PostfixConfig:
 def _postconf(ctx: Context, directory: str, *flags: str) -> str:
     res = ctx.facts.run(["postconf", "-c", directory, *flags], timeout=_TIMEOUT)
     if not res.ok:
-        err = res.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise FactError(f"postconf {' '.join(flags)} failed for {directory} (exit {res.returncode})"
-                        + (f": {err[-1][:300]}" if err else ""))
+        # postconf's complaint quotes main.cf lines, which may hold a password: never relay
+        # it; say where, in sdcheck's own words
+        raise FactError(f"postconf {' '.join(flags)} failed for {directory} (exit {res.returncode}): Postfix "
+                        f"cannot read its configuration{_where(res.stderr)}; run 'postconf {' '.join(flags)}' "
+                        "on the server to see Postfix's own message")
     return res.stdout.decode("utf-8", "surrogateescape")
+
+
+def _where(stderr: bytes) -> str:
+    """' (main.cf, line 12)' from a Postfix error message, and nothing else of it."""
+    import re
+
+    m = re.search(rb"(/[^\s,:]{1,255}), line (\d{1,9})", stderr[-4096:])
+    return f" ({m.group(1).decode('utf-8', 'surrogateescape')}, line {int(m.group(2))})" if m else ""
 
 
 def config(ctx: Context, directory: str) -> PostfixConfig:
@@ -62,6 +71,54 @@ def config(ctx: Context, directory: str) -> PostfixConfig:
         lines = main_cf_lines(ctx.facts.read_text(f"{directory}/main.cf"))
         return PostfixConfig(directory, params, lines)
     return ctx.memo(f"postfix:{directory}", read)
+
+
+def table_entries(ctx: Context, directory: str, kind: str, path: str) -> list[tuple[str, str]] | int:
+    """[(key, value)] of a map, listed by Postfix itself (``postmap -s``), or postmap's exit
+    status when it cannot list it. Its output is never shown: it holds passwords."""
+    def read():
+        res = ctx.facts.run(["postmap", "-c", directory, "-s", f"{kind}:{path}"], timeout=_TIMEOUT)
+        if not res.ok:
+            return res.returncode
+        entries = []
+        for raw in res.stdout.decode("utf-8", "surrogateescape").split("\n"):
+            if not raw.strip():
+                continue
+            key, sep, value = raw.partition("\t")
+            if not sep:
+                key, _sep, value = raw.partition(" ")
+            entries.append((key.strip(), value.strip()))
+        return entries
+    return ctx.memo(f"postmap-s:{directory}:{kind}:{path}", read)
+
+
+_PASSWORD_MAPS = ("_password_maps", "_passwd_maps")
+
+
+def secrets(ctx: Context) -> list[str]:
+    """Every value a SASL password map of the checked configurations can return (main.cf and
+    master.cf ``-o`` overrides; static:, inline:, and the tables they name), learned before
+    any check runs so that no output can show one."""
+    dirs = {o["config_dir"] for cid, o in ctx.planned_options().items()
+            if cid.startswith("postfix.") and o.get("config_dir")}
+    found: list[str] = []
+    for directory in sorted(dirs):
+        try:
+            cf = config(ctx, directory)
+            values = [(v, cf) for k, v in cf.params.items() if k.endswith(_PASSWORD_MAPS)]
+            values += [(v, cf) for _s, _t, k, v in parse_service_params(_postconf(ctx, directory, "-P"))
+                       if k.endswith(_PASSWORD_MAPS)]
+        except FactError:
+            continue  # the checks say why the configuration cannot be read
+        for value, cf in values:
+            literals, tables = map_parts(value)
+            for literal in literals:
+                found += secret_parts(literal)
+            for kind, path in tables:
+                got = table_entries(ctx, directory, kind or cf.get("default_database_type") or "hash", path)
+                for _key, result in got if isinstance(got, list) else ():
+                    found += secret_parts(result)
+    return found
 
 
 class _PostfixCheck(Check):
@@ -410,7 +467,9 @@ class SaslPasswd(_PostfixCheck):
                                 remedy=remedy, group="source")
         suffix = _COMPILED.get(kind)
         if suffix is None:
-            yield self.error(f"cannot check a compiled table of type {kind!r}", resource=path, group="compiled")
+            # texthash and the like: Postfix reads the source itself, there is no compiled file;
+            # the entries are judged through postmap all the same
+            yield from self._entries(cf, kind, path, remedy)
             return
         compiled = path + suffix
         cst = facts.lstat(compiled)
@@ -430,49 +489,42 @@ class SaslPasswd(_PostfixCheck):
         yield from self._entries(cf, kind, path, remedy)
 
     def _entries(self, cf: PostfixConfig, kind: str, path: str, remedy: str) -> Iterable[Finding]:
+        """The table's entries as Postfix lists them. Neither part of an entry is ever put in a
+        finding (swapped fields put the password where the user belongs), nor a key other than
+        the one expected (a malformed line can put the password there)."""
         o = self.opts
-        res = self.ctx.facts.run(["postmap", "-c", cf.directory, "-s", f"{kind}:{path}"], timeout=_TIMEOUT)
-        if not res.ok:
-            # never show postmap's output here: it may hold the password
-            yield self.error(f"'postmap -s {kind}:{path}' failed (exit {res.returncode}); the table "
-                             "could not be listed", resource=path, group="entries")
+        got = table_entries(self.ctx, cf.directory, kind, path)
+        if not isinstance(got, list):
+            yield self.error(f"'postmap -s {kind}:{path}' failed (exit {got}); the table could not be listed",
+                             resource=path, group="entries")
             return
-        entries = []
-        for raw in res.stdout.decode("utf-8", "surrogateescape").splitlines():
-            key, _sep, value = raw.partition("\t")
-            if not _sep:
-                key, _sep, value = raw.partition(" ")
-            user, colon, password = value.strip().partition(":")
-            if len(password) >= MIN_SECRET:  # shorter ones would blank out ordinary words
-                self.ctx.add_secret(password)
-                self.ctx.add_secret(value.strip())
-            entries.append((key.strip(), user if colon else None, password))
+        for key, value in got:  # already learned before the checks ran; again, to be sure
+            self.ctx.add_secret(*secret_parts(value))
         want_key = o["relayhost"]
-        keys = [k for k, _u, _p in entries]
-        if len(entries) != 1:
-            yield self.fail(f"{path} holds {len(entries)} entries ({', '.join(keys) or 'none'}), expected "
-                            f"exactly one, for {want_key}", resource=path, expected=f"1 entry: {want_key}",
-                            actual=f"{len(entries)} entries", remedy=remedy, group="entries")
-        match = [e for e in entries if e[0] == want_key]
+        match = [value for key, value in got if key == want_key]
+        if len(got) != 1:
+            yield self.fail(f"{path} holds {len(got)} entries ({len(match)} for {want_key}), expected exactly "
+                            f"one, for {want_key}", resource=path, expected=f"1 entry: {want_key}",
+                            actual=f"{len(got)} entries", remedy=remedy, group="entries")
         if not match:
             relay = cf.get("relayhost")
-            yield self.fail(f"{path} has no entry for {want_key}; its key(s): {', '.join(keys) or 'none'} "
-                            f"(relayhost is {relay}): Postfix finds no password and the relay answers "
-                            "'Authentication failure' or refuses to relay", resource=path, expected=want_key,
-                            actual=", ".join(keys) or "no entry", remedy=remedy, group="key",
-                            severity=Severity.CRITICAL)
+            yield self.fail(f"{path} has no entry for {want_key} (relayhost is {relay}; the table's "
+                            f"{len(got)} key(s) are not shown, 'postmap -s {kind}:{path}' lists them): Postfix "
+                            "finds no password and the relay answers 'Authentication failure' or refuses to "
+                            "relay", resource=path, expected=want_key, actual=f"no entry for {want_key}",
+                            remedy=remedy, group="key", severity=Severity.CRITICAL)
             return
-        _key, user, password = match[0]
-        if user is None:
+        user, colon, password = match[0].partition(":")
+        if not colon:
             yield self.fail(f"the entry for {want_key} in {path} is not of the form user:password",
                             resource=path, expected="user:password", actual="no ':' in the value",
                             remedy=remedy, group="value")
             return
         want_user = f"{o['sasl_username']}@{o['sasl_domain']}" if o["sasl_domain"] else o["sasl_username"]
         if want_user and user != want_user:
-            yield self.fail(f"the entry for {want_key} in {path} authenticates as {_show(user)}, expected "
-                            f"{want_user} (sasl_username@sasl_domain)", resource=path, expected=want_user,
-                            actual=user, remedy=remedy, group="value")
+            yield self.fail(f"the entry for {want_key} in {path} authenticates as another user than "
+                            f"{want_user} (sasl_username@sasl_domain; the entry is not shown)", resource=path,
+                            expected=want_user, actual="another user (not shown)", remedy=remedy, group="value")
         if not password:
             yield self.fail(f"the entry for {want_key} in {path} has an empty password", resource=path,
                             expected="a password", actual="empty", remedy=remedy, group="value")

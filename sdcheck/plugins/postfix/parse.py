@@ -126,3 +126,63 @@ def header_rules(text: str) -> list[tuple[str, str]]:
 
 def normalise_fingerprint(value: str) -> str:
     return value.replace(":", "").replace(" ", "").upper()
+
+
+_NESTING_MAPS = ("pipemap", "unionmap")
+
+
+def _map_words(value: str) -> list[str]:
+    """Postfix's list of map references: separated by white space or commas outside braces."""
+    out, word, depth = [], [], 0
+    for ch in value:
+        if ch == "{":
+            depth += 1
+        elif ch == "}" and depth:
+            depth -= 1
+        if depth == 0 and (ch in ", \t\n\r"):
+            if word:
+                out.append("".join(word))
+                word = []
+            continue
+        word.append(ch)
+    if word:
+        out.append("".join(word))
+    return out
+
+
+def _unbrace(text: str) -> str:
+    text = text.strip()
+    return text[1:-1].strip() if text.startswith("{") and text.endswith("}") else text
+
+
+def map_parts(value: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """A map list (``static:user:pw``, ``inline:{ k=v, k2={v 2} }``, ``hash:/path``,
+    ``pipemap:{...}``) -> (the literal result values it holds, [(type, name) of tables to
+    look up]). The literal values are what a lookup can return: for a password map, secrets."""
+    literals: list[str] = []
+    tables: list[tuple[str, str]] = []
+    for word in _map_words(value):
+        kind, sep, rest = word.partition(":")
+        if not sep:
+            tables.append(("", word))
+        elif kind == "static":
+            literals.append(_unbrace(rest))
+        elif kind == "inline":
+            for entry in _map_words(_unbrace(rest)):
+                _key, eq, result = entry.partition("=")
+                if eq:
+                    literals.append(_unbrace(result))
+        elif kind in _NESTING_MAPS:
+            inner_literals, inner_tables = map_parts(_unbrace(rest))
+            literals += inner_literals
+            tables += inner_tables
+        else:
+            tables.append((kind, rest))
+    return literals, tables
+
+
+def secret_parts(result: str) -> list[str]:
+    """A SASL password map's result ``user:password`` -> every part to keep secret (the
+    whole, and both sides: swapped fields put the password where the user belongs)."""
+    user, colon, password = result.partition(":")
+    return [result] + ([user, password] if colon else [])
