@@ -11,8 +11,10 @@ Every error names the file and line, so an admin can go straight to it.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -101,23 +103,89 @@ def _loader_cls():
 _LOADER = None
 
 
-def load_yaml(path: str) -> Any:
+MAX_FILE_BYTES = 4 << 20     # a baseline, vars or waivers file larger than this is refused
+MAX_EXPANDED_NODES = 200_000  # YAML aliases may not expand a baseline beyond this many values
+
+
+def read_input_file(path: str, limit: int = MAX_FILE_BYTES) -> bytes:
+    """A file sdcheck was told to read (baseline, vars, waivers): a regular file, not a
+    symlink and not a FIFO (opened without blocking), at most ``limit`` bytes; anything else
+    is a clear error, never a hang and never a silently shortened file."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise BaselineError(path, None, "is a symlink; sdcheck does not follow it") from None
+        raise BaselineError(path, None, f"cannot read: {exc.strerror or exc}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise BaselineError(path, None, "is not a regular file")
+        if st.st_size > limit:
+            raise BaselineError(path, None, f"is {st.st_size} bytes, more than the {limit >> 20} MiB sdcheck "
+                                "reads; it refuses the file rather than read part of it")
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise BaselineError(path, None, f"grew beyond {limit >> 20} MiB while being read")
+        return b"".join(chunks)
+    except OSError as exc:
+        raise BaselineError(path, None, f"cannot read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
+def load_yaml(path: str, *, secret: bool = False) -> Any:
+    """A YAML file as data with line numbers. ``secret``: the file may hold secrets (vars,
+    waivers): anchors and aliases are refused, and an error names only the line and column,
+    never the text."""
     global _LOADER
     if _LOADER is None:
         _LOADER = _loader_cls()
+    data = read_input_file(path)
     try:
-        with open(path, "rb") as fh:
-            data = fh.read(4 << 20)
-    except OSError as exc:
-        raise BaselineError(path, None, f"cannot read: {exc.strerror or exc}") from None
-    try:
-        return yaml.load(data, Loader=_LOADER)  # noqa: S506 - a SafeLoader subclass
+        if secret:
+            for event in yaml.parse(data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+                if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                    raise BaselineError(path, event.start_mark.line + 1,
+                                        "YAML anchors and aliases (& and *) are not allowed in this file")
+        value = yaml.load(data, Loader=_LOADER)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        where = f" (column {mark.column + 1})" if mark else ""
+        if secret:  # the problem text may quote a value (a tag, a scalar): position only
+            raise BaselineError(path, mark.line + 1 if mark else None,
+                                f"not valid YAML{where}; the text is not shown, it may hold a secret") from None
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         ctx = getattr(exc, "context", None)
         msg = f"not valid YAML: {problem}" + (f" ({ctx})" if ctx else "")
         raise BaselineError(path, mark.line + 1 if mark else None, msg) from None
+    if not secret and _expanded_size(value) > MAX_EXPANDED_NODES:
+        raise BaselineError(path, None, f"expands (through YAML aliases) to more than {MAX_EXPANDED_NODES} values")
+    return value
+
+
+def _expanded_size(value: Any) -> int:
+    """How many values ``value`` holds once every alias is copied out (as interpolation
+    does), counted without copying: each shared node is sized once."""
+    sizes: dict[int, int] = {}
+
+    def size(obj: Any) -> int:
+        if not isinstance(obj, (dict, list)):
+            return 1
+        key = id(obj)
+        if key not in sizes:
+            sizes[key] = 0  # a cycle counts as nothing more
+            children = obj.values() if isinstance(obj, dict) else obj
+            sizes[key] = min(MAX_EXPANDED_NODES + 1, 1 + sum(size(c) for c in children))
+        return sizes[key]
+    return size(value)
 
 
 def line_of(obj: Any, key: Any = None, default: int | None = None) -> int | None:
@@ -131,14 +199,16 @@ def line_of(obj: Any, key: Any = None, default: int | None = None) -> int | None
 # -- variables ----------------------------------------------------------------------
 
 def load_vars_file(path: str) -> dict[str, Any]:
-    data = load_yaml(path)
+    data = load_yaml(path, secret=True)
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise BaselineError(path, line_of(data, default=1), "a vars file must be a mapping of name: value")
     for key in data:
         if not isinstance(key, str) or not _NAME_RE.match(key):
-            raise BaselineError(path, line_of(data, key), f"variable name {key!r} is not a plain identifier")
+            # not echoed: a line such as 'hunter2:' would print a password
+            raise BaselineError(path, line_of(data, key), "a variable name is not a plain identifier "
+                                "(letters, digits and _)")
     return dict(data)
 
 

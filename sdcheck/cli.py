@@ -220,8 +220,11 @@ def _report_hosts(args) -> int:
 def _emit(path: str | None, text: str) -> None:
     """Write ``text`` to ``--output`` or standard output."""
     if path:
-        with open(path, "w", encoding="utf-8", errors="surrogateescape") as fh:
-            fh.write(text)
+        try:
+            with open(path, "w", encoding="utf-8", errors="surrogateescape") as fh:
+                fh.write(text)
+        except OSError as exc:
+            raise UsageError(f"cannot write the report to {path}: {exc.strerror or exc}") from None
     else:
         sys.stdout.write(text)
 
@@ -301,6 +304,12 @@ COMMANDS = {"run": cmd_run, "report": cmd_report, "list": cmd_list, "explain": c
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     running = bool(argv) and argv[0] == "run"
+    # whatever the locale: 'run' prints ASCII only, and a report escapes what cannot be shown
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError):
+            pass
     args = None
     try:
         args = parse_args(argv)

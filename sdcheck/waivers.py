@@ -38,7 +38,7 @@ class Waiver:
 
 
 def load_waivers(path: str, known_checks: set[str]) -> list[Waiver]:
-    data = load_yaml(path)
+    data = load_yaml(path, secret=True)
     items = data.get("waivers") if isinstance(data, dict) else data
     if isinstance(data, dict) and set(data) - {"waivers"}:
         raise BaselineError(path, line_of(data, default=1), "a waivers file has one key, 'waivers'")

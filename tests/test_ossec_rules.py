@@ -8,6 +8,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -53,7 +54,8 @@ def test_localfile_snippets():
         assert el.findtext("alias") == "sdcheck"
         assert el.findtext("frequency") == "90000"
         command = el.findtext("command")
-        assert command.startswith("/") and f" run --profile {profile} --state /var/lib/sdcheck/state.json" in command
+        assert command.startswith("/") and f" run --profile {profile} --state /var/lib/sdcheck/state.json " in command
+        assert " 2>/dev/stdout;" in command  # OSSEC reads standard output only
 
 
 def _lines_of_real_run(args: list[str]) -> list[str]:
@@ -110,3 +112,65 @@ def test_every_rendered_problem_line_alerts(items):
         assert len(line.encode("utf-8", "surrogatepass")) <= ossec.MAX_LINE_BYTES
         assert level(line) == (12 if problem else 0)
     assert (len(lines) <= 3) if problem else len(lines) == 1
+
+
+# -- the <localfile> command, run as written, fails closed ------------------------------------
+
+def _command(profile: str) -> str:
+    el = ET.fromstring((ROOT / "ossec_rules" / f"localfile-{profile}.xml").read_text().split("-->", 1)[1])
+    return el.findtext("command")
+
+
+def _as_ossec_runs_it(command: str, program: str) -> list[str]:
+    """The command through /bin/sh as OSSEC's command monitor runs it (popen: standard
+    output only), with sdcheck's path replaced by ``program``."""
+    assert command.startswith("/opt/sdcheck/bin/sdcheck ")
+    res = subprocess.run(["/bin/sh", "-c", program + command[len("/opt/sdcheck/bin/sdcheck"):]],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=60)
+    return [ln for ln in res.stdout.split("\n") if ln]
+
+
+def _fake(tmp_path, body: str) -> str:
+    path = tmp_path / "sdcheck"
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+@pytest.mark.parametrize("profile", ["app", "mon"])
+@pytest.mark.parametrize("case,body", [
+    ("missing", None),
+    ("killed", "kill -9 $$"),
+    ("crash on stderr", "echo 'Traceback (most recent call last):' >&2; exit 3"),
+    ("silent exit 1", "exit 1"),
+])
+def test_the_command_alerts_when_sdcheck_cannot_run(tmp_path, profile, case, body):
+    program = str(tmp_path / "no-such-sdcheck") if body is None else _fake(tmp_path, body)
+    lines = _as_ossec_runs_it(_command(profile), program)
+    if case == "silent exit 1":
+        assert lines == []  # exit 1 always comes with its own lines; nothing to add
+        return
+    assert lines, f"{case}: OSSEC would see nothing"
+    assert max(level(ln) for ln in lines) == 12, lines
+    if case != "crash on stderr":
+        assert any(ln.startswith("System configuration error: [sdcheck.crash]") for ln in lines)
+
+
+@pytest.mark.parametrize("profile", ["app", "mon"])
+def test_the_command_stays_quiet_when_all_is_well(tmp_path, profile):
+    program = _fake(tmp_path, "echo 'sdcheck: OK: 5 checks passed (profile app)'; exit 0")
+    lines = _as_ossec_runs_it(_command(profile), program)
+    assert lines == ["sdcheck: OK: 5 checks passed (profile app)"]
+    assert level(lines[0]) == 0
+
+
+def test_rule_descriptions_fit_a_mail_subject():
+    for rule in RULES:
+        assert len(rule["description"]) < 80, rule["description"]
+
+
+def test_run_never_prints_an_empty_line():
+    for args in (["run", "--profile", "app", "--only", "store"], ["run", "--profile", "nosuch"]):
+        out = subprocess.run([sys.executable, "-m", "sdcheck", *args], capture_output=True, text=True,
+                             timeout=60).stdout
+        assert out.endswith("\n") and "" not in out[:-1].split("\n"), repr(out)
