@@ -92,7 +92,8 @@ def test_diff_accounts_for_every_rule(perm, cut):
         assert changes
 
 
-LOG_LINE = ("Nov 22 10:00:0{n} mon postfix/smtp[2101]: Q{n}: to=<a@b.example>, relay=r.example[192.0.2.1]:587, "
+LOG_LINE = ("Nov 22 10:00:0{n} mon postfix/qmgr[2100]: Q{n}: from=<ossec@mon.example>, size=1, nrcpt=1 (queue active)\n"
+            "Nov 22 10:00:0{n} mon postfix/smtp[2101]: Q{n}: to=<a@b.example>, relay=r.example[192.0.2.1]:587, "
             "delay=1, delays=0/0/1/0, dsn={dsn}, status={status} ({why})")
 
 

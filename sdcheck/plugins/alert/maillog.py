@@ -38,54 +38,127 @@ MAIL_FAILURES = (
      "Set ossec_from_address in site-specific to the full address the relay account may send as, "
      "then re-run 'securedrop-admin install'."),
 )
-_SMTP_LINE = re.compile(r"postfix(?:/[\w-]+)*/smtp\[\d+\]: (?P<qid>[0-9A-Za-z]+): to=<[^>]*>,(?P<rest>.*"
-                        r"status=(?P<status>sent|deferred|bounced|expired)(?P<why>.*))$")
-_QMGR_FROM = re.compile(r"postfix(?:/[\w-]+)*/qmgr\[\d+\]: (?P<qid>[0-9A-Za-z]+): from=<(?P<from>[^>]*)>")
-_RELAY = re.compile(r"relay=(?P<relay>[^,\s]+)")
-_DSN = re.compile(r"dsn=(?P<dsn>[\d.]+)")
-_ISO = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)")
-_BSD = re.compile(r"^([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d)")
-
-
-def _stamp(line: str) -> str:
-    m = _ISO.match(line) or _BSD.match(line)
-    return m.group(1).replace("T", " ") if m else "an unknown time"
+_MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
+                                          "Nov", "Dec"), 1)}
+_STATUSES = ("sent", "deferred", "bounced", "expired")
 
 
 def classify(why: str) -> tuple[str, str] | None:
+    """Postfix's reason for a failed delivery -> (what failed, the fix)."""
     for name, pattern, fix in MAIL_FAILURES:
         if pattern.search(why):
             return name, fix
     return None
 
 
-def diagnose(text: str, sender_prefix: str = "ossec@") -> dict | None:
-    """The latest delivery attempt of an OSSEC alert in a mail.log excerpt, and since when
-    the current state holds. None when no attempt is in the excerpt."""
-    senders: dict[str, str] = {}
-    attempts = []
-    for line in text.splitlines():
-        if "/qmgr[" in line:
-            m = _QMGR_FROM.search(line)
-            if m:
-                senders[m.group("qid")] = m.group("from")
-            continue
-        if "/smtp[" not in line:
-            continue
-        m = _SMTP_LINE.search(line)
-        if not m:
-            continue
-        sender = senders.get(m.group("qid"))
-        if sender is not None and not sender.startswith(sender_prefix):
-            continue  # not an OSSEC alert
-        relay = _RELAY.search(m.group("rest"))
-        dsn = _DSN.search(m.group("rest"))
-        status = m.group("status")
-        kind = None if status == "sent" else (classify(m.group("why")) or ("other failure", ""))
-        attempts.append({"when": _stamp(line), "status": status, "relay": relay.group("relay") if relay else "?",
-                         "dsn": dsn.group("dsn") if dsn else "?", "kind": kind})
-    if not attempts:
+def _digits(text: str, n: int) -> bool:
+    return len(text) == n and text.isdigit()
+
+
+def parse_syslog(line: str):
+    """``(stamp, month, service, pid, message)`` of a Postfix log line, strictly
+    ``<timestamp> <host> postfix[-instance][/path]/<service>[<pid>]: <message>`` with an RFC 3339
+    or a BSD ("Nov 22 08:00:01") timestamp; None for anything else. Linear in the line."""
+    if len(line) > 1 and line[:4].isdigit() and line[4:5] == "-":  # RFC 3339
+        stamp, _, rest = line.partition(" ")
+        date, tee, clock = stamp.partition("T")
+        y, m, d = (date.split("-") + ["", "", ""])[:3]
+        if not (tee and _digits(y, 4) and _digits(m, 2) and _digits(d, 2) and _digits(clock[:2], 2)
+                and clock[2:3] == ":" and _digits(clock[3:5], 2) and clock[5:6] == ":" and _digits(clock[6:8], 2)):
+            return None
+        when, month = f"{date} {clock[:8]}", int(m)
+    else:  # BSD: "Nov 22 08:00:01 host ..."
+        month = _MONTHS.get(line[:3])
+        day, clock = line[4:6], line[7:15]
+        if (month is None or line[3:4] != " " or not day.strip().isdigit() or line[6:7] != " "
+                or not (_digits(clock[:2], 2) and clock[2] == ":" and _digits(clock[3:5], 2) and clock[5] == ":"
+                        and _digits(clock[6:8], 2)) or line[15:16] != " "):
+            return None
+        when, rest = line[:15], line[16:]
+    _host, _, rest = rest.partition(" ")
+    tag, sep, message = rest.partition(": ")
+    name, bracket, pid = tag.partition("[")
+    if not (sep and bracket and pid.endswith("]") and pid[:-1].isdigit() and "/" in name):
         return None
+    program, _, service = name.rpartition("/")
+    if not program.split("/")[0].startswith("postfix") or not service:
+        return None
+    return when, month, service, int(pid[:-1]), message
+
+
+def _queue_id(message: str) -> tuple[str, str] | None:
+    qid, sep, rest = message.partition(": ")
+    return (qid, rest) if sep and qid.isalnum() else None
+
+
+def _field(text: str, name: str) -> str | None:
+    """The value of the first ``name=`` field of a comma-separated Postfix record."""
+    for item in text.split(", "):
+        if item.startswith(name + "="):
+            return item[len(name) + 1:]
+    return None
+
+
+def _with_years(stamps: list[tuple[str, int | None]], last_year: int, last_month: int = 12) -> list[str]:
+    """BSD timestamps carry no year: walking back from the log's modification time (year
+    and month), each step back past January goes one year earlier."""
+    out: list[str] = []
+    year, later = last_year, last_month
+    for when, month in reversed(stamps):
+        if month is None or when[:4].isdigit():  # RFC 3339 has its own year
+            out.append(when)
+            continue
+        if later is not None and month > later:
+            year -= 1
+        later = month
+        out.append(f"{year} {when}")
+    return out[::-1]
+
+
+def diagnose(text: str, sender_prefix: str = "ossec@", last_year: int | None = None,
+             last_month: int = 12) -> dict | None:
+    """The latest delivery attempt of an OSSEC alert in a mail.log excerpt, and since when
+    the current state holds. None when no attempt is in the excerpt. Only a delivery whose
+    queue id also has Postfix's qmgr line naming OSSEC's sender counts, so a forged line
+    cannot turn a failure into a success."""
+    import time
+
+    senders: dict[str, str] = {}
+    raw = []
+    for line in text.split("\n"):
+        parsed = parse_syslog(line)
+        if parsed is None:
+            continue
+        when, month, service, _pid, message = parsed
+        q = _queue_id(message)
+        if q is None:
+            continue
+        qid, rest = q
+        if service == "qmgr" and rest.startswith("from=<"):
+            senders[qid] = rest[6:].partition(">")[0]
+            continue
+        if service not in ("smtp", "lmtp") or not rest.startswith("to=<"):
+            continue
+        sender = senders.get(qid)
+        if sender is None or not sender.startswith(sender_prefix):
+            continue  # not an OSSEC alert, or no queue manager line for it
+        at = rest.find(", status=")  # the first: a relay's reply after it may hold "status=" too
+        if at < 0:
+            continue
+        status, _, why = rest[at + 9:].partition(" ")
+        if status not in _STATUSES:
+            continue
+        kind = None if status == "sent" else (classify(why) or ("other failure", ""))
+        raw.append(((when, month), {"status": status, "relay": (_field(rest, "relay") or "?").split(",")[0],
+                                    "dsn": _field(rest, "dsn") or "?", "kind": kind}))
+    if not raw:
+        return None
+    if last_year is None:
+        now = time.gmtime()
+        last_year, last_month = now.tm_year, now.tm_mon
+    for (stamp, attempt) in zip(_with_years([r[0] for r in raw], last_year, last_month), (r[1] for r in raw)):
+        attempt["when"] = stamp
+    attempts = [r[1] for r in raw]
     last = attempts[-1]
     since = last["when"]
     count = 0
@@ -96,6 +169,25 @@ def diagnose(text: str, sender_prefix: str = "ossec@") -> dict | None:
         since = a["when"]
         count += 1
     return dict(last, since=since, count=count, total=len(attempts))
+
+
+def procmail_failures(text: str) -> tuple[int, str] | None:
+    """(how many alerts in a row failed to encrypt, when the latest did) from procmail's log,
+    counting back from its newest entry: an old failure that later alerts went through after
+    is history, not a problem. None when the newest entry is not a failure."""
+    entries: list[list[str]] = []
+    for line in text.split("\n"):
+        if line.startswith("From "):
+            entries.append([line])
+        elif entries:
+            entries[-1].append(line)
+    failed, latest = 0, ""
+    for entry in reversed(entries):
+        if not any("failed to encrypt" in ln.lower() for ln in entry):
+            break
+        failed += 1
+        latest = latest or " ".join(entry[0].split()[-5:])
+    return (failed, latest) if failed else None
 
 
 class AlertMaillog(Check):
@@ -125,6 +217,16 @@ class AlertMaillog(Check):
         text = from_host(self.ctx.facts.read_tail(path, limit))
         return text.split("\n", 1)[-1] if st.size > limit else text
 
+    def _when(self, path: str) -> tuple[int | None, int]:
+        """(year, month) the log was last written: the newest BSD timestamp's year."""
+        import time
+
+        st = self.ctx.facts.lstat(path)
+        if st is None:
+            return None, 12
+        written = time.gmtime(st.mtime)
+        return written.tm_year, written.tm_mon
+
     def run(self) -> Iterable[Finding]:
         o = self.opts
         try:
@@ -139,15 +241,15 @@ class AlertMaillog(Check):
                              remedy="Set mail_log to Postfix's log file, or install rsyslog.")
             return
         found = False
-        if procmail:
-            failed = [ln for ln in procmail.splitlines() if "failed to encrypt" in ln.lower()]
-            if failed:
-                found = True
-                yield self.fail(f"{len(failed)} alert(s) could not be encrypted (procmail log, latest at "
-                                f"{_stamp(failed[-1])}): admins receive 'Failed to encrypt OSSEC alert' instead",
-                                resource=o["procmail_log"], expected="alerts encrypted", actual="failed to encrypt",
-                                group="encrypt", severity=Severity.CRITICAL, remedy=AlertGpg.remedy)
-        state = diagnose(mail, o["sender_prefix"])
+        failure = procmail_failures(procmail) if procmail else None
+        if failure:
+            found = True
+            count, latest = failure
+            yield self.fail(f"the latest {count} alert(s) could not be encrypted (procmail log, latest at "
+                            f"{latest}): admins receive 'Failed to encrypt OSSEC alert' instead",
+                            resource=o["procmail_log"], expected="alerts encrypted", actual="failed to encrypt",
+                            group="encrypt", severity=Severity.CRITICAL, remedy=AlertGpg.remedy)
+        state = diagnose(mail, o["sender_prefix"], *self._when(o["mail_log"]))
         if state is None:
             if not found:
                 yield self.passed(f"no alert delivery attempt in the last {len(mail) // 1024} KB of "
