@@ -329,3 +329,77 @@ def test_faults_through_testinfra(fx, fault):
     remote = sdcheck(fx, "report", "--format", "json", "--hosts", "local://")
     assert {f[1] for f in _findings(remote)} == {"error"}
     assert _findings(local)[0][2].split(" (")[0][:40] == _findings(remote)[0][2].split(" (")[0][:40]
+
+
+# -- hostile or unusual databases (issue 15) ---------------------------------------------------
+
+def _tree_digest(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): (_digest(p) if p.is_file() else "dir") for p in sorted(root.rglob("*"))}
+
+
+def _loosen(fx, table: str) -> None:
+    """The table rebuilt without its NOT NULL constraints (an attacker's database)."""
+    fx.sql(f"CREATE TABLE loose AS SELECT * FROM {table}")
+    fx.sql(f"DROP TABLE {table}")
+    fx.sql(f"ALTER TABLE loose RENAME TO {table}")
+
+
+@pytest.mark.parametrize("value", [None, "abc", 2.5])
+def test_rows_without_a_valid_source_id_are_findings(fx, value):
+    _loosen(fx, "submissions")
+    fx.sql("UPDATE submissions SET source_id = ? WHERE id = (SELECT min(id) FROM submissions)", value)
+    got = counts(fx)
+    # the row names no source: its file is missing from any source's directory, and the file it
+    # named is under another source's (misplaced), never silently dropped
+    assert got["store.missing-files"] + got["store.misplaced"] == 1, got
+    res = sdcheck(fx, "run")
+    assert res.returncode == 1 and b"failed unexpectedly" not in res.stdout
+
+
+def test_a_size_that_is_not_a_number_is_a_finding(fx):
+    fx.sql("UPDATE submissions SET size = 'abc' WHERE id = (SELECT min(id) FROM submissions)")
+    got = counts(fx)
+    assert got["store.size"] == 1 and sum(got.values()) == 1, got
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("fs", ["..", ".", "/etc", "../store"])
+def test_filesystem_ids_never_lead_outside_the_store(tmp_path, workers, fs):
+    fx = StoreFixture(tmp_path, sources=6, per_source=2)
+    (tmp_path / "outside-secret.txt").write_text("x")
+    fx.sql("UPDATE sources SET filesystem_id = ? WHERE id = 1", fs)
+    res = sdcheck(fx, "report", "--format", "json", "--limit", "1000", store_workers=workers)
+    data = json.loads(res.stdout)
+    names = [d for f in data["findings"] for d in f["detail"]]
+    assert not any("outside-secret" in n or "db.sqlite" in n or "passwd" in n for n in names), names
+    got = {f["check_id"]: f["actual"] for f in data["findings"] if f["status"] == "fail"}
+    # source 1's directory has no sources row now, and source 1's rows have no directory
+    assert got.get("store.unknown-sources") == "1" and "store.missing-files" in got, got
+
+
+def test_a_wal_database_is_read_without_creating_files_beside_it(fx):
+    fx.sql("PRAGMA journal_mode = WAL")
+    newdir = fx.store / "ZZZNEWSOURCE"  # an unknown source, unless the WAL's row is read
+    newdir.mkdir(mode=0o700)
+    os.chown(newdir, 33, 33)
+    assert counts(fx)["store.unknown-sources"] == 1
+    # a writer keeps committed frames in the WAL (no checkpoint) while sdcheck reads
+    writer = subprocess.Popen([sys.executable, "-c", (
+        "import sqlite3, sys, time\n"
+        f"c = sqlite3.connect({str(fx.db)!r}, isolation_level=None)\n"
+        "c.execute('PRAGMA wal_autocheckpoint = 0')\n"
+        "c.execute(\"INSERT INTO sources (id, uuid, filesystem_id, journalist_designation, interaction_count) "
+        "VALUES (999, 'u999', 'ZZZNEWSOURCE', 'new source', 0)\")\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(60)\n")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "ready"
+        assert (fx.root / "db.sqlite-wal").exists()
+        before = _tree_digest(fx.root)
+        got = counts(fx)
+        after = _tree_digest(fx.root)
+    finally:
+        writer.kill()
+        writer.wait()
+    assert after == before  # the store and the database's directory, byte for byte
+    assert sum(got.values()) == 0, got  # the row committed to the WAL was read: the directory is known

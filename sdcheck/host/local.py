@@ -198,14 +198,28 @@ class LocalFacts(Facts):
 
     # -- SQLite, directory trees, worker processes ----------------------------------------
     def sqlite_rows(self, db_path: str, sql: str, columns: list[str], timeout: float = 5.0):
+        if _is_wal(self, db_path):
+            # a WAL database cannot be read in place without creating (or writing) the -shm and
+            # -wal files beside it: read a private copy of the database and its log instead
+            with self.scratch() as tmp:
+                copy = tmp.write("db.sqlite", self.read_bytes(db_path, MAX_DB_COPY))
+                wal = self.lstat(db_path + "-wal")
+                if wal is not None and wal.is_file:
+                    tmp.write("db.sqlite-wal", self.read_bytes(db_path + "-wal", MAX_DB_COPY))
+                yield from self._sqlite_rows(copy, sql, columns, timeout, shown=db_path)
+            return
+        yield from self._sqlite_rows(db_path, sql, columns, timeout)
+
+    def _sqlite_rows(self, db_path: str, sql: str, columns: list[str], timeout: float, shown: str = ""):
         import sqlite3
         from urllib.parse import quote
 
+        shown = shown or db_path
         try:
             conn = sqlite3.connect(f"file:{quote(db_path)}?mode=ro", uri=True, timeout=timeout,
                                    isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
-            raise FactError(sqlite_fault(db_path, str(exc), timeout)) from None
+            raise FactError(sqlite_fault(shown, str(exc), timeout)) from None
         try:
             # names are bytes on disk: any that are not UTF-8 must still match os.listdir's spelling
             conn.text_factory = lambda b: b.decode("utf-8", "surrogateescape")
@@ -219,7 +233,7 @@ class LocalFacts(Facts):
                     return
                 yield from batch
         except sqlite3.Error as exc:
-            raise FactError(sqlite_fault(db_path, str(exc), timeout)) from None
+            raise FactError(sqlite_fault(shown, str(exc), timeout)) from None
         finally:
             conn.close()
 
@@ -332,6 +346,16 @@ class SharedLock:
 
 
 WORKER_TIMEOUT = 600.0
+MAX_DB_COPY = 4 << 30  # a WAL database is read from a private copy of at most this size
+
+
+def _is_wal(facts, db_path: str) -> bool:
+    """The database file's header says WAL mode (file format versions 2 at offsets 18 and 19)."""
+    try:
+        head = facts.read_bytes(db_path, 100)
+    except FactError:
+        return False  # the open below says why it cannot be read
+    return len(head) >= 20 and head[:16] == b"SQLite format 3\0" and head[18] == 2 and head[19] == 2
 
 
 def _worker_main() -> None:

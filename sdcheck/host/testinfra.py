@@ -159,8 +159,11 @@ class TestinfraFacts(Facts):
         import json
         from urllib.parse import quote
 
-        from sdcheck.host.local import sqlite_fault
+        from sdcheck.host.local import _is_wal, sqlite_fault
 
+        if _is_wal(self, db_path):
+            raise FactError(f"the database {db_path} is in WAL mode: reading it on the host would create files "
+                            "beside it; run sdcheck on the server itself")
         typed = ", ".join(f"typeof({c}) AS t{i}, hex(CAST({c} AS BLOB)) AS v{i}" for i, c in enumerate(columns))
         res = self.run(["sqlite3", "-readonly", "-batch", "-json", "-cmd", f".timeout {int(timeout * 1000)}",
                         f"file:{quote(db_path)}?mode=ro", f"SELECT {typed} FROM ({sql})"], timeout=timeout + 120)

@@ -55,14 +55,19 @@ def _check_database(facts, db_path: str, timeout: float) -> None:
 
 
 def _sources(facts, db_path: str, timeout: float) -> dict[str, int]:
+    """filesystem_id -> id; a row whose id is not a whole number or whose filesystem_id is
+    empty names no directory (its directory, if any, is then an unknown source)."""
     return {str(fs): sid for sid, fs in _sql(facts, db_path, timeout, "SELECT id, filesystem_id FROM sources",
-                                             ["id", "filesystem_id"])}
+                                             ["id", "filesystem_id"])
+            if isinstance(sid, int) and not isinstance(sid, bool) and fs not in (None, "")}
 
 
 def _rows(facts, db_path: str, timeout: float, share: int = 0, shares: int = 1):
     """(source_id, filename, size, kind) of every submission and reply of this share of the
     sources (source_id % shares == share), by source_id."""
-    where = f" WHERE source_id % {int(shares)} = {int(share)}" if shares > 1 else ""
+    # rows whose source_id is not an integer (NULL, text) go to share 0 only
+    where = (f" WHERE (typeof(source_id) = 'integer' AND source_id % {int(shares)} = {int(share)})"
+             + (" OR typeof(source_id) != 'integer'" if share == 0 else "")) if shares > 1 else ""
     sql = (f"SELECT source_id AS s, filename AS f, size AS z, 's' AS k FROM submissions{where} UNION ALL "
            f"SELECT source_id, filename, size, 'r' FROM replies{where}")
     return _sql(facts, db_path, timeout, sql + " ORDER BY 1", ["s", "f", "z", "k"])
@@ -143,6 +148,10 @@ def compare_share(facts, share_args) -> Part:
         k += 1
 
     for source_id, rows in group_rows(_rows(facts, db_path, timeout, share, shares)):
+        if not isinstance(source_id, int) or isinstance(source_id, bool):
+            # NULL, text or another type: no source, no directory; every such file is missing
+            rows_without_directory("(rows with no valid source_id)", rows, part)
+            continue
         while k < len(mine) and mine[k][0] < source_id:  # sources with files, no rows
             judge_next({})
         if k < len(mine) and mine[k][0] == source_id:

@@ -70,14 +70,16 @@ def bad_permissions(mode: int, uid: int, app_uid: int | None) -> bool:
 def group_rows(rows):
     """Consecutive rows ``(source_id, filename, size, kind)`` with the same source_id ->
     ``(source_id, {filename: (size, kind)})``."""
-    current, bucket = None, {}
+    start = object()  # not None: rows whose source_id is NULL are a group of their own
+    current, bucket = start, {}
     for source_id, filename, size, kind in rows:
-        if source_id != current:
-            if current is not None:
+        if source_id != current or current is start:
+            if current is not start:
                 yield current, bucket
             current, bucket = source_id, {}
-        bucket[str(filename)] = (size or 0, kind)
-    if current is not None:
+        # SQLite columns hold any type: a size that is not a whole number is kept as None
+        bucket[str(filename)] = (size if isinstance(size, int) and not isinstance(size, bool) else None, kind)
+    if current is not start:
         yield current, bucket
 
 
@@ -103,6 +105,8 @@ def judge_entries(fs: str, entries, rows: dict, part: Part, app_uid: int | None)
         row = pop(name, None)
         if row is None:
             orphans.setdefault(name, []).append((fs, size))
+        elif row[0] is None:
+            t["size"].add(f"{fs}/{name} (the database's size is not a whole number, disk {size} bytes)", size)
         elif row[0] != size:
             t["size"].add(f"{fs}/{name} (database {row[0]} bytes, disk {size} bytes)", abs(row[0] - size))
     part.missing.extend((fs, name, size, kind) for name, (size, kind) in rows.items())
@@ -140,7 +144,7 @@ def match_misplaced(out: StoreScan, missing: list, orphans: dict) -> None:
             other, disk = elsewhere.pop(0)
             t["misplaced"].add(f"{name}: row of {fs}, file under {other}", disk)
         else:
-            t["missing"].add(f"{fs}/{name}", size, part="reply" if kind == "r" else "submission")
+            t["missing"].add(f"{fs}/{name}", size or 0, part="reply" if kind == "r" else "submission")
     for name, places in orphans.items():
         for fs, size in places:
             t["orphan"].add(f"{fs}/{name}", size)
