@@ -33,7 +33,9 @@ def _baseline_dir() -> str:
 BASELINE_DIR = _baseline_dir()
 PROFILES = ("app", "mon")
 SCHEMA_VERSION = 1
-_VAR_RE = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# ${name}: a variable; $${ is a literal ${ (except $${fact:, which the fact substitution
+# unescapes when the check runs, so a literal "${fact:x}" is never substituted)
+_VAR_RE = re.compile(r"\$(\$)\{(?!fact:)|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PROFILE_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 # variables that hold secrets: never printed, redacted from every output
@@ -231,7 +233,7 @@ def parse_var_option(text: str) -> tuple[str, Any]:
 def interpolate(value: Any, variables: dict[str, Any], path: str, line: int | None) -> Any:
     if isinstance(value, str):
         whole = _VAR_RE.fullmatch(value)
-        if whole and not whole.group(1):
+        if whole and whole.group(2):
             name = whole.group(2)
             if name not in variables:
                 raise BaselineError(path, line, f"variable {name!r} is not defined "
@@ -240,7 +242,7 @@ def interpolate(value: Any, variables: dict[str, Any], path: str, line: int | No
 
         def sub(m: re.Match) -> str:
             if m.group(1):
-                return "${" + m.group(2) + "}"
+                return "${"
             name = m.group(2)
             if name not in variables:
                 raise BaselineError(path, line, f"variable {name!r} is not defined "
@@ -333,6 +335,10 @@ def substitute_facts(value: str, fact) -> str:
     rest = value
     while _FACT_PREFIX in rest:
         head, _, tail = rest.partition(_FACT_PREFIX)
+        if head.endswith("$"):  # $${fact:...} is the literal text ${fact:...}
+            out.append(head[:-1] + _FACT_PREFIX)
+            rest = tail
+            continue
         name, close, after = tail.partition("}")
         if not close:
             break

@@ -144,10 +144,49 @@ def _merge_select(args) -> None:
     args.only = list(args.only) + list(getattr(args, "select", []) or [])
 
 
+DEADLINE = 1200.0  # seconds a whole 'run' may take (the longest check limit is 900 s)
+
+
+def _watchdog(deadline: float) -> int | None:
+    """A forked process that waits for ``deadline`` seconds; if 'run' has not finished by
+    then (stuck in C code that holds the GIL, where no Python timer can fire), it kills
+    'run' and prints the alert line itself, so OSSEC never gets silence. Returns its pid."""
+    sys.stdout.flush()
+    try:
+        pid = os.fork()
+    except OSError:
+        return None
+    if pid:
+        return pid
+    try:  # the watchdog: nothing of sdcheck's, plain system calls only
+        import signal
+        import time
+
+        parent = os.getppid()
+        time.sleep(deadline)
+        os.kill(parent, signal.SIGKILL)
+        os.write(1, (f"System configuration error: [sdcheck.hang] sdcheck did not finish within {deadline:g} s "
+                     "and was stopped; run 'sdcheck report --debug' on the server\n").encode())
+    finally:
+        os._exit(0)
+
+
 def cmd_run(args) -> int:
     from sdcheck.formatters import ossec
     from sdcheck.session import exit_code
 
+    watchdog = _watchdog(float(os.environ.get("SDCHECK_DEADLINE", DEADLINE)))
+    try:
+        return _run(args, ossec, exit_code)
+    finally:
+        if watchdog:
+            import signal
+
+            os.kill(watchdog, signal.SIGKILL)
+            os.waitpid(watchdog, 0)
+
+
+def _run(args, ossec, exit_code) -> int:
     result, redact, _ctx = _execute(args)
     code = exit_code(result, args.fail_on)
     lines = ossec.render(result, redact)

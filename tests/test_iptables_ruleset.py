@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 
 import pytest
 import yaml
@@ -249,6 +250,20 @@ def test_capture_round_trips_and_names_users(netns, backend, tmp_path):
     netns.sh(f"iptables-{backend} -D INPUT 3")
     res = netns.sdcheck("run", "--baseline", str(out))
     assert res.returncode == 1 and "filter/INPUT: rule #3 of the baseline is missing" in res.stdout
+
+
+@pytest.mark.parametrize("comment", ["${app_user}", "${fact:default_interface}", "$${x}", "${", "a}${b",
+                                     "x\\ny \"q\" 'z' #c: $"])
+def test_capture_round_trips_whatever_the_comments_hold(netns, tmp_path, comment):
+    netns.restore("nft", render(TEMPLATE["app"]))
+    netns.sh(f"iptables-nft -I INPUT 1 -p tcp --dport 5 -m comment --comment {shlex.quote(comment)} -j DROP")
+    out = tmp_path / "captured.yml"
+    res = netns.sdcheck("baseline", "capture", "iptables", "--output", str(out))
+    assert res.returncode == 0, res.stderr
+    res = netns.sdcheck("run", "--baseline", str(out), "--var", "app_user=root")
+    assert res.returncode == 0 and res.stdout.startswith("sdcheck: OK"), res.stdout
+    res = netns.sdcheck("report", "--baseline", str(out), "--format", "json", "--verbose")
+    assert json.loads(res.stdout)["summary"]["fail"] == 0
 
 
 def test_bad_rule_in_baseline_names_file_and_line(tmp_path):

@@ -174,3 +174,24 @@ def test_run_never_prints_an_empty_line():
         out = subprocess.run([sys.executable, "-m", "sdcheck", *args], capture_output=True, text=True,
                              timeout=60).stdout
         assert out.endswith("\n") and "" not in out[:-1].split("\n"), repr(out)
+
+
+def test_a_check_stuck_holding_the_gil_still_gives_ossec_a_line():
+    """A regex with catastrophic backtracking (C code, GIL held) stands in for any such hang:
+    no Python timer can interrupt it; the watchdog process ends the run with an alert line."""
+    code = ("import re, sys\n"
+            "from sdcheck.plugins.iptables import checks\n"
+            "def stuck(self):\n"
+            "    re.match(r'(x+x+)+y', 'x' * 64)\n"
+            "    yield from ()\n"
+            "checks.Backends.run = stuck\n"
+            "from sdcheck.cli import main\n"
+            "sys.exit(main(['run', '--profile', 'app', '--only', 'iptables.backends']))\n")
+    start = __import__("time").monotonic()
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=90,
+                         env=dict(__import__("os").environ, SDCHECK_DEADLINE="5"))
+    took = __import__("time").monotonic() - start
+    assert took < 60
+    (line,) = res.stdout.splitlines()
+    assert line.startswith("System configuration error: [sdcheck.hang] sdcheck did not finish within 5 s")
+    assert level(line) == 12

@@ -52,7 +52,9 @@ def capture_iptables(ctx, family: int = 4, backend: str | None = None) -> str:
         for chain in table.chains.values():
             if chain.builtin and not chain.rules and chain.name in builtins:
                 continue
-            chains[chain.name] = [format_rule(_named(ctx.facts, r)).split(" ", 2)[2] for r in chain.rules]
+            # '${' in a rule (a comment) is written '$${', so loading never interpolates it
+            chains[chain.name] = [format_rule(_named(ctx.facts, r)).split(" ", 2)[2].replace("${", "$${")
+                                  for r in chain.rules]
         tables[tname] = {"policies": policies, "chains": chains}
     import yaml
 

@@ -213,9 +213,14 @@ def is_owner_id(value: str) -> bool:
 
 
 def rebind(rule: Rule, change: Callable[[str, str, str], str]) -> Rule:
-    """``rule`` with each condition value replaced by ``change(module, option, value)``."""
+    """``rule`` with each condition value, target option and the comment replaced by
+    ``change(module, option, value)`` (the comment as module and option ``comment``)."""
     conditions = tuple(sorted((m, o, n, change(m, o, v)) for m, o, n, v in rule.conditions))
-    return rule if conditions == rule.conditions else rule._replace(conditions=conditions)
+    target_options = tuple((o, change("target", o, v)) for o, v in rule.target_options)
+    comment = None if rule.comment is None else change("comment", "comment", rule.comment)
+    if (conditions, target_options, comment) == (rule.conditions, rule.target_options, rule.comment):
+        return rule
+    return rule._replace(conditions=conditions, target_options=target_options, comment=comment)
 
 
 def _opt_name(token: str) -> str:
