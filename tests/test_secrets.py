@@ -155,3 +155,18 @@ def test_the_ok_line_survives_a_secret_equal_to_ok(tmp_path):
     res = site.sdcheck("run", "--var", "sasl_password=OK")
     assert res.returncode == 0, res.stdout
     assert len(res.stdout.splitlines()) == 1 and OK_LINE.match(res.stdout.strip())
+
+
+def test_two_thousand_sasl_entries_name_the_real_problem_quickly(tmp_path):
+    import time
+
+    site = Site(tmp_path, "system")
+    lines = [f"[relay{i}.example]:587 user{i}@news.example:Pw-{i:05d}-longenough" for i in range(2000)]
+    site.write_sasl("\n".join([f"[{RELAY}]:{PORT} {SENDER}:{PASSWORD}"] + lines) + "\n")
+    start = time.monotonic()
+    res = site.sdcheck("run")
+    took = time.monotonic() - start
+    assert took < 60
+    sasl = [ln for ln in res.stdout.splitlines() if ln.startswith(f"{PREFIX}[postfix.sasl-passwd]")]
+    assert sasl and "holds 2001 entries" in sasl[0], res.stdout
+    assert "Pw-0" not in res.stdout + res.stderr and "longenough" not in res.stdout
