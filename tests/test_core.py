@@ -296,7 +296,7 @@ def test_json_report_shape():
     data = json.loads(res.stdout)
     assert data["schema"] == "sdcheck-report" and data["version"] == 1 and data["profile"] == "app"
     assert {c["id"] for c in data["checks"]} == {"iptables.backends", "iptables.default-drop", "iptables.ipv6",
-                                              "iptables.ruleset", "iptables.nft-native"}
+                                              "iptables.ruleset", "iptables.nft-native", "iptables.nft-kernel"}
     for f in data["findings"]:
         assert set(f) >= {"check_id", "status", "severity", "message", "resource", "expected", "actual", "remedy"}
     assert res.returncode == (1 if any(f["status"] in ("fail", "error") for f in data["findings"]) else 0)
@@ -324,4 +324,4 @@ def test_explain_shows_the_plugin_settings():
     res = subprocess.run([sys.executable, "-m", "sdcheck", "explain", "iptables.ruleset"], capture_output=True,
                          text=True, timeout=60)
     assert res.returncode == 0
-    assert "iptables_lock_timeout: default 5" in res.stdout and "xtables_lock" in res.stdout
+    assert "iptables_lock_timeout: default 30" in res.stdout and "xtables_lock" in res.stdout

@@ -52,7 +52,7 @@ def test_testinfra_ruleset_passes(netns, backend, profile):
     netns.restore(backend, render(TEMPLATE[profile]))
     res = run(netns, profile)
     assert res.returncode == 0, res.stdout
-    assert res.stdout.startswith("sdcheck: OK: 5 checks passed")
+    assert res.stdout.startswith("sdcheck: OK: 6 checks passed")
 
 
 @pytest.mark.parametrize("profile", ["app", "mon"])

@@ -93,9 +93,8 @@ def _break(site: Site, state: str) -> None:
 
 def _outputs(site: Site, args: list[str], extra_vars: dict, tmp) -> tuple[str, list[str]]:
     texts, run_lines = [], []
-    for command in (["run"], ["report", "--debug"], ["report", "--format", "json"],
-                    ["report", "--format", "junit"], ["report", "--format", "html", "--output", str(tmp / "r.html")],
-                    ["report", "--verbose"]):
+    for command in (["run"], ["report", "--debug", "--verbose"], ["report", "--format", "json"],
+                    ["report", "--format", "junit"], ["report", "--format", "html", "--output", str(tmp / "r.html")]):
         res = site.sdcheck(*command, *args, **extra_vars)
         assert res.returncode in (0, 1, 2), res.stderr
         texts += [res.stdout, res.stderr]

@@ -115,11 +115,11 @@ def test_pytest_plugin_one_test_per_check(ssh_host, client, pytester):
     args = ["--sdcheck", "--hosts", ssh_host.spec, "--ssh-config", str(cfg),
             "--sdcheck-profile", "app", "--sdcheck-vars", VARS, "--sdcheck-only", "iptables", "-v"]
     result = pytester.runpytest_subprocess(*args)
-    result.assert_outcomes(passed=6)  # 5 sdcheck checks + the suite's own test
+    result.assert_outcomes(passed=7)  # 6 sdcheck checks + the suite's own test
     assert any(f"sdcheck[{ssh_host.spec}]::iptables.ruleset PASSED" in ln for ln in result.outlines)
     ssh_host.ns.sh("iptables-nft -I INPUT 1 -j ACCEPT")
     result = pytester.runpytest_subprocess(*args)
-    result.assert_outcomes(passed=5, failed=1)  # the ruleset check; default-drop looks at tails only
+    result.assert_outcomes(passed=6, failed=1)  # the ruleset check; default-drop looks at tails only
     text = "\n".join(result.outlines)
     assert "iptables.ruleset [high] FAIL" in text and "unexpected rule #1 accepts traffic" in text
 
@@ -199,5 +199,5 @@ def test_pytest_plugin_over_an_ansible_inventory(ssh_host, client, pytester, tmp
     result = pytester.runpytest_subprocess("--sdcheck", "--hosts", "ansible://securedrop", "--ansible-inventory",
                                            str(inv), "--ssh-config", str(cfg), "--sdcheck-profile", "app",
                                            "--sdcheck-vars", VARS, "--sdcheck-only", "iptables", "-v")
-    result.assert_outcomes(passed=5)
+    result.assert_outcomes(passed=6)
     assert any("sdcheck[ansible://app]::iptables.ruleset PASSED" in ln for ln in result.outlines)

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
 from sdcheck.baseline import HOST_FACTS, line_of, substitute_facts
 from sdcheck.check import Check, Context, Option
+from sdcheck.host.base import FactError
 from sdcheck.host.iptc import preload as preload_iptc
 from sdcheck.model import Finding, Severity
 from sdcheck.plugins.iptables.expected import ExpectedTable, parse_expected
@@ -24,7 +25,7 @@ preload_iptc()  # plugins are imported in the main thread, before any check runs
 SETTINGS = {
     "xtables_lock": Option(str, "/run/xtables.lock", help="an absolute path (iptables-legacy's lock file)",
                            check=lambda v: v.startswith("/")),
-    "iptables_lock_timeout": Option((int, float), 5, help="a number of seconds from 0 to 3600 (the wait "
+    "iptables_lock_timeout": Option((int, float), 30, help="a number of seconds from 0 to 3600 (the wait "
                                     "for iptables-legacy's lock)", check=lambda v: 0 <= v <= 3600),
 }
 
@@ -510,16 +511,15 @@ class NftNative(Check):
             yield self.error("the nft program is not installed, so nftables tables cannot be listed; "
                              "install the Debian package nftables", resource="nftables")
             return
-        res = facts.run(["nft", "-j", "list", "ruleset"], timeout=20)
-        if not res.ok:
-            err = res.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
-            yield self.error(f"'nft -j list ruleset' failed (exit {res.returncode}): {err[0]}",
-                             resource="nftables")
+        try:
+            text = nft_ruleset(self.ctx)
+        except FactError as exc:
+            yield self.error(str(exc), resource="nftables")
             return
         import json
 
         try:
-            items = json.loads(res.stdout or b"{}").get("nftables", [])
+            items = json.loads(text or b"{}").get("nftables", [])
         except ValueError:
             yield self.error("'nft -j list ruleset' printed something that is not JSON", resource="nftables")
             return
@@ -555,4 +555,83 @@ class NftNative(Check):
                               resource="nftables")
 
 
-CHECKS = [Backends, DefaultDrop, Ipv6, Ruleset, NftNative]
+def nft_ruleset(ctx) -> bytes:
+    """``nft -j list ruleset``: the kernel's own view of every table, read once per run."""
+    def read() -> bytes:
+        res = ctx.facts.run(["nft", "-j", "list", "ruleset"], timeout=20)
+        if not res.ok:
+            err = res.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
+            raise FactError(f"'nft -j list ruleset' failed (exit {res.returncode}): {err[0]}")
+        return res.stdout
+    return ctx.memo("nft:ruleset", read)
+
+
+class NftKernel(Check):
+    id = "iptables.nft-kernel"
+    title = "The kernel's nft rules in iptables' own tables are exactly what iptables shows"
+    severity = Severity.CRITICAL
+    why = ("iptables-nft-save prints what it can express and silently leaves out the rest: a native nft "
+           "expression (a set lookup, a mark match, another verdict) put into iptables' own table still "
+           "prints as the plain rule, or not at all, while the kernel enforces it. Every other firewall "
+           "check would then judge a ruleset the kernel does not run. What iptables prints is loaded again "
+           "into a network namespace of sdcheck's own; the kernel's JSON of both must be equal, expression "
+           "for expression (handles and counter values aside).")
+    remedy = ("Reload the firewall from its rules files (SecureDrop: re-run 'securedrop-admin install', or "
+              "'iptables-restore < /etc/iptables/rules_v4' and 'ip6tables-restore < /etc/iptables/rules_v6'), "
+              "then find what changed the tables: 'nft list ruleset' shows what the kernel holds.")
+
+    def run(self) -> Iterable[Finding]:
+        from sdcheck.plugins.iptables.nft import FAMILY, NftError, differences, tables_of
+
+        facts = self.ctx.facts
+        for program in ("nft", "unshare"):
+            if facts.which(program) is None:
+                yield self.error(f"the {program} program is not installed, so the kernel's nft rules cannot be "
+                                 "compared with what iptables shows", resource="nftables")
+                return
+        try:
+            live = nft_ruleset(self.ctx)
+        except FactError as exc:
+            yield self.error(str(exc), resource="nftables")
+            return
+        clean, rules = True, 0
+        for family in (4, 6):
+            cmd = "iptables" if family == 4 else "ip6tables"
+            snap = snapshot(self.ctx, family)
+            text = snap.raw.get("nft")
+            if text is None:
+                clean = False
+                yield self.error(f"the {cmd} nft rules could not be read: {snap.unavailable.get('nft', '')}",
+                                 resource=f"nftables/{FAMILY[family]}")
+                continue
+            # what iptables-nft makes of the printed rules, in a network namespace of our own
+            res = facts.run(["unshare", "--net", "sh", "-c", f"{cmd}-nft-restore && exec nft -j list ruleset"],
+                            timeout=30, input=text.encode("utf-8", "surrogateescape"))
+            try:
+                if not res.ok:
+                    raise NftError(f"exit {res.returncode}")
+                expected = tables_of(res.stdout, FAMILY[family])
+                have = tables_of(live, FAMILY[family])
+            except NftError as exc:
+                clean = False
+                yield self.error(f"what {cmd}-nft-save prints could not be loaded again into a scratch network "
+                                 f"namespace ({exc}), so it cannot be compared with the kernel",
+                                 resource=f"nftables/{FAMILY[family]}")
+                continue
+            rules += sum(len(c["rules"]) for t in have.values() for c in t["chains"].values())
+            tables = snap.tables.get("nft", {})
+            for table, chain, pos, what in differences(have, expected):
+                clean = False
+                where = f"{FAMILY[family]} {table}/{chain}" + (f"#{pos}" if pos else "")
+                printed = tables.get(table).chains.get(chain) if table in tables else None
+                shown = describe(printed.rules[pos - 1]) if printed and 0 < pos <= len(printed.rules) else ""
+                yield self.fail(f"{where}: {what}" + (f" (iptables prints: {shown})" if shown else "") +
+                                "; the kernel enforces something iptables does not show", resource=where,
+                                expected=shown or "what iptables shows", actual="another nft rule or object",
+                                group=f"{family}:{table}/{chain}")
+        if clean:
+            yield self.passed(f"the kernel's {rules} rule(s) in iptables' tables are exactly what iptables shows",
+                              resource="nftables")
+
+
+CHECKS = [Backends, DefaultDrop, Ipv6, Ruleset, NftNative, NftKernel]

@@ -41,6 +41,7 @@ class Snapshot:
         self.tables: dict[str, dict[str, Table]] = {}  # backend -> tables
         self.readers: dict[str, str] = {}  # backend -> how it was read
         self.unavailable: dict[str, str] = {}  # backend -> why it was not read
+        self.raw: dict[str, str] = {}  # backend -> the save tool's text, as read
 
     def loaded(self) -> list[str]:
         """Backends that hold any rule, user chain or non-ACCEPT policy."""
@@ -83,13 +84,17 @@ def legacy_table_names(facts: Facts, family: int = 4) -> list[str]:
     return sorted(set(facts.read_text(path, 4096).split()))
 
 
-def _run_save(facts: Facts, argv: list[str], resolve: Resolver | None) -> dict[str, Table]:
+def _run_save(facts: Facts, argv: list[str], resolve: Resolver | None, raw: dict | None = None,
+              backend: str = "") -> dict[str, Table]:
     res = facts.run(argv, timeout=_SAVE_TIMEOUT)
     if not res.ok:
         err = res.stderr.decode("utf-8", "replace").strip().splitlines()
         raise FactError(f"{argv[0]} failed (exit {res.returncode}): {escape(err[-1] if err else '')}")
+    text = res.stdout.decode("utf-8", "surrogateescape")
+    if raw is not None:
+        raw[backend] = text
     try:
-        return parse_save(res.stdout.decode("utf-8", "surrogateescape"), resolve)
+        return parse_save(text, resolve)
     except ParseError as exc:
         raise FactError(f"cannot understand the output of {argv[0]}: {escape(exc)}") from None
 
@@ -113,36 +118,42 @@ def _read_legacy_iptc(facts: Facts, names: list[str], family: int, resolve: Reso
 
 
 def read_snapshot(facts: Facts, family: int = 4, lock_path: str = LOCK_PATH,
-                  lock_timeout: float = 5.0, resolve: Resolver | None = None,
+                  lock_timeout: float = 30.0, resolve: Resolver | None = None,
                   use_iptc: bool = True) -> Snapshot:
     snap = Snapshot(family=family, selected=selected_backend(facts, family))
     legacy_names = legacy_table_names(facts, family)
+    # iptables-nft never takes the xtables lock, so the nft read never waits on it
+    nft_save = _cmd(family, "nft")
+    if facts.which(nft_save):
+        try:
+            snap.tables["nft"] = _run_save(facts, [nft_save], resolve, snap.raw, "nft")
+            snap.readers["nft"] = nft_save
+        except FactError as exc:
+            snap.unavailable["nft"] = str(exc)
+    else:
+        snap.unavailable["nft"] = f"{nft_save} is not installed"
+    if not legacy_names:
+        snap.tables["legacy"] = {}
+        snap.readers["legacy"] = "/proc/net/" + ("ip" if family == 4 else "ip6") + "_tables_names (no legacy tables)"
+        return _closed(snap, legacy_names)
+    # legacy tables exist: read them holding the lock, so half an iptables-legacy change is never read
     with facts.shared_lock(lock_path, lock_timeout, "the xtables lock"):
-        nft_save = _cmd(family, "nft")
-        if facts.which(nft_save):
+        done = False
+        if use_iptc:
             try:
-                snap.tables["nft"] = _run_save(facts, [nft_save], resolve)
-                snap.readers["nft"] = nft_save
-            except FactError as exc:
-                snap.unavailable["nft"] = str(exc)
-        else:
-            snap.unavailable["nft"] = f"{nft_save} is not installed"
-        if not legacy_names:
-            snap.tables["legacy"] = {}
-            snap.readers["legacy"] = "/proc/net/" + ("ip" if family == 4 else "ip6") + "_tables_names (no legacy tables)"
-        else:
-            done = False
-            if use_iptc:
-                try:
-                    snap.tables["legacy"] = _read_legacy_iptc(facts, legacy_names, family, resolve)
-                    snap.readers["legacy"] = "python-iptables"
-                    done = True
-                except (NotImplementedError, ImportError):
-                    pass  # a remote host, or no python-iptables: iptables-legacy-save below
-            if not done:
-                legacy_save = _cmd(family, "legacy")
-                snap.tables["legacy"] = _run_save(facts, [legacy_save], resolve)
-                snap.readers["legacy"] = legacy_save
+                snap.tables["legacy"] = _read_legacy_iptc(facts, legacy_names, family, resolve)
+                snap.readers["legacy"] = "python-iptables"
+                done = True
+            except (NotImplementedError, ImportError):
+                pass  # a remote host, or no python-iptables: iptables-legacy-save below
+        if not done:
+            legacy_save = _cmd(family, "legacy")
+            snap.tables["legacy"] = _run_save(facts, [legacy_save], resolve, snap.raw, "legacy")
+            snap.readers["legacy"] = legacy_save
+    return _closed(snap, legacy_names)
+
+
+def _closed(snap: Snapshot, legacy_names: list[str]) -> Snapshot:
     if "nft" in snap.unavailable and not legacy_names:
         # Without the nft reader an empty legacy side proves nothing: fail closed.
         raise FactError(f"the firewall could not be read: {snap.unavailable['nft']}")
