@@ -98,6 +98,12 @@ def rule_tokens(rule) -> list[str]:
     proto = rule.protocol
     if proto and proto not in ("ip", "all", "0"):
         addr("-p", proto, ())
+    # the fragment flag, from the raw entry: python-iptables' own 'fragment' folds '! -f'
+    # into "no flag" (IPT_F_FRAG 0x01 in flags, IPT_INV_FRAG 0x20 in invflags; IPv4 only)
+    ip = getattr(getattr(rule, "entry", None), "ip", None)
+    flags = getattr(ip, "flags", 0) if ip is not None and hasattr(ip, "invflags") else 0
+    if isinstance(flags, int) and flags & 0x01:
+        tokens.extend((["!"] if ip.invflags & 0x20 else []) + ["-f"])
     for match in rule.matches:
         tokens.extend(["-m", match.name])
         for key, values in match.get_all_parameters().items():
@@ -106,11 +112,22 @@ def rule_tokens(rule) -> list[str]:
                 tokens.append("!")
                 values = values[1:]
             tokens.append(f"--{key}")
-            tokens.extend(values)
+            tokens.extend(_unescape(v) for v in values)
     target = rule.target
     if target is not None and target.name:
         tokens.extend(["-g" if getattr(target, "goto", False) else "-j", target.name])
         for key, values in target.get_all_parameters().items():
             tokens.append(f"--{key}")
-            tokens.extend(values)
+            tokens.extend(_unescape(v) for v in values)
     return tokens
+
+
+def _unescape(value: str) -> str:
+    """python-iptables hands over the extensions' save-format text still escaped
+    (xtables_save_string: backslash before \\, " and '); the kernel holds it unescaped."""
+    if "\\" not in value:
+        return value
+    out, chars = [], iter(value)
+    for ch in chars:
+        out.append(next(chars, "") if ch == "\\" else ch)
+    return "".join(out)
