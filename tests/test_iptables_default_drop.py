@@ -319,7 +319,37 @@ def test_ipv6(netns, backend):
     netns.sh(f"ip6tables-{backend} -A INPUT -p tcp --dport 22 -j ACCEPT")
     res, lines = run(netns)
     got = problems(lines, "iptables.ipv6")
-    assert res.returncode == 1 and len(got) == 1 and "rule #1 of INPUT accepts traffic" in got[0]
+    assert res.returncode == 1 and len(got) == 1 and "rule #1 of INPUT can let traffic through" in got[0]
+
+
+@pytest.mark.parametrize("rules", [
+    # the attack: nobody listens on the queue, so with --queue-bypass everything passes
+    ["-I INPUT 1 -j NFQUEUE --queue-num 7 --queue-bypass", "-I OUTPUT 1 -j NFQUEUE --queue-num 7 --queue-bypass"],
+    ["-I INPUT 1 -j NFQUEUE --queue-num 3"],  # whatever listens on the queue decides
+    ["-N OPEN", "-A OPEN -j ACCEPT", "-I INPUT 1 -p tcp --dport 22 -j OPEN"],  # a jump to a chain that accepts
+    ["-N SIDE", "-A SIDE -j ACCEPT", "-I OUTPUT 1 -g SIDE"],  # a goto
+])
+def test_ipv6_every_verdict_that_can_let_traffic_through(netns, backend, rules):
+    netns.restore(backend, render("iptables-app-prod.j2"))
+    netns.restore(backend, V6_DROP_ALL, family=6)
+    netns.sh("ip link add v0 type veth peer name v1 && ip link set v0 up && ip link set v1 up"
+             " && ip addr add 2001:db8::5/64 dev v0 nodad")
+    for rule in rules:
+        netns.sh(f"ip6tables-{backend} {rule}")
+    res, lines = run(netns)
+    got = problems(lines, "iptables.ipv6")
+    assert res.returncode == 1 and got and "can let traffic through" in got[0], lines
+
+
+def test_ipv6_jumps_to_chains_that_only_drop_are_safe(netns, backend):
+    netns.restore(backend, render("iptables-app-prod.j2"))
+    netns.restore(backend, V6_DROP_ALL, family=6)
+    netns.sh("ip link add v0 type veth peer name v1 && ip link set v0 up && ip link set v1 up"
+             " && ip addr add 2001:db8::5/64 dev v0 nodad")
+    for rule in ("-N BIN", "-A BIN -j LOG", "-A BIN -j DROP", "-I INPUT 1 -j BIN"):
+        netns.sh(f"ip6tables-{backend} {rule}")
+    res, lines = run(netns)
+    assert problems(lines, "iptables.ipv6") == [], lines
 
 
 LEGACY_CORPUS = [

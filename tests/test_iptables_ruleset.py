@@ -348,3 +348,25 @@ def test_native_nft_table_is_a_finding(netns, tmp_path):
     res = netns.sdcheck("run", "--profile", "app", "--vars", VARS, "--only", "iptables",
                         "--var", "nft_allowed_tables=['inet sneaky']")
     assert res.returncode == 0 and "[iptables.nft-native]" not in res.stdout, res.stdout
+
+
+@pytest.mark.parametrize("tamper,want", [
+    # an unconditional ACCEPT replacing a rule (the issue: rated high, so --fail-on critical passed)
+    ("iptables-nft -R OUTPUT 2 -j ACCEPT", "critical"),
+    # a jump to a chain that accepts, before the catch-all drop
+    ("iptables-nft -N OPEN && iptables-nft -A OPEN -j ACCEPT && iptables-nft -I INPUT 1 -j OPEN", "critical"),
+    # NFQUEUE with bypass
+    ("iptables-nft -I INPUT 1 -j NFQUEUE --queue-num 7 --queue-bypass", "critical"),
+    # a conditional accept: high
+    ("iptables-nft -I INPUT 1 -p tcp --dport 4444 -j ACCEPT", "high"),
+])
+def test_severity_follows_the_effect(netns, tamper, want):
+    netns.restore("nft", render(TEMPLATE["app"]))
+    netns.sh(tamper)
+    res = netns.sdcheck("report", "--profile", "app", "--vars", VARS, "--only", RULESET, "--format", "json")
+    data = json.loads(res.stdout)
+    worst = max((f["severity"] for f in data["findings"] if f["status"] == "fail"),
+                key=["low", "medium", "high", "critical"].index)
+    assert worst == want, [(f["severity"], f["message"]) for f in data["findings"]]
+    res = netns.sdcheck("run", "--profile", "app", "--vars", VARS, "--only", RULESET, "--fail-on", "critical")
+    assert res.returncode == (1 if want == "critical" else 0), res.stdout

@@ -17,7 +17,8 @@ from sdcheck.host.iptc import preload as preload_iptc
 from sdcheck.model import Finding, Severity
 from sdcheck.plugins.iptables.expected import ExpectedTable, parse_expected
 from sdcheck.plugins.iptables.live import Snapshot, read_snapshot
-from sdcheck.plugins.iptables.rules import Chain, Rule, Table, format_rule, is_owner_id, rebind, resolve_owner
+from sdcheck.plugins.iptables.rules import (Chain, Rule, Table, can_accept, format_rule, is_owner_id, rebind,
+                                            resolve_owner)
 
 preload_iptc()  # plugins are imported in the main thread, before any check runs
 
@@ -235,8 +236,8 @@ class Ipv6(Check):
                     problems.append(f"the {name} policy is {have}, expected {want} ({backend} backend)")
             for chain in (table.chains.values() if table else ()):
                 for pos, rule in enumerate(chain.rules, 1):
-                    if rule.target == "ACCEPT":
-                        problems.append(f"rule #{pos} of {chain.name} accepts traffic: {describe(rule)} "
+                    if can_accept(rule, table.chains):
+                        problems.append(f"rule #{pos} of {chain.name} can let traffic through: {describe(rule)} "
                                         f"({backend} backend)")
         if not problems:
             yield self.passed("ip6tables drops everything", resource="ip6tables")
@@ -414,7 +415,8 @@ class Ruleset(Check):
                     resource=f"{pre}{tname}/{chain}", expected=f"chain {chain}", actual="missing",
                     group=f"{pre}{tname}:chains")
                 continue
-            yield from self._chain(tname, chain, rules, live.rules if live else [], live, tag, pre, backend)
+            yield from self._chain(tname, chain, rules, live.rules if live else [], live, tag, pre, backend,
+                                   have.chains)
         for name, live in have.chains.items():
             if name in want.chains or name in builtins:
                 continue
@@ -427,13 +429,13 @@ class Ruleset(Check):
                 severity=Severity.MEDIUM, detail=[describe(r) for r in live.rules][:50])
 
     def _chain(self, tname: str, chain: str, want: list[Rule], have: list[Rule], live: Chain | None,
-               tag: str, pre: str, backend: str) -> Iterable[Finding]:
+               tag: str, pre: str, backend: str, chains: dict) -> Iterable[Finding]:
         from sdcheck.plugins.iptables.diff import diff_rules, unified
 
         changes = diff_rules(want, have)
         if not changes:
             return
-        catch_all = _first_catch_all(have)
+        catch_all = _first_catch_all(have, chains)
         policy_drops = live is not None and live.policy == "DROP"
         diff = unified(want, have, describe, labels=("baseline", f"{backend}"))
         where = f"{pre}{tname}/{chain}"
@@ -447,7 +449,7 @@ class Ruleset(Check):
                 exp, act = describe(ch.expected), "no such rule"
             elif ch.kind == "unexpected":
                 rule = ch.actual
-                opens = rule.target in _PASS_TARGETS and (
+                opens = can_accept(rule, chains) and (
                     (catch_all is not None and ch.act_pos < catch_all) or (catch_all is None and policy_drops))
                 if opens:
                     sev = Severity.CRITICAL if rule.unconditional else Severity.HIGH
@@ -459,12 +461,12 @@ class Ruleset(Check):
             elif ch.kind == "moved":
                 msg = (f"rule #{ch.act_pos} is out of order: the baseline has it at #{ch.exp_pos}: "
                        f"{describe(ch.actual)}")
-                sev = Severity.HIGH
+                sev = _by_effect(ch.actual, chains, Severity.HIGH)
                 exp, act = f"#{ch.exp_pos}", f"#{ch.act_pos}"
             elif ch.kind == "changed":
                 msg = (f"rule #{ch.act_pos} differs from the baseline's #{ch.exp_pos}: expected "
                        f"{describe(ch.expected)}, found {describe(ch.actual)}")
-                sev = Severity.HIGH if ch.actual.target in _PASS_TARGETS else Severity.MEDIUM
+                sev = _by_effect(ch.actual, chains, Severity.MEDIUM)
                 exp, act = describe(ch.expected), describe(ch.actual)
             else:  # comment only
                 msg = (f"rule #{ch.act_pos} matches the baseline's #{ch.exp_pos} but its comment "
@@ -476,15 +478,23 @@ class Ruleset(Check):
                             detail=diff if n == 0 else ())
 
 
+def _by_effect(rule: Rule, chains: dict, otherwise: Severity) -> Severity:
+    """A rule that can accept traffic: critical when it matches everything, high otherwise."""
+    if can_accept(rule, chains):
+        return Severity.CRITICAL if rule.unconditional else Severity.HIGH
+    return otherwise
+
+
 def _quote(comment: str | None) -> str:
     return "no comment" if comment is None else f'"{comment}"'
 
 
-def _first_catch_all(rules: list[Rule]) -> int | None:
+def _first_catch_all(rules: list[Rule], chains: dict) -> int | None:
     """1-based position of the first unconditional rule that ends the chain's traversal
-    with anything but ACCEPT/RETURN (DROP, REJECT, a jump to LOGNDROP...)."""
+    with a verdict that cannot let a packet through (DROP, REJECT, a jump to LOGNDROP...)."""
     for pos, rule in enumerate(rules, 1):
-        if rule.unconditional and rule.target and rule.target not in _PASS_TARGETS + ("LOG",) and not rule.goto:
+        if (rule.unconditional and rule.target and rule.target not in _PASS_TARGETS + ("LOG",)
+                and not rule.goto and not can_accept(rule, chains)):
             return pos
     return None
 

@@ -399,3 +399,26 @@ def _quote(token: str) -> str:
     if token and not _NEEDS_QUOTES.search(token):
         return token
     return '"' + token.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# verdicts that never let a packet through, and targets that do not end the traversal
+_STOPS = frozenset({"DROP", "REJECT", "RETURN"})
+_NON_TERMINATING = frozenset({"LOG", "NFLOG", "ULOG", "MARK", "CONNMARK", "TRACE", "AUDIT", "CLASSIFY", "DSCP",
+                              "TOS", "TCPMSS", "SECMARK", "CONNSECMARK", "CT", "TTL", "HL", "NOTRACK"})
+
+
+def can_accept(rule: Rule, chains: dict, _seen: frozenset = frozenset()) -> bool:
+    """Whether a packet this rule matches can be let through by it: ACCEPT, QUEUE, NFQUEUE
+    (a program on the queue decides; with --queue-bypass, nobody listening means accept),
+    any target not known to stop or to continue, or a jump or goto to a chain holding such a
+    rule. Only DROP, REJECT, RETURN, non-terminating targets (LOG...) and jumps to chains
+    that cannot accept are safe."""
+    target = rule.target
+    if not target or target in _STOPS or target in _NON_TERMINATING:
+        return False
+    chain = chains.get(target)
+    if chain is not None:
+        if target in _seen:
+            return False
+        return any(can_accept(r, chains, _seen | {target}) for r in chain.rules)
+    return True
