@@ -370,3 +370,10 @@ def test_severity_follows_the_effect(netns, tamper, want):
     assert worst == want, [(f["severity"], f["message"]) for f in data["findings"]]
     res = netns.sdcheck("run", "--profile", "app", "--vars", VARS, "--only", RULESET, "--fail-on", "critical")
     assert res.returncode == (1 if want == "critical" else 0), res.stdout
+
+
+def test_a_missing_firewall_is_one_finding(netns, backend):
+    res = netns.sdcheck("report", "--profile", "app", "--vars", VARS, "--only", RULESET, "--format", "json")
+    fails = [f for f in json.loads(res.stdout)["findings"] if f["status"] == "fail" and f["check_id"] == RULESET]
+    assert len(fails) == 1 and fails[0]["severity"] == "critical", [f["message"] for f in fails]
+    assert "is not configured" in fails[0]["message"]

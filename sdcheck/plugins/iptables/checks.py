@@ -379,6 +379,14 @@ class Ruleset(Check):
                  several: bool) -> Iterable[Finding]:
         tag = f" ({backend} backend)"
         pre = f"{backend}:" if several else ""
+        wanted = sum(len(c) for t in expected.values() for c in t.chains.values())
+        if wanted and all(t.is_empty() for t in tables.values()):
+            # nothing loaded at all: one finding, not every baseline rule "missing" one by one
+            yield self.fail(f"the {self.cmd} firewall is not configured: no rules, every policy ACCEPT, "
+                            f"while the baseline expects {wanted} rules{tag}", resource=f"{pre}{self.cmd}",
+                            expected=f"{wanted} rules", actual="no rules, ACCEPT policies",
+                            severity=Severity.CRITICAL, group=f"{pre}not-configured", remedy=REINSTATE)
+            return
         for tname, want in expected.items():
             have = tables.get(tname) or Table(tname)
             yield from self._table(want, have, tag, pre, backend)
