@@ -377,3 +377,23 @@ def test_a_missing_firewall_is_one_finding(netns, backend):
     fails = [f for f in json.loads(res.stdout)["findings"] if f["status"] == "fail" and f["check_id"] == RULESET]
     assert len(fails) == 1 and fails[0]["severity"] == "critical", [f["message"] for f in fails]
     assert "is not configured" in fails[0]["message"]
+
+
+@pytest.mark.parametrize("oddity", [
+    # a comment holding more than 64 newlines
+    "iptables-nft -A OUTPUT -p udp --dport 9 -m comment --comment \"$(printf 'n\\n%.0s' $(seq 100))\" -j DROP",
+    # a chain whose name holds a double quote, with a rule in it
+    "iptables-nft -N 'a\"b' && iptables-nft -A 'a\"b' -p tcp --dport 7 -j DROP",
+])
+def test_nothing_masks_the_rest(netns, oddity):
+    """An odd rule, comment or chain name is a finding about itself; an ACCEPT-all added at
+    the same time is still found, critical."""
+    netns.restore("nft", render(TEMPLATE["app"]))
+    netns.sh(oddity)
+    netns.sh("iptables-nft -I INPUT 1 -j ACCEPT")
+    res = netns.sdcheck("report", "--profile", "app", "--vars", VARS, "--only", RULESET, "--format", "json")
+    fails = [f for f in json.loads(res.stdout)["findings"] if f["check_id"] == RULESET]
+    assert not any(f["status"] == "error" for f in fails), [f["message"] for f in fails]
+    accept = [f for f in fails if "unexpected rule #1 accepts traffic" in f["message"]]
+    assert accept and accept[0]["severity"] == "critical", [f["message"] for f in fails]
+    assert len(fails) >= 2  # the oddity is reported too

@@ -422,3 +422,10 @@ def can_accept(rule: Rule, chains: dict, _seen: frozenset = frozenset()) -> bool
             return False
         return any(can_accept(r, chains, _seen | {target}) for r in chain.rules)
     return True
+
+
+def odd_rule(chain: str, text: str, line: int, why: str) -> Rule:
+    """A rule sdcheck cannot understand, kept in its place: it never equals a baseline rule,
+    and its target is unknown, so it counts as one that may let traffic through."""
+    return Rule(chain=chain, conditions=(("odd", "rule", False, why),), target="?", target_options=(),
+                goto=False, comment=None, text=text, line=line)

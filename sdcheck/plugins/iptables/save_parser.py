@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from sdcheck.plugins.iptables.rules import Chain, ParseError, Rule, Table, rule_from_tokens
+from sdcheck.plugins.iptables.rules import Chain, ParseError, Rule, Table, odd_rule, rule_from_tokens
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -73,23 +73,35 @@ def parse_rule(text: str, resolve: Resolver | None = None, line: int = 0) -> Rul
     return rule_from_tokens(tokens[1], tokens[2:], resolve, text=text.strip(), line=line)
 
 
-_MAX_CONTINUATION = 64
+def _quote_state(text: str, inside: bool = False, escaped: bool = False, start: bool = True):
+    """Scan ``text`` as iptables-save quotes values: a double quote opens a quoted string only
+    at the start of a token (a chain name such as a"b opens nothing), a backslash escapes
+    the next character inside one, and the next unescaped double quote closes it. Returns
+    the state after ``text`` (inside, escaped, at a token start), so continuation lines are
+    scanned once each: linear however many newlines a comment holds."""
+    for ch in text:
+        if inside:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                inside = False
+            start = False
+        else:
+            if ch == '"' and start:
+                inside = True
+            start = ch in " \t"
+    return inside, escaped, start
 
 
 def _open_quote(line: str) -> bool:
     """True when ``line`` ends inside a double-quoted string (iptables-save quoting)."""
     if '"' not in line:
         return False
-    inside = False
-    escaped = False
-    for ch in line:
-        if escaped:
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif ch == '"':
-            inside = not inside
-    return inside
+    head = line.split(None, 2)  # '-A CHAIN rest': the chain's name never opens a quote
+    rest = head[2] if len(head) > 2 and head[0] in ("-A", "--append") else line
+    return _quote_state(rest)[0]
 
 
 def parse_save(text: str, resolve: Resolver | None = None) -> dict[str, Table]:
@@ -105,11 +117,15 @@ def parse_save(text: str, resolve: Resolver | None = None) -> dict[str, Table]:
         if line.startswith(("-A ", "[", "--append ")):
             # A comment holding a newline is printed by iptables-save as is, so a quoted
             # string may continue on the next lines: join until the quotes balance.
-            extra = 0
-            while _open_quote(line) and index < len(raw_lines) and extra < _MAX_CONTINUATION:
-                line += "\n" + raw_lines[index]
-                index += 1
-                extra += 1
+            if _open_quote(line):
+                head = line.split(None, 2)
+                state = _quote_state(head[2] if len(head) > 2 and head[0] in ("-A", "--append") else line)
+                parts = [line]
+                while state[0] and index < len(raw_lines):
+                    state = _quote_state("\n" + raw_lines[index], *state)
+                    parts.append(raw_lines[index])
+                    index += 1
+                line = "\n".join(parts)
         if not line or line.startswith("#"):
             continue
         if line.startswith("*"):
@@ -131,16 +147,23 @@ def parse_save(text: str, resolve: Resolver | None = None) -> dict[str, Table]:
             table.chains[name] = Chain(name, None if policy == "-" else policy, line=lineno)
             continue
         if line.startswith("-A ") or line.startswith("[") or line.startswith("--append "):
-            tokens = split_rule(line, lineno)
-            if tokens and tokens[0].startswith("["):
-                tokens = tokens[1:]
-            if len(tokens) < 2 or tokens[0] not in ("-A", "--append"):
-                raise ParseError("a rule must start with -A CHAIN", lineno)
-            chain = tokens[1]
-            if chain not in table.chains:
-                raise ParseError(f"rule for chain {chain} that was not declared", lineno)
-            table.chains[chain].rules.append(
-                rule_from_tokens(chain, tokens[2:], resolve, text=line, line=lineno))
+            # a rule the parser finds odd is one odd rule of its chain (never trusted: its target
+            # is unknown, so it counts as one that may accept); the other rules are still read
+            words = line.split(None, 2)
+            chain = words[1] if len(words) > 1 and words[0] in ("-A", "--append") else "?"
+            try:
+                tokens = split_rule(line, lineno)
+                if tokens and tokens[0].startswith("["):
+                    tokens = tokens[1:]
+                if len(tokens) < 2 or tokens[0] not in ("-A", "--append"):
+                    raise ParseError("a rule must start with -A CHAIN", lineno)
+                chain = tokens[1]
+                rule = rule_from_tokens(chain, tokens[2:], resolve, text=line, line=lineno)
+            except ParseError as exc:
+                rule = odd_rule(chain, line, lineno, str(exc.args[0]))
+            if chain not in table.chains:  # a rule for a chain never declared: the chain is odd too
+                table.chains[chain] = Chain(chain, None, line=lineno)
+            table.chains[chain].rules.append(rule)
             continue
         raise ParseError(f"unexpected line starting {line.split()[0]!r}", lineno)
     if table is not None:
