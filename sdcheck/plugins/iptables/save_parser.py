@@ -53,16 +53,64 @@ def _fast_split(text: str) -> list[str] | None:
     return tokens
 
 
+def _split_careful(text: str, line: int) -> list[str]:
+    """Shell-like words in linear time (shlex concatenates strings, quadratic on a long word):
+    white space separates words outside quotes; a backslash takes the next character as
+    it is, outside and inside double quotes (iptables-save escapes \\, " and ' there);
+    single quotes take everything up to the next one as it is."""
+    tokens: list[str] = []
+    cur: list[str] = []
+    have, i, n = False, 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch in " \t\r\n":
+            if have:
+                tokens.append("".join(cur))
+                cur, have = [], False
+            i += 1
+            continue
+        have = True
+        if ch == "\\":
+            if i + 1 >= n:
+                raise ParseError("cannot split rule: a backslash ends the line", line)
+            cur.append(text[i + 1])
+            i += 2
+        elif ch == "'":
+            j = text.find("'", i + 1)
+            if j < 0:
+                raise ParseError("cannot split rule: no closing quotation", line)
+            cur.append(text[i + 1:j])
+            i = j + 1
+        elif ch == '"':
+            i += 1
+            start = i
+            while i < n and text[i] != '"':
+                if text[i] == "\\":
+                    cur.append(text[start:i])
+                    if i + 1 >= n:
+                        break
+                    cur.append(text[i + 1])
+                    i += 2
+                    start = i
+                else:
+                    i += 1
+            if i >= n:
+                raise ParseError("cannot split rule: no closing quotation", line)
+            cur.append(text[start:i])
+            i += 1
+        else:
+            cur.append(ch)
+            i += 1
+    if have:
+        tokens.append("".join(cur))
+    return tokens
+
+
 def split_rule(text: str, line: int = 0) -> list[str]:
     fast = _fast_split(text)
     if fast is not None:
         return fast
-    import shlex
-
-    try:
-        return shlex.split(text, comments=False, posix=True)
-    except ValueError as exc:
-        raise ParseError(f"cannot split rule: {exc}", line) from None
+    return _split_careful(text, line)
 
 
 def parse_rule(text: str, resolve: Resolver | None = None, line: int = 0) -> Rule:

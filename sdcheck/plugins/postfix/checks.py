@@ -167,6 +167,16 @@ def _relay_host(value: str) -> str:
     return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
 
 
+def _maps_shown(value: str) -> str:
+    """A password map list as it may be shown: the tables it names, never a literal value
+    (static:, inline:) that a lookup would return."""
+    literals, tables = map_parts(value)
+    parts = [f"{t}:{p}" if t else p for t, p in tables]
+    if literals:
+        parts.append(f"{len(literals)} literal value(s), not shown")
+    return ", ".join(parts) or "nothing"
+
+
 def _show(value: str) -> str:
     return repr(value) if value == "" or value != value.strip() else value
 
@@ -204,9 +214,9 @@ class Relay(_PostfixCheck):
         refs = table_refs(cf.get("smtp_sasl_password_maps"))
         path = self.opts["sasl_passwd"]
         if not any(p == path for _t, p in refs):
-            yield self.param_fail(cf, "smtp_sasl_password_maps",
-                                  f"is {_show(cf.get('smtp_sasl_password_maps'))}, which does not name {path}",
-                                  f"hash:{path}", cf.get("smtp_sasl_password_maps"))
+            shown = _maps_shown(cf.get("smtp_sasl_password_maps"))
+            yield self.param_fail(cf, "smtp_sasl_password_maps", f"names {shown}, not {path}",
+                                  f"hash:{path}", shown)
 
 
 class Tls(_PostfixCheck):
@@ -325,9 +335,10 @@ class Master(_PostfixCheck):
                 continue
             if kind != "unix" or not param.startswith(GUARDED_PREFIXES):
                 continue
-            yield self.fail(f"master.cf service {service}/{kind} overrides {param} = {_show(value)} "
+            shown = "(value not shown: it may hold a password)" if param.endswith(_PASSWORD_MAPS) else _show(value)
+            yield self.fail(f"master.cf service {service}/{kind} overrides {param} = {shown} "
                             f"({where})", resource=f"{where}:{service}/{kind}/{param}",
-                            expected="no override", actual=f"-o {param}={value}",
+                            expected="no override", actual=f"-o {param}={shown}",
                             remedy=self.remedy.replace("{where}", where), group="overrides")
 
 
