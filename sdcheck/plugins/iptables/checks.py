@@ -212,7 +212,7 @@ class DefaultDrop(Check):
 
 class Ipv6(Check):
     id = "iptables.ipv6"
-    title = "IPv6 is off, or ip6tables drops everything (DROP policies, no ACCEPT rule)"
+    title = "IPv6 is off, or ip6tables drops everything (DROP policies, no rule that can accept)"
     severity = Severity.HIGH
     why = ("SecureDrop's firewall is written for IPv4. An IPv6 address with an open ip6tables "
            "would bypass every IPv4 rule.")
