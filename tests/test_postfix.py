@@ -216,15 +216,22 @@ passwords = st.one_of(
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(password=passwords, state=st.sampled_from(["passing", "failing", "broken"]))
 def test_password_never_in_any_output(tmp_path_factory, password, state):
-    root = tmp_path_factory.mktemp("pw")
-    site = Site(root, "system", password=password)
-    if state == "failing":
-        _key_differs(site)
-        _mode_0644(site)
-    elif state == "broken":
-        (site.dir / "sasl_passwd.db").write_bytes(b"\0garbage" * 64)
-    text = _all_outputs(site)
-    assert password not in text
+    def outputs(pw: str) -> str:
+        root = tmp_path_factory.mktemp("pw")
+        site = Site(root, "system", password=pw)
+        if state == "failing":
+            _key_differs(site)
+            _mode_0644(site)
+        elif state == "broken":
+            (site.dir / "sasl_passwd.db").write_bytes(b"\0garbage" * 64)
+        return _all_outputs(site).replace(str(root), "ROOT")
+
+    text = outputs(password)
+    if password in text:
+        # only where sdcheck's own fixed text holds the same word ('waived', 'postfix', '587'):
+        # the same configuration with a neutral password of that length shows it as often
+        neutral = outputs("q" * len(password))
+        assert text.count(password) <= neutral.count(password), password
 
 
 # -- the service: a real Postfix master in namespaces of its own ------------------------
