@@ -73,7 +73,7 @@ def test_a_changed_verdict_in_a_printed_rule_is_found(app):
     """A rule whose comment and match stay, but whose verdict became accept via a replaced rule
     that iptables prints the same way (a 'log' turned into 'log' + 'accept')."""
     handle = _handle(app, "LOGNDROP", 1)
-    expr = json.loads(app.sh(f"nft -j list chain ip filter LOGNDROP").stdout)
+    expr = json.loads(app.sh("nft -j list chain ip filter LOGNDROP").stdout)
     assert expr  # the chain is there
     app.sh(f"nft replace rule ip filter LOGNDROP handle {handle} ip protocol tcp limit rate 5/minute "
            "burst 5 packets counter log prefix \"LOGNDROP \" level warn accept")
