@@ -37,7 +37,7 @@ def main() -> int:
     ap.add_argument("--rules", type=int, default=10_000)
     args = ap.parse_args()
     sdcheck = str(Path(args.sdcheck).resolve())
-    from conftest import render
+    from helpers.securedrop import render
 
     ns = f"sdc-bench-{uuid.uuid4().hex[:8]}"
     subprocess.run(["ip", "netns", "add", ns], check=True)

@@ -61,7 +61,7 @@ def main() -> int:
     args = ap.parse_args()
     sdcheck = str(Path(args.sdcheck).resolve())
     python = args.python or str(Path(sdcheck).parent / "python")
-    from conftest import render  # the tests' renderer of SecureDrop's templates
+    from helpers.securedrop import render  # the tests' renderer of SecureDrop's templates
 
     ns = f"sdc-bench-{uuid.uuid4().hex[:8]}"
     subprocess.run(["ip", "netns", "add", ns], check=True)

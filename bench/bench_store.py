@@ -64,7 +64,7 @@ def main() -> int:
     marker = root / f"ready-{args.sources}x{args.per_source}"
     if not marker.exists():
         import shutil
-        from storegen import StoreFixture
+        from helpers.storegen import StoreFixture
 
         shutil.rmtree(root, ignore_errors=True)
         print(f"generating {args.sources * args.per_source} files in {root} ...", flush=True)

@@ -147,3 +147,17 @@ def test_testinfra_is_a_runtime_dependency():
 
     runtime = [r for r in requires("sdcheck") or [] if "extra ==" not in r]
     assert any(r.startswith("pytest-testinfra") for r in runtime), runtime
+
+
+def test_every_import_in_the_benchmarks_resolves():
+    """bench/ is not run by the suite; its imports (of sdcheck and of the tests' helpers) are
+    checked here, so moving a helper cannot silently break ./setup.sh bench."""
+    import importlib
+
+    for path in sorted((ROOT / "bench").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), path.name)):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                if node.module.split(".")[0] in ("helpers", "sdcheck"):
+                    module = importlib.import_module(node.module)
+                    for alias in node.names:
+                        assert hasattr(module, alias.name), f"{path.name}: {node.module}.{alias.name}"
