@@ -33,7 +33,7 @@ def tables_of(text: str | bytes, family: str) -> dict[str, dict]:
     out: dict[str, dict] = {}
 
     def table(name) -> dict:
-        return out.setdefault(str(name), {"chains": {}, "objects": set()})
+        return out.setdefault(str(name), {"chains": {}, "objects": set(), "flags": None})
 
     for item in items if isinstance(items, list) else ():
         if not isinstance(item, dict):
@@ -51,7 +51,9 @@ def tables_of(text: str | bytes, family: str) -> dict[str, dict]:
             elif kind == "rule":
                 chain = t["chains"].setdefault(str(obj.get("chain")), {"rules": [], "base": None})
                 chain["rules"].append(json.dumps(_norm(obj.get("expr", [])), sort_keys=True))
-            elif kind != "table":  # set, map, flowtable, counter, quota, ct helper ...
+            elif kind == "table":  # flags (dormant switches the whole table off)
+                t["flags"] = json.dumps(obj.get("flags"), sort_keys=True) if "flags" in obj else None
+            else:  # set, map, flowtable, counter, quota, ct helper ...
                 t["objects"].add((kind, str(obj.get("name"))))
     return out
 
@@ -61,8 +63,11 @@ def differences(live: dict[str, dict], expected: dict[str, dict]) -> list[tuple[
     ``(table, chain, position (0: the chain itself), what)``, in table and chain order."""
     found = []
     for tname in sorted(set(live) | set(expected)):
-        have = live.get(tname, {"chains": {}, "objects": set()})
-        want = expected.get(tname, {"chains": {}, "objects": set()})
+        have = live.get(tname, {"chains": {}, "objects": set(), "flags": None})
+        want = expected.get(tname, {"chains": {}, "objects": set(), "flags": None})
+        if have.get("flags") != want.get("flags"):
+            found.append((tname, "", 0, "the table's flags differ from what iptables makes (a dormant table "
+                                        "filters nothing)"))
         for kind, name in sorted(have["objects"] - want["objects"]):
             found.append((tname, "", 0, f"a {kind} '{name}' that iptables does not show"))
         for cname in sorted(set(have["chains"]) | set(want["chains"])):
