@@ -128,6 +128,14 @@ class Check:
     # options once, when the baseline is loaded; ``fail(message, line)`` raises the
     # baseline error (exit 2) pointing at the baseline's file and line.
 
+    # Findings about one rule carry its canonical text (``Finding.subject``); such a check sets
+    # ``pins_subjects`` and turns a waiver's ``rule`` into that form (ValueError: why it cannot).
+    pins_subjects: ClassVar[bool] = False
+
+    @classmethod
+    def waiver_subject(cls, text: str) -> str:
+        raise ValueError(f"{cls.id} findings name no rule")
+
     def __init__(self, ctx: Context):
         self.ctx = ctx
         self.opts = ctx.options(self.id)
@@ -139,7 +147,7 @@ class Check:
     def finding(self, status: Status, message: str, *, resource: str = "",
                 expected: Any = None, actual: Any = None, severity: Severity | None = None,
                 remedy: str | None = None, group: str = "",
-                detail: Iterable[str] = ()) -> Finding:
+                detail: Iterable[str] = (), subject: str = "", widens: bool = False) -> Finding:
         return Finding(
             check_id=self.id,
             status=status,
@@ -151,6 +159,8 @@ class Check:
             remedy=self.remedy if remedy is None else remedy,
             group=group,
             detail=tuple(detail),
+            subject=subject,
+            widens=widens,
         )
 
     def fail(self, message: str, **kw) -> Finding:

@@ -33,8 +33,8 @@ class Status(enum.Enum):
 
 _FindingBase = namedtuple(
     "_FindingBase",
-    "check_id status severity message resource expected actual remedy group detail",
-    defaults=("", None, None, "", "", ()),
+    "check_id status severity message resource expected actual remedy group detail subject widens",
+    defaults=("", None, None, "", "", (), "", False),
 )
 
 
@@ -46,6 +46,9 @@ class Finding(_FindingBase):
     ``group`` is the resource class used to bound ``sdcheck run`` output: findings of one
     check with the same group are summarised into one line.
     ``detail`` holds extra lines for the report (a diff, a list); never printed by ``run``.
+    ``subject`` is the canonical text of the one thing the finding is about (a firewall rule,
+    a policy), which a waiver must pin; ``widens`` says that thing can let traffic through
+    that the baseline stops, so only a waiver naming it exactly may cover it.
     """
 
     __slots__ = ()

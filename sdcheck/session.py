@@ -155,7 +155,7 @@ def _waive(opts: Options, result) -> None:
         return
     from sdcheck.registry import load_checks
 
-    waivers = load_waivers(path, set(load_checks()))
+    waivers = load_waivers(path, load_checks())
     extra = apply_waivers(result.outcomes, waivers, path)
     if extra is not None:
         result.outcomes.append(extra)

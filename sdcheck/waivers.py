@@ -4,9 +4,22 @@ File (``--waivers FILE``; default /etc/sdcheck/waivers.yml when it exists)::
 
     waivers:
       - check: iptables.ruleset
-        resource: "filter/INPUT#*"     # optional; shell-style pattern on the finding's resource
+        rule: "-A INPUT -s 10.20.3.9/32 -p tcp -m tcp --dport 9100 -j ACCEPT"
         reason: "temporary monitoring port, ticket #123"
         expires: 2026-12-31
+      - check: store.leftovers
+        resource: "/var/lib/securedrop/tmp/*"   # shell-style pattern on the finding's resource
+        reason: "migration in progress"
+        expires: 2026-12-31
+
+A finding about one firewall rule or policy names it (its ``subject``, which ``report``
+prints). A waiver for it must name that rule (``rule``: any spelling iptables accepts,
+compared in canonical form, comment aside) or match it with ``rule_pattern`` (a shell-style
+pattern over the canonical text); its place alone (``resource``) never covers it, so a
+different rule put at the same place is still reported. A finding that can let through
+traffic the baseline stops (``widens``: an ACCEPT, a removed DROP, an ACCEPT policy) is
+covered only by a ``rule`` equal to it: no pattern, and no waiver without a rule, can cover
+something that accepts more than what was waived. ``resource`` may still narrow any waiver.
 
 A waived FAIL shows as WAIVED in ``report`` and prints nothing in ``run``. An ERROR is
 never waived: a check that cannot run must be seen. After its expiry date a waiver no
@@ -23,21 +36,38 @@ from sdcheck.baseline import BaselineError, line_of, load_yaml
 from sdcheck.model import CheckOutcome, Finding, Severity, Status
 
 DEFAULT_WAIVERS = "/etc/sdcheck/waivers.yml"
-_KEYS = {"check", "resource", "reason", "expires"}
+_KEYS = {"check", "resource", "rule", "rule_pattern", "reason", "expires"}
 
 
 class Waiver:
-    __slots__ = ("check", "resource", "reason", "expires", "line")
+    __slots__ = ("check", "resource", "rule", "rule_pattern", "reason", "expires", "line")
 
-    def __init__(self, check: str, resource: str | None, reason: str, expires: datetime.date, line: int):
+    def __init__(self, check: str, resource: str | None, reason: str, expires: datetime.date, line: int,
+                 rule: str | None = None, rule_pattern: str | None = None):
         self.check, self.resource, self.reason, self.expires, self.line = check, resource, reason, expires, line
+        self.rule, self.rule_pattern = rule, rule_pattern
 
     def matches(self, finding: Finding) -> bool:
-        return finding.check_id == self.check and (
-            self.resource is None or fnmatch.fnmatchcase(finding.resource, self.resource))
+        if finding.check_id != self.check:
+            return False
+        if self.resource is not None and not fnmatch.fnmatchcase(finding.resource, self.resource):
+            return False
+        if self.rule is not None:
+            return finding.subject == self.rule
+        if finding.widens:
+            return False  # only a waiver naming exactly this rule covers what can let traffic through
+        if self.rule_pattern is not None:
+            return bool(finding.subject) and fnmatch.fnmatchcase(finding.subject, self.rule_pattern)
+        return not finding.subject  # a place alone never covers a finding about one rule
+
+    @property
+    def names(self) -> str:
+        return " ".join(filter(None, (self.rule or self.rule_pattern, self.resource)))
 
 
-def load_waivers(path: str, known_checks: set[str]) -> list[Waiver]:
+def load_waivers(path: str, known_checks: dict) -> list[Waiver]:
+    """``known_checks``: check classes by id; a check whose findings name rules turns a waiver's
+    ``rule`` into the canonical form of its findings' subjects (``Check.waiver_subject``)."""
     data = load_yaml(path, secret=True)
     items = data.get("waivers") if isinstance(data, dict) else data
     if isinstance(data, dict) and set(data) - {"waivers"}:
@@ -68,7 +98,23 @@ def load_waivers(path: str, known_checks: set[str]) -> list[Waiver]:
         resource = item.get("resource")
         if resource is not None and not isinstance(resource, str):
             raise BaselineError(path, line_of(item, "resource", line), "'resource' must be a string")
-        out.append(Waiver(check, resource, reason.strip(), expires, line or 0))
+        rule, pattern = item.get("rule"), item.get("rule_pattern")
+        for key, value in (("rule", rule), ("rule_pattern", pattern)):
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise BaselineError(path, line_of(item, key, line), f"'{key}' must be a non-empty string")
+        if rule is not None and pattern is not None:
+            raise BaselineError(path, line_of(item, "rule_pattern", line),
+                                "a waiver takes 'rule' or 'rule_pattern', not both")
+        cls = known_checks[check]
+        if (rule is not None or pattern is not None) and not cls.pins_subjects:
+            raise BaselineError(path, line_of(item, "rule" if rule is not None else "rule_pattern", line),
+                                f"{check} findings name no rule, so its waivers take 'resource' only")
+        if rule is not None:
+            try:
+                rule = cls.waiver_subject(rule)
+            except ValueError as exc:
+                raise BaselineError(path, line_of(item, "rule", line), f"the waiver's rule: {exc}") from None
+        out.append(Waiver(check, resource, reason.strip(), expires, line or 0, rule, pattern))
     return out
 
 
@@ -93,7 +139,7 @@ def apply_waivers(outcomes: list[CheckOutcome], waivers: list[Waiver], path: str
     for w in expired:
         findings.append(Finding(
             check_id="sdcheck.waivers", status=Status.FAIL, severity=Severity.MEDIUM,
-            message=f"the waiver for {w.check}{' ' + w.resource if w.resource else ''} expired on "
+            message=f"the waiver for {w.check}{' ' + w.names if w.names else ''} expired on "
                     f"{w.expires} ({w.reason}); what it covered is reported again",
             resource=f"{path}:{w.line}" if w.line else path, expected=f"expires after {today}",
             actual=str(w.expires), group="expired",

@@ -296,7 +296,8 @@ def test_json_report_shape():
     data = json.loads(res.stdout)
     assert data["schema"] == "sdcheck-report" and data["version"] == 1 and data["profile"] == "app"
     assert {c["id"] for c in data["checks"]} == {"iptables.backends", "iptables.default-drop", "iptables.ipv6",
-                                              "iptables.ruleset", "iptables.nft-native", "iptables.nft-kernel"}
+                                              "iptables.ruleset", "iptables.ruleset-v6", "iptables.nft-native",
+                                              "iptables.nft-kernel"}
     for f in data["findings"]:
         assert set(f) >= {"check_id", "status", "severity", "message", "resource", "expected", "actual", "remedy"}
     assert res.returncode == (1 if any(f["status"] in ("fail", "error") for f in data["findings"]) else 0)

@@ -41,7 +41,7 @@ def problems(lines, check_id):
 def tampered(ns, backend, *commands, check_id="iptables.default-drop"):
     """Load SecureDrop's app ruleset, run each tampering command (``{ipt}`` is the
     backend's iptables), then `sdcheck run`: (process, that check's lines, all lines)."""
-    ns.restore(backend, render("iptables-app-prod.j2"))
+    ns.restore_securedrop(backend, render("iptables-app-prod.j2"))
     for command in commands:
         ns.sh(command.format(ipt=f"iptables-{backend}"))
     res, lines = run(ns)
@@ -50,7 +50,7 @@ def tampered(ns, backend, *commands, check_id="iptables.default-drop"):
 
 @pytest.mark.parametrize("profile,template", [("app", "iptables-app-prod.j2"), ("mon", "iptables-mon-prod.j2")])
 def test_securedrop_ruleset_passes(netns, backend, profile, template):
-    netns.restore(backend, render(template))
+    netns.restore_securedrop(backend, render(template))
     res, lines = run(netns, profile)
     assert res.returncode == 0, res.stdout + res.stderr
     assert len(lines) == 1 and "error" not in lines[0].lower()
@@ -112,8 +112,8 @@ def test_log_rule_without_limit(netns, backend):
 
 
 def test_rules_in_both_backends(netns):
-    netns.restore("nft", render("iptables-app-prod.j2"))
-    netns.restore("legacy", render("iptables-app-prod.j2"))
+    netns.restore_securedrop("nft", render("iptables-app-prod.j2"))
+    netns.restore("legacy", render("iptables-app-prod.j2"))  # IPv4 only in legacy
     res, lines = run(netns)
     assert res.returncode == 1
     got = problems(lines, "iptables.backends")
@@ -125,7 +125,7 @@ def test_rules_in_both_backends(netns):
 
 def test_stray_legacy_rules_are_judged(netns):
     """An nft host with an ACCEPT-everything legacy table: the kernel applies both."""
-    netns.restore("nft", render("iptables-app-prod.j2"))
+    netns.restore_securedrop("nft", render("iptables-app-prod.j2"))
     netns.restore("legacy", "*filter\n:INPUT ACCEPT\n:FORWARD ACCEPT\n:OUTPUT ACCEPT\n-A INPUT -j ACCEPT\nCOMMIT\n")
     res, lines = run(netns)
     assert res.returncode == 1
@@ -135,7 +135,7 @@ def test_stray_legacy_rules_are_judged(netns):
 
 def test_reading_nft_creates_no_legacy_table(netns):
     """python-iptables must not be opened on an nft host: it would create a legacy table."""
-    netns.restore("nft", render("iptables-app-prod.j2"))
+    netns.restore_securedrop("nft", render("iptables-app-prod.j2"))
     before = netns.sh("cat /proc/net/ip_tables_names 2>/dev/null || true").stdout
     res, _lines = run(netns)
     after = netns.sh("cat /proc/net/ip_tables_names 2>/dev/null || true").stdout
@@ -145,7 +145,7 @@ def test_reading_nft_creates_no_legacy_table(netns):
 
 
 def test_lock_held_is_an_error_within_the_bound(netns, backend, tmp_path):
-    netns.restore(backend, render("iptables-app-prod.j2"))
+    netns.restore_securedrop(backend, render("iptables-app-prod.j2"))
     lock = tmp_path / "xtables.lock"
     lock.touch()
     holder = subprocess.Popen(["flock", "-x", str(lock), "sleep", "60"])
@@ -174,7 +174,7 @@ def test_lock_held_is_an_error_within_the_bound(netns, backend, tmp_path):
 
 
 def test_lock_free_after_release(netns, tmp_path):
-    netns.restore("legacy", render("iptables-app-prod.j2"))
+    netns.restore_securedrop("legacy", render("iptables-app-prod.j2"))
     lock = tmp_path / "xtables.lock"
     lock.touch()
     subprocess.run(["flock", "-x", str(lock), "true"], check=True)
@@ -192,7 +192,7 @@ def test_python_iptables_and_legacy_save_agree(netns):
 
 def test_variables_reach_the_check(netns, tmp_path):
     """A baseline option taken from a variable, overridden by a vars file, then by --var."""
-    netns.restore("nft", render("iptables-app-prod.j2"))
+    netns.restore_securedrop("nft", render("iptables-app-prod.j2"))
     base = tmp_path / "b.yml"
     base.write_text("sdcheck_baseline: 1\nprofile: app\nvars:\n  chain: LOGNDROP\n"
                     "checks:\n  iptables.default-drop:\n    log_chain: ${chain}\n")
@@ -233,7 +233,7 @@ def test_json_report_validates_against_the_schema(netns, backend):
 
     import jsonschema
     schema = json.loads((Path(__file__).resolve().parents[1] / "docs" / "report.schema.json").read_text())
-    netns.restore(backend, render("iptables-app-prod.j2"))
+    netns.restore_securedrop(backend, render("iptables-app-prod.j2"))
     netns.sh(f"iptables-{backend} -P OUTPUT ACCEPT; iptables-{backend} -A INPUT -m comment --comment \"$(printf 'x\\ny')\" -j ACCEPT")
     res = netns.sdcheck("report", "--profile", "app", "--vars", VARS, "--format", "json",
                         "--only", "iptables.default-drop", "--only", "iptables.backends", "--only", "iptables.ipv6")
@@ -248,7 +248,7 @@ def test_json_report_validates_against_the_schema(netns, backend):
 
 
 def test_text_report_names_expected_actual_and_fix(netns):
-    netns.restore("nft", render("iptables-app-prod.j2"))
+    netns.restore_securedrop("nft", render("iptables-app-prod.j2"))
     netns.sh("iptables-nft -P FORWARD ACCEPT")
     res = netns.sdcheck("report", "--profile", "app", "--vars", VARS, "--only", "iptables")
     assert res.returncode == 1
@@ -265,7 +265,7 @@ def test_password_that_reaches_a_message_is_redacted(netns, tmp_path):
     """Defence in depth: a secret variable that a (mis)configured baseline routes into a
     finding is replaced in every output, whether it came from the baseline, a vars file or --var."""
     secret = "Pa55:w rd\u00e9"
-    netns.restore("nft", render("iptables-app-prod.j2"))
+    netns.restore_securedrop("nft", render("iptables-app-prod.j2"))
     base = tmp_path / "b.yml"
     base.write_text("sdcheck_baseline: 1\nprofile: app\nvars:\n  sasl_password: default-Secret-1\n"
                     "checks:\n  iptables.default-drop:\n    log_chain: ${sasl_password}\n")
@@ -284,9 +284,11 @@ V6_DROP_ALL = (SD / "iptables_rules_v6").read_text()
 
 
 def test_ipv6(netns, backend):
-    netns.restore(backend, render("iptables-app-prod.j2"))
-    res, lines = run(netns)  # only ::1 on lo: nothing to protect yet
-    assert res.returncode == 0 and problems(lines, "iptables.ipv6") == []
+    netns.restore(backend, render("iptables-app-prod.j2"))  # IPv4 only
+    res, lines = run(netns)  # only ::1 on lo: nothing to protect yet, but the ruleset is not SecureDrop's
+    assert problems(lines, "iptables.ipv6") == []
+    v6 = problems(lines, "iptables.ruleset-v6")
+    assert res.returncode == 1 and len(v6) == 1 and "the ip6tables firewall is not configured" in v6[0], lines
     netns.sh("ip link add v0 type veth peer name v1 && ip link set v0 up && ip link set v1 up"
              " && ip addr add 2001:db8::5/64 dev v0 nodad")
     res, lines = run(netns)
@@ -296,11 +298,13 @@ def test_ipv6(netns, backend):
     assert "3 problems" in got[0] and "the INPUT policy is ACCEPT, expected DROP" in got[0]
     netns.restore(backend, V6_DROP_ALL, family=6)
     res, lines = run(netns)
-    assert res.returncode == 0 and problems(lines, "iptables.ipv6") == []
+    assert res.returncode == 0 and problems(lines, "iptables.ipv6") == [], lines
     netns.sh(f"ip6tables-{backend} -A INPUT -p tcp --dport 22 -j ACCEPT")
     res, lines = run(netns)
     got = problems(lines, "iptables.ipv6")
     assert res.returncode == 1 and len(got) == 1 and "rule #1 of INPUT can let traffic through" in got[0]
+    v6 = problems(lines, "iptables.ruleset-v6")
+    assert len(v6) == 1 and "unexpected rule #1 accepts traffic" in v6[0], lines
 
 
 @pytest.mark.parametrize("rules", [
@@ -311,8 +315,7 @@ def test_ipv6(netns, backend):
     ["-N SIDE", "-A SIDE -j ACCEPT", "-I OUTPUT 1 -g SIDE"],  # a goto
 ])
 def test_ipv6_every_verdict_that_can_let_traffic_through(netns, backend, rules):
-    netns.restore(backend, render("iptables-app-prod.j2"))
-    netns.restore(backend, V6_DROP_ALL, family=6)
+    netns.restore_securedrop(backend, render("iptables-app-prod.j2"))
     netns.sh("ip link add v0 type veth peer name v1 && ip link set v0 up && ip link set v1 up"
              " && ip addr add 2001:db8::5/64 dev v0 nodad")
     for rule in rules:
@@ -323,8 +326,7 @@ def test_ipv6_every_verdict_that_can_let_traffic_through(netns, backend, rules):
 
 
 def test_ipv6_jumps_to_chains_that_only_drop_are_safe(netns, backend):
-    netns.restore(backend, render("iptables-app-prod.j2"))
-    netns.restore(backend, V6_DROP_ALL, family=6)
+    netns.restore_securedrop(backend, render("iptables-app-prod.j2"))
     netns.sh("ip link add v0 type veth peer name v1 && ip link set v0 up && ip link set v1 up"
              " && ip addr add 2001:db8::5/64 dev v0 nodad")
     for rule in ("-N BIN", "-A BIN -j LOG", "-A BIN -j DROP", "-I INPUT 1 -j BIN"):

@@ -49,10 +49,14 @@ def fails(data: dict) -> list[dict]:
 
 @pytest.mark.parametrize("profile", ["app", "mon"])
 def test_testinfra_ruleset_passes(netns, backend, profile):
-    netns.restore(backend, render(TEMPLATE[profile]))
+    netns.restore_securedrop(backend, render(TEMPLATE[profile]))
     res = run(netns, profile)
     assert res.returncode == 0, res.stdout
-    assert res.stdout.startswith("sdcheck: OK: 6 checks passed")
+    from sdcheck.registry import load_checks
+
+    selected = [c for c in load_checks() if c.startswith("iptables")]
+    assert "iptables.ruleset-v6" in selected  # the IPv6 ruleset is compared too
+    assert res.stdout.startswith(f"sdcheck: OK: {len(selected)} checks passed")
 
 
 @pytest.mark.parametrize("profile", ["app", "mon"])
@@ -60,14 +64,14 @@ def test_testinfra_ruleset_passes(netns, backend, profile):
 def test_ansible_rules_v4_spelling_passes(netns, backend, profile, ssh_over_tor):
     """The Ansible template's spelling: options in another order, names for uids, no /32,
     --match, -p all, -s 0.0.0.0/0, --log-level 4."""
-    netns.restore(backend, render_rules_v4(profile, ssh_over_tor))
+    netns.restore_securedrop(backend, render_rules_v4(profile, ssh_over_tor))
     res = run(netns, profile, VARS_TOR if ssh_over_tor else VARS)
     assert res.returncode == 0, res.stdout
 
 
 def test_variant_mismatch_is_detected(netns):
     """Direct-SSH rules on a host whose variables say SSH goes over Tor."""
-    netns.restore("nft", render_rules_v4("app", False))
+    netns.restore_securedrop("nft", render_rules_v4("app", False))
     data = report(netns, "app", VARS_TOR)
     kinds = {f["resource"].split("#")[0] for f in fails(data)}
     assert "filter/INPUT" in kinds and "filter/OUTPUT" in kinds
@@ -130,7 +134,7 @@ def test_adjacent_rules_swapped_are_detected(netns, backend):
 
 @pytest.mark.parametrize("chain", ["INPUT", "FORWARD", "OUTPUT"])
 def test_each_policy_accept_is_detected(netns, backend, chain):
-    netns.restore(backend, render(TEMPLATE["app"]))
+    netns.restore_securedrop(backend, render(TEMPLATE["app"]))
     netns.sh(f"iptables-{backend} -P {chain} ACCEPT")
     data = report(netns)
     got = [f for f in fails(data) if f["resource"] == f"filter/{chain}:policy"]
@@ -161,7 +165,7 @@ TAMPERS = {
 @pytest.mark.parametrize("name", sorted(TAMPERS))
 def test_tampering_is_detected(netns, backend, name):
     command, resource, severity, words = TAMPERS[name]
-    netns.restore(backend, render(TEMPLATE["app"]))
+    netns.restore_securedrop(backend, render(TEMPLATE["app"]))
     netns.sh(command.format(ipt=f"iptables-{backend}"))
     data = report(netns)
     got = [f for f in fails(data) if f["resource"] == resource]
@@ -186,7 +190,7 @@ def test_moved_rule_names_both_positions(netns):
 
 
 def test_one_run_line_per_chain_and_kind(netns):
-    netns.restore("nft", render(TEMPLATE["app"]))
+    netns.restore_securedrop("nft", render(TEMPLATE["app"]))
     for port in (1001, 1002, 1003):
         netns.sh(f"iptables-nft -I INPUT 2 -p tcp --dport {port} -j ACCEPT")
     netns.sh("iptables-nft -D OUTPUT 1 && iptables-nft -D OUTPUT 1")
@@ -200,7 +204,7 @@ def test_one_run_line_per_chain_and_kind(netns):
 # -- names, facts, report, capture -----------------------------------------------------
 
 def test_unknown_user_is_a_clear_finding(netns, tmp_path):
-    netns.restore("nft", render(TEMPLATE["app"]))
+    netns.restore_securedrop("nft", render(TEMPLATE["app"]))
     vars_file = str(write_vars(tmp_path / "v.yml", tor_user="no-such-user"))
     data = report(netns, "app", vars_file)
     got = [f for f in fails(data) if f["resource"] == "users/no-such-user"]
@@ -210,7 +214,7 @@ def test_unknown_user_is_a_clear_finding(netns, tmp_path):
 def test_default_interface_is_a_host_fact(netns, tmp_path):
     """ssh_interface defaults to the interface of the default route; a variable overrides it."""
     netns.sh("ip link set eth0 name ens3")  # the default route moves with the renamed link
-    netns.restore("nft", render(TEMPLATE["mon"], default_interface="ens3"))
+    netns.restore_securedrop("nft", render(TEMPLATE["mon"], default_interface="ens3"))
     no_iface = {k: v for k, v in yaml.safe_load(open(VARS)).items()}
     plain = tmp_path / "plain.yml"
     plain.write_text(yaml.safe_dump(no_iface))
@@ -224,7 +228,7 @@ def test_default_interface_is_a_host_fact(netns, tmp_path):
 
 
 def test_report_shows_a_diff_with_positions(netns):
-    netns.restore("nft", render(TEMPLATE["app"]))
+    netns.restore_securedrop("nft", render(TEMPLATE["app"]))
     netns.sh("iptables-nft -I INPUT 3 -p tcp --dport 4444 -j ACCEPT && iptables-nft -D OUTPUT 2")
     res = netns.sdcheck("report", "--profile", "app", "--vars", VARS, "--only", RULESET)
     out = res.stdout
@@ -236,7 +240,7 @@ def test_report_shows_a_diff_with_positions(netns):
 
 
 def test_capture_round_trips_and_names_users(netns, backend, tmp_path):
-    netns.restore(backend, render(TEMPLATE["mon"]))
+    netns.restore_securedrop(backend, render(TEMPLATE["mon"]))
     netns.sh(f"iptables-{backend} -t nat -A POSTROUTING -o eth0 -j MASQUERADE")
     out = tmp_path / "captured.yml"
     res = netns.sdcheck("baseline", "capture", "iptables", "--output", str(out))
@@ -255,7 +259,7 @@ def test_capture_round_trips_and_names_users(netns, backend, tmp_path):
 @pytest.mark.parametrize("comment", ["${app_user}", "${fact:default_interface}", "$${x}", "${", "a}${b",
                                      "x\\ny \"q\" 'z' #c: $"])
 def test_capture_round_trips_whatever_the_comments_hold(netns, tmp_path, comment):
-    netns.restore("nft", render(TEMPLATE["app"]))
+    netns.restore_securedrop("nft", render(TEMPLATE["app"]))
     netns.sh(f"iptables-nft -I INPUT 1 -p tcp --dport 5 -m comment --comment {shlex.quote(comment)} -j DROP")
     out = tmp_path / "captured.yml"
     res = netns.sdcheck("baseline", "capture", "iptables", "--output", str(out))
@@ -336,7 +340,7 @@ def test_respelled_ruleset_gives_no_difference(profile, rnd):
 
 def test_native_nft_table_is_a_finding(netns, tmp_path):
     need("nft")
-    netns.restore("nft", render(TEMPLATE["app"]))
+    netns.restore_securedrop("nft", render(TEMPLATE["app"]))
     res = run(netns)
     assert res.returncode == 0, res.stdout
     netns.sh("nft add table inet sneaky && nft add chain inet sneaky input "
@@ -361,7 +365,7 @@ def test_native_nft_table_is_a_finding(netns, tmp_path):
     ("iptables-nft -I INPUT 1 -p tcp --dport 4444 -j ACCEPT", "high"),
 ])
 def test_severity_follows_the_effect(netns, tamper, want):
-    netns.restore("nft", render(TEMPLATE["app"]))
+    netns.restore_securedrop("nft", render(TEMPLATE["app"]))
     netns.sh(tamper)
     res = netns.sdcheck("report", "--profile", "app", "--vars", VARS, "--only", RULESET, "--format", "json")
     data = json.loads(res.stdout)
@@ -388,7 +392,7 @@ def test_a_missing_firewall_is_one_finding(netns, backend):
 def test_nothing_masks_the_rest(netns, oddity):
     """An odd rule, comment or chain name is a finding about itself; an ACCEPT-all added at
     the same time is still found, critical."""
-    netns.restore("nft", render(TEMPLATE["app"]))
+    netns.restore_securedrop("nft", render(TEMPLATE["app"]))
     netns.sh(oddity)
     netns.sh("iptables-nft -I INPUT 1 -j ACCEPT")
     res = netns.sdcheck("report", "--profile", "app", "--vars", VARS, "--only", RULESET, "--format", "json")
@@ -397,3 +401,39 @@ def test_nothing_masks_the_rest(netns, oddity):
     accept = [f for f in fails if "unexpected rule #1 accepts traffic" in f["message"]]
     assert accept and accept[0]["severity"] == "critical", [f["message"] for f in fails]
     assert len(fails) >= 2  # the oddity is reported too
+
+
+# -- IPv6: SecureDrop's rules_v6 compared as strictly as IPv4 ------------------------------
+
+@pytest.mark.parametrize("profile", ["app", "mon"])
+@pytest.mark.parametrize("tamper,words,severity", [
+    # the issue's attack: nothing listens on the queue, so with --queue-bypass everything passes
+    ("-I INPUT 1 -j NFQUEUE --queue-num 7 --queue-bypass", "unexpected rule #1 accepts traffic", "critical"),
+    ("-I OUTPUT 1 -p tcp --dport 443 -j ACCEPT", "unexpected rule #1 accepts traffic", "high"),
+    ("-P OUTPUT ACCEPT", "OUTPUT: the policy is ACCEPT, expected DROP", "critical"),
+    ("-N SIDE && ip6tables-{backend} -A SIDE -j ACCEPT", "unexpected chain", "medium"),
+    ("-t mangle -A PREROUTING -j MARK --set-mark 1", "the mangle table holds 1 rule(s)", "high"),
+])
+def test_ipv6_ruleset_is_compared_rule_by_rule(netns, backend, profile, tamper, words, severity):
+    netns.restore_securedrop(backend, render(TEMPLATE[profile]))
+    res = run(netns, profile)
+    assert res.returncode == 0, res.stdout
+    netns.sh(f"ip6tables-{backend} " + tamper.format(backend=backend))
+    res = run(netns, profile)
+    got = [ln for ln in res.stdout.splitlines() if ln.startswith(PREFIX + "[iptables.ruleset-v6]")]
+    assert res.returncode == 1 and got and words in got[0], res.stdout
+    data = json.loads(netns.sdcheck("report", "--profile", profile, "--vars", VARS, "--only",
+                                    "iptables.ruleset-v6", "--format", "json").stdout)
+    fails = [f for f in data["findings"] if f["status"] == "fail"]
+    worst = max((f["severity"] for f in fails), key=["low", "medium", "high", "critical"].index)
+    assert worst == severity, fails
+
+
+def test_ipv6_ruleset_not_loaded_is_one_critical_finding(netns, backend):
+    netns.restore(backend, render(TEMPLATE["app"]))  # IPv4 only
+    data = json.loads(netns.sdcheck("report", "--profile", "app", "--vars", VARS, "--only",
+                                    "iptables.ruleset-v6", "--format", "json").stdout)
+    fails = [f for f in data["findings"] if f["status"] == "fail"]
+    assert len(fails) == 1 and fails[0]["severity"] == "critical", fails
+    assert "the ip6tables firewall is not configured" in fails[0]["message"]
+    assert "DROP policies (FORWARD, INPUT, OUTPUT)" in fails[0]["message"]

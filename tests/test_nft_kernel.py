@@ -19,8 +19,7 @@ VARS = str(write_vars())
 @pytest.fixture
 def app(netns):
     need("nft")
-    netns.restore("nft", render("iptables-app-prod.j2"))
-    netns.restore("nft", (SD / "iptables_rules_v6").read_text(), family=6)
+    netns.restore_securedrop("nft", render("iptables-app-prod.j2"))
     return netns
 
 

@@ -103,11 +103,12 @@ def test_pytest_plugin_one_test_per_check(ssh_host, client, pytester):
     args = ["--sdcheck", "--hosts", ssh_host.spec, "--ssh-config", str(cfg),
             "--sdcheck-profile", "app", "--sdcheck-vars", VARS, "--sdcheck-only", "iptables", "-v"]
     result = pytester.runpytest_subprocess(*args)
-    result.assert_outcomes(passed=7)  # 6 sdcheck checks + the suite's own test
+    n = len(_iptables_checks())
+    result.assert_outcomes(passed=n + 1)  # one test per sdcheck check + the suite's own test
     assert any(f"sdcheck[{ssh_host.spec}]::iptables.ruleset PASSED" in ln for ln in result.outlines)
     ssh_host.ns.sh("iptables-nft -I INPUT 1 -j ACCEPT")
     result = pytester.runpytest_subprocess(*args)
-    result.assert_outcomes(passed=6, failed=1)  # the ruleset check; default-drop looks at tails only
+    result.assert_outcomes(passed=n, failed=1)  # the ruleset check; default-drop looks at tails only
     text = "\n".join(result.outlines)
     assert "iptables.ruleset [high] FAIL" in text and "unexpected rule #1 accepts traffic" in text
 
@@ -187,5 +188,14 @@ def test_pytest_plugin_over_an_ansible_inventory(ssh_host, client, pytester, tmp
     result = pytester.runpytest_subprocess("--sdcheck", "--hosts", "ansible://securedrop", "--ansible-inventory",
                                            str(inv), "--ssh-config", str(cfg), "--sdcheck-profile", "app",
                                            "--sdcheck-vars", VARS, "--sdcheck-only", "iptables", "-v")
-    result.assert_outcomes(passed=6)
+    result.assert_outcomes(passed=len(_iptables_checks()))
     assert any("sdcheck[ansible://app]::iptables.ruleset PASSED" in ln for ln in result.outlines)
+
+
+def _iptables_checks() -> list[str]:
+    """The checks '--sdcheck-only iptables' selects in the app profile, as sdcheck lists them."""
+    res = subprocess.run([sys.executable, "-m", "sdcheck", "list", "--profile", "app"], capture_output=True,
+                         text=True, timeout=60)
+    ids = [ln.split()[0] for ln in res.stdout.splitlines() if ln.startswith("iptables.")]
+    assert "iptables.ruleset-v6" in ids, res.stdout
+    return ids

@@ -41,7 +41,8 @@ def build(result: RunResult, redact: Redactor) -> dict:
         "findings": [
             {"check_id": frame(f.check_id), "status": f.status.value, "severity": str(f.severity),
              "message": r(f.message), "resource": r(f.resource), "expected": r(f.expected),
-             "actual": r(f.actual), "remedy": r(f.remedy), "detail": [r(d) for d in f.detail]}
+             "actual": r(f.actual), "remedy": r(f.remedy), "detail": [r(d) for d in f.detail],
+             "subject": r(f.subject), "widens": f.widens}
             for f in result.findings
         ],
     }

@@ -49,6 +49,8 @@ def render(result: RunResult, redact: Redactor, verbose: bool = False, colour: b
                 out.extend(_wrap(f"expected: {c(f.expected)}", "         "))
             if f.actual is not None:
                 out.extend(_wrap(f"actual:   {c(f.actual)}", "         "))
+            if f.subject and f.status.is_problem:
+                out.extend(_wrap(f"rule:     {c(f.subject)}", "         "))
             for line in f.detail:
                 out.extend(_wrap(c(line), "         "))
             if f.status.is_problem and f.remedy and shared is None:

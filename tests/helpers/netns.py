@@ -34,6 +34,13 @@ class Netns:
         res = self.sh(cmd, check=False, input=rules)
         assert res.returncode == 0, f"{cmd} failed: {res.stderr}"
 
+    def restore_securedrop(self, backend: str, rules_v4: str) -> None:
+        """A SecureDrop server's firewall: the given IPv4 rules and SecureDrop's rules_v6."""
+        from helpers.securedrop import SD
+
+        self.restore(backend, rules_v4)
+        self.restore(backend, (SD / "iptables_rules_v6").read_text(), family=6)
+
     def sdcheck(self, *args: str, timeout: float = 60, env: dict | None = None) -> subprocess.CompletedProcess:
         full_env = dict(os.environ, **(env or {}))
         return subprocess.run(self.exec_argv([sys.executable, "-m", "sdcheck", *args]), text=True,

@@ -17,8 +17,9 @@ from sdcheck.host.iptc import preload as preload_iptc
 from sdcheck.model import Finding, Severity
 from sdcheck.plugins.iptables.expected import ExpectedTable, parse_expected
 from sdcheck.plugins.iptables.live import Snapshot, read_snapshot
-from sdcheck.plugins.iptables.rules import (Chain, Rule, Table, can_accept, format_rule, is_owner_id, rebind,
-                                            resolve_owner)
+from sdcheck.plugins.iptables.rules import (Chain, Rule, Table, can_accept, canonical_subject, chain_subject,
+                                            format_rule, is_owner_id, policy_subject, rebind, resolve_owner,
+                                            rule_subject, stops)
 
 preload_iptc()  # plugins are imported in the main thread, before any check runs
 
@@ -59,6 +60,18 @@ def describe(rule: Rule) -> str:
     return rule.text or format_rule(rule)
 
 
+class PinnedWaivers:
+    """Findings about one rule or policy carry its canonical text (``subject``): a waiver names
+    the rule itself, never only its place, and a rule that can let more through than the
+    baseline is covered only by a waiver naming exactly that rule."""
+
+    pins_subjects = True
+
+    @classmethod
+    def waiver_subject(cls, text: str) -> str:
+        return canonical_subject(text)
+
+
 class Backends(Check):
     id = "iptables.backends"
     title = "Firewall rules live in one iptables backend only (nft or legacy)"
@@ -90,7 +103,7 @@ class Backends(Check):
                                   resource=f"{name}/backends")
 
 
-class DefaultDrop(Check):
+class DefaultDrop(PinnedWaivers, Check):
     id = "iptables.default-drop"
     title = "iptables drops by default: DROP policies, catch-all LOGNDROP and DROP rules"
     severity = Severity.CRITICAL
@@ -130,7 +143,7 @@ class DefaultDrop(Check):
                 "The iptables rules have not been configured: the filter table has no rules "
                 "and every policy is ACCEPT" + tag,
                 resource=pre + "filter", expected="SecureDrop's firewall rules",
-                actual="no rules, ACCEPT policies", group=pre + "filter")
+                actual="no rules, ACCEPT policies", group=pre + "filter", widens=True)
             return
         # policies, all of them
         for chain_name, want in self.opts["policies"].items():
@@ -140,7 +153,8 @@ class DefaultDrop(Check):
                 yield self.fail(
                     f"the {chain_name} chain's policy is {have or 'missing'}, expected {want}" + tag,
                     resource=f"{pre}filter/{chain_name}:policy", expected=want, actual=have or "missing",
-                    group=pre + "policies")
+                    group=pre + "policies", widens=True,
+                    subject=policy_subject("filter", chain_name, have) if have else "")
         yield from self._tail(table, "INPUT", self.opts["input_final_jump"], tag, pre)
         yield from self._tail(table, "OUTPUT", self.opts["output_final_target"], tag, pre)
         yield from self._log_chain(table, tag, pre)
@@ -152,7 +166,8 @@ class DefaultDrop(Check):
         expected = f"-A {chain_name} -j {target}"
         if chain is None or not chain.rules:
             yield self.fail(f"the {chain_name} chain is empty; it must end with an unconditional "
-                            f"{verb} {target}" + tag, resource=res, expected=expected, actual="no rules")
+                            f"{verb} {target}" + tag, resource=res, expected=expected, actual="no rules",
+                            widens=True)
             return
         rules = chain.rules
         last = rules[-1]
@@ -166,13 +181,14 @@ class DefaultDrop(Check):
                 f"the {chain_name} chain's catch-all {verb} {target} is rule #{k}, but {after} "
                 f"rule(s) follow it; the last is #{len(rules)}: {describe(last)}" + tag,
                 resource=f"{res}#{len(rules)}", expected=f"#{len(rules)}: {expected}",
-                actual=f"#{len(rules)}: {describe(last)}",
+                actual=f"#{len(rules)}: {describe(last)}", widens=True, subject=rule_subject("filter", last),
                 severity=Severity.HIGH if last.target in ("ACCEPT", "RETURN") else Severity.MEDIUM)
             return
         yield self.fail(
             f"the {chain_name} chain does not end with an unconditional {verb} {target}: its last "
             f"rule #{len(rules)} is: {describe(last)}" + tag,
-            resource=f"{res}#{len(rules)}", expected=expected, actual=describe(last))
+            resource=f"{res}#{len(rules)}", expected=expected, actual=describe(last), widens=True,
+            subject=rule_subject("filter", last))
 
     def _log_chain(self, table: Table, tag: str, pre: str) -> Iterable[Finding]:
         name = self.opts["log_chain"]
@@ -182,7 +198,7 @@ class DefaultDrop(Check):
             user_chains = sorted(c for c, ch in table.chains.items() if not ch.builtin)
             others = f"; user chains present: {', '.join(user_chains)}" if user_chains else ""
             yield self.fail(f"the {name} chain does not exist{others}" + tag, resource=res,
-                            expected=f"chain {name}", actual="missing")
+                            expected=f"chain {name}", actual="missing", widens=True)
             return
         rules = chain.rules
         for proto in self.opts["log_protocols"]:
@@ -200,17 +216,18 @@ class DefaultDrop(Check):
                 f"the {name} chain does not end with an unconditional DROP: "
                 + (f"its last rule #{len(rules)} is: {describe(final)}" if final else "it is empty") + tag,
                 resource=f"{res}#{len(rules)}" if rules else res, expected=f"-A {name} -j DROP",
-                actual=describe(final) if final else "no rules")
+                actual=describe(final) if final else "no rules", widens=True,
+                subject=rule_subject("filter", final) if final else "")
         for pos, rule in enumerate(rules[:-1], 1):
             if rule.target != "LOG":
                 yield self.fail(
                     f"unexpected rule #{pos} in the {name} chain: {describe(rule)}" + tag,
                     resource=f"{res}#{pos}", expected="only LOG rules before the final DROP",
-                    actual=describe(rule),
+                    actual=describe(rule), widens=True, subject=rule_subject("filter", rule),
                     severity=Severity.CRITICAL if rule.target in ("ACCEPT", "RETURN") else Severity.HIGH)
 
 
-class Ipv6(Check):
+class Ipv6(PinnedWaivers, Check):
     id = "iptables.ipv6"
     title = "IPv6 is off, or ip6tables drops everything (DROP policies, no rule that can accept)"
     severity = Severity.HIGH
@@ -221,24 +238,25 @@ class Ipv6(Check):
     options = {"policies": Option(dict, {"INPUT": "DROP", "FORWARD": "DROP", "OUTPUT": "DROP"})}
 
     def run(self) -> Iterable[Finding]:
-        addresses = self._global_addresses()
+        addresses = ipv6_addresses(self.ctx.facts)
         if addresses is None:
             yield self.passed("IPv6 is disabled in the kernel", resource="ip6tables")
             return
         snap = snapshot(self.ctx, 6)
-        problems: list[str] = []
+        problems: list[tuple[str, str]] = []  # (what, subject)
         for backend, tables in snap.effective():
             table = tables.get("filter")
             for name, want in self.opts["policies"].items():
                 chain = table.chains.get(name) if table else None
                 have = chain.policy if chain else "ACCEPT"
                 if have != want:
-                    problems.append(f"the {name} policy is {have}, expected {want} ({backend} backend)")
+                    problems.append((f"the {name} policy is {have}, expected {want} ({backend} backend)",
+                                     policy_subject("filter", name, have)))
             for chain in (table.chains.values() if table else ()):
                 for pos, rule in enumerate(chain.rules, 1):
                     if can_accept(rule, table.chains):
-                        problems.append(f"rule #{pos} of {chain.name} can let traffic through: {describe(rule)} "
-                                        f"({backend} backend)")
+                        problems.append((f"rule #{pos} of {chain.name} can let traffic through: {describe(rule)} "
+                                         f"({backend} backend)", rule_subject("filter", rule)))
         if not problems:
             yield self.passed("ip6tables drops everything", resource="ip6tables")
         elif not addresses:
@@ -246,27 +264,27 @@ class Ipv6(Check):
                               f"({len(problems)} difference(s) from the drop-all rules)", resource="ip6tables")
         else:
             shown = ", ".join(addresses[:3]) + (f" and {len(addresses) - 3} more" if len(addresses) > 3 else "")
-            for text in problems:
+            for text, subject in problems:
                 yield self.fail(f"IPv6 is in use ({shown}) but {text}", resource="ip6tables/filter",
-                                group="ip6tables")
+                                group="ip6tables", widens=True, subject=subject)
 
-    def _global_addresses(self) -> list[str] | None:
-        """IPv6 addresses on interfaces other than lo, from /proc/net/if_inet6 (None: IPv6 off)."""
-        facts = self.ctx.facts
-        if facts.lstat("/proc/net/if_inet6") is None:
-            return None
-        out = []
-        for line in facts.read_text("/proc/net/if_inet6", 1 << 20).splitlines():
-            parts = line.split()
-            if len(parts) >= 6 and parts[5] != "lo":
-                import ipaddress
 
-                try:
-                    address = str(ipaddress.IPv6Address(int(parts[0], 16)))
-                except ValueError:
-                    address = parts[0]
-                out.append(f"{address}%{parts[5]}")
-        return out
+def ipv6_addresses(facts) -> list[str] | None:
+    """IPv6 addresses on interfaces other than lo, from /proc/net/if_inet6 (None: IPv6 off)."""
+    if facts.lstat("/proc/net/if_inet6") is None:
+        return None
+    out = []
+    for line in facts.read_text("/proc/net/if_inet6", 1 << 20).splitlines():
+        parts = line.split()
+        if len(parts) >= 6 and parts[5] != "lo":
+            import ipaddress
+
+            try:
+                address = str(ipaddress.IPv6Address(int(parts[0], 16)))
+            except ValueError:
+                address = parts[0]
+            out.append(f"{address}%{parts[5]}")
+    return out
 
 
 def _is_catch_all(rule: Rule, target: str) -> bool:
@@ -285,7 +303,7 @@ _KIND_WORDS = {"missing": "missing rules", "unexpected": "unexpected rules", "mo
                "changed": "changed rules", "comment": "comment differences"}
 
 
-class Ruleset(Check):
+class Ruleset(PinnedWaivers, Check):
     id = "iptables.ruleset"
     title = "The whole firewall ruleset matches the baseline, rule by rule and in order"
     severity = Severity.HIGH
@@ -380,11 +398,14 @@ class Ruleset(Check):
         tag = f" ({backend} backend)"
         pre = f"{backend}:" if several else ""
         wanted = sum(len(c) for t in expected.values() for c in t.chains.values())
-        if wanted and all(t.is_empty() for t in tables.values()):
+        drops = sorted({c for t in expected.values() for c, p in t.policies.items() if p != "ACCEPT"})
+        if (wanted or drops) and all(t.is_empty() for t in tables.values()):
             # nothing loaded at all: one finding, not every baseline rule "missing" one by one
+            want = " and ".join(filter(None, (f"{wanted} rules" if wanted else "",
+                                              f"DROP policies ({', '.join(drops)})" if drops else "")))
             yield self.fail(f"the {self.cmd} firewall is not configured: no rules, every policy ACCEPT, "
-                            f"while the baseline expects {wanted} rules{tag}", resource=f"{pre}{self.cmd}",
-                            expected=f"{wanted} rules", actual="no rules, ACCEPT policies",
+                            f"while the baseline expects {want}{tag}", resource=f"{pre}{self.cmd}",
+                            expected=want, actual="no rules, ACCEPT policies", widens=True,
                             severity=Severity.CRITICAL, group=f"{pre}not-configured", remedy=REINSTATE)
             return
         for tname, want in expected.items():
@@ -400,6 +421,7 @@ class Ruleset(Check):
                 f"which the baseline does not allow" + tag,
                 resource=f"{pre}{tname}", group=f"{pre}{tname}", expected="empty table",
                 actual=f"{have.rule_count()} rules", severity=Severity.HIGH,
+                widens=any(can_accept(r, have.chains) for c in have.chains.values() for r in c.rules),
                 detail=[describe(r) for c in have.chains.values() for r in c.rules][:50])
 
     def _table(self, want: ExpectedTable, have: Table, tag: str, pre: str, backend: str):
@@ -413,15 +435,16 @@ class Ruleset(Check):
                 yield self.fail(
                     f"{tname}/{chain}: the policy is {got}, expected {expect}" + tag,
                     resource=f"{pre}{tname}/{chain}:policy", expected=expect, actual=got,
-                    group=f"{pre}{tname}:policies",
-                    severity=Severity.CRITICAL if got == "ACCEPT" else Severity.HIGH)
+                    group=f"{pre}{tname}:policies", subject=policy_subject(tname, chain, got),
+                    widens=got == "ACCEPT", severity=Severity.CRITICAL if got == "ACCEPT" else Severity.HIGH)
         for chain, rules in want.chains.items():
             live = have.chains.get(chain)
             if live is None and chain not in builtins:
                 yield self.fail(
                     f"{tname}/{chain}: the chain is missing ({len(rules)} rule(s) expected)" + tag,
                     resource=f"{pre}{tname}/{chain}", expected=f"chain {chain}", actual="missing",
-                    group=f"{pre}{tname}:chains")
+                    group=f"{pre}{tname}:chains", subject=chain_subject(tname, chain),
+                    widens=any(stops(r) for r in rules))
                 continue
             yield from self._chain(tname, chain, rules, live.rules if live else [], live, tag, pre, backend,
                                    have.chains)
@@ -434,7 +457,8 @@ class Ruleset(Check):
                 f"{tname}/{name}: unexpected chain with {len(live.rules)} rule(s)" + tag,
                 resource=f"{pre}{tname}/{name}", expected="no such chain",
                 actual=f"chain {name}, {len(live.rules)} rules", group=f"{pre}{tname}:chains",
-                severity=Severity.MEDIUM, detail=[describe(r) for r in live.rules][:50])
+                severity=Severity.MEDIUM, detail=[describe(r) for r in live.rules][:50],
+                subject=chain_subject(tname, name))
 
     def _chain(self, tname: str, chain: str, want: list[Rule], have: list[Rule], live: Chain | None,
                tag: str, pre: str, backend: str, chains: dict) -> Iterable[Finding]:
@@ -450,6 +474,10 @@ class Ruleset(Check):
         for n, ch in enumerate(changes):
             sev = Severity.MEDIUM
             pos = ch.act_pos or ch.exp_pos
+            subject = rule_subject(tname, ch.actual if ch.actual is not None else ch.expected)
+            # a rule that can accept what the baseline stops, or a stopping rule gone or moved
+            widens = ((ch.actual is not None and can_accept(ch.actual, chains))
+                      or (ch.kind in ("missing", "moved", "changed") and stops(ch.expected or ch.actual)))
             if ch.kind == "missing":
                 msg = f"rule #{ch.exp_pos} of the baseline is missing: {describe(ch.expected)}"
                 if ch.expected.target not in _PASS_TARGETS:
@@ -483,7 +511,33 @@ class Ruleset(Check):
                 exp, act = _quote(ch.expected.comment), _quote(ch.actual.comment)
             yield self.fail(f"{tname}/{chain}: {msg}" + tag, resource=f"{where}#{pos}", expected=exp,
                             actual=act, severity=sev, group=f"{where}:{ch.kind}",
-                            detail=diff if n == 0 else ())
+                            detail=diff if n == 0 else (), subject=subject, widens=widens)
+
+
+class RulesetV6(Ruleset):
+    id = "iptables.ruleset-v6"
+    title = "The whole IPv6 firewall ruleset (ip6tables) matches the baseline, rule by rule and in order"
+    why = ("An IPv6 address with an open ip6tables bypasses every IPv4 rule. SecureDrop loads its "
+           "rules_v6 (DROP everything) on both servers; they are compared as strictly as the IPv4 "
+           "rules, whether or not the host has an IPv6 address yet. With IPv6 disabled in the kernel "
+           "(no /proc/net/if_inet6) there is nothing to compare.")
+    remedy = ("Load SecureDrop's IPv6 rules: re-run 'securedrop-admin install', or "
+              "'ip6tables-restore < /etc/iptables/rules_v6'.")
+    options = dict(Ruleset.options, family=Option(int, 6, help="6: this check reads ip6tables"))
+
+    @classmethod
+    def prepare_options(cls, resolved: dict, raw: dict, fail) -> None:
+        if resolved["family"] != 6:
+            fail(f"{cls.id} reads ip6tables: option 'family' must be 6 (iptables.ruleset reads IPv4)",
+                 line_of(raw, "family"))
+        super().prepare_options(resolved, raw, fail)
+
+    def run(self) -> Iterable[Finding]:
+        if ipv6_addresses(self.ctx.facts) is None:
+            yield self.passed("IPv6 is disabled in the kernel: no ip6tables ruleset to compare",
+                              resource="ip6tables")
+            return
+        yield from super().run()
 
 
 def _by_effect(rule: Rule, chains: dict, otherwise: Severity) -> Severity:
@@ -652,4 +706,4 @@ class NftKernel(Check):
                               resource="nftables")
 
 
-CHECKS = [Backends, DefaultDrop, Ipv6, Ruleset, NftNative, NftKernel]
+CHECKS = [Backends, DefaultDrop, Ipv6, Ruleset, RulesetV6, NftNative, NftKernel]

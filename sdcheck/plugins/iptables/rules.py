@@ -429,3 +429,49 @@ def odd_rule(chain: str, text: str, line: int, why: str) -> Rule:
     and its target is unknown, so it counts as one that may let traffic through."""
     return Rule(chain=chain, conditions=(("odd", "rule", False, why),), target="?", target_options=(),
                 goto=False, comment=None, text=text, line=line)
+
+
+# -- subjects: what a waiver pins ------------------------------------------------------
+def stops(rule: Rule) -> bool:
+    """Whether the rule can end a packet's way with something other than acceptance (a DROP,
+    a REJECT, a jump that may drop): taking it away or moving it can let more through."""
+    return bool(rule.target) and rule.target not in ("ACCEPT", "RETURN") and rule.target not in _NON_TERMINATING
+
+
+def rule_subject(table: str, rule: Rule) -> str:
+    """The rule as a waiver names it: table, chain and canonical text, comment left out
+    (a comment changes nothing the kernel does)."""
+    return f"-t {table} " + format_rule(rule._replace(comment=None))
+
+
+def policy_subject(table: str, chain: str, policy: str) -> str:
+    return f"-t {table} -P {chain} {policy}"
+
+
+def chain_subject(table: str, chain: str) -> str:
+    return f"-t {table} -N {chain}"
+
+
+def canonical_subject(text: str) -> str:
+    """A waiver's ``rule`` (``[-t TABLE] -A CHAIN ...``, ``-P CHAIN POLICY`` or ``-N CHAIN``)
+    in the canonical form of ``rule_subject``; ValueError when it is none of these."""
+    from sdcheck.plugins.iptables.save_parser import parse_rule
+
+    body = " ".join(text.split()) if "\n" not in text else text.strip()
+    table = "filter"
+    if body.startswith(("-t ", "--table ")):
+        parts = body.split(None, 2)
+        if len(parts) < 3:
+            raise ValueError("'-t' needs a table and a rule after it")
+        table, body = parts[1], parts[2]
+    words = body.split()
+    if words[:1] == ["-P"] and len(words) == 3 and words[2] in ("ACCEPT", "DROP"):
+        return policy_subject(table, words[1], words[2])
+    if words[:1] == ["-N"] and len(words) == 2:
+        return chain_subject(table, words[1])
+    try:
+        rule = parse_rule(body)
+    except ParseError as exc:
+        raise ValueError(f"not a rule sdcheck can read ({exc.args[0]}); write it as 'sdcheck report' "
+                         "prints it, for example '-A INPUT -p tcp -m tcp --dport 9100 -j ACCEPT'") from None
+    return rule_subject(table, rule)
