@@ -74,8 +74,9 @@ class Facts:
     def group_name(self, gid: int) -> str | None:
         raise NotImplementedError
 
-    def processes(self, name: str) -> list[tuple[int, str]]:
-        """(pid, executable path or command line) of processes called ``name``."""
+    def processes(self, name: str) -> list[tuple[int, str, int, int]]:
+        """(pid, executable path or command line, real uid, effective uid) of processes called
+        ``name`` (uids -1 when unknown)."""
         raise NotImplementedError
 
     def listening_sockets(self) -> list[tuple[str, str, int, set]]:

@@ -163,15 +163,17 @@ class LocalFacts(Facts):
         except (KeyError, OverflowError):
             return None
 
-    def processes(self, name: str) -> list[tuple[int, str]]:
+    def processes(self, name: str) -> list[tuple[int, str, int, int]]:
         import psutil
 
         out = []
         try:
-            for proc in psutil.process_iter(["name", "exe", "cmdline"]):
+            for proc in psutil.process_iter(["name", "exe", "cmdline", "uids"]):
                 info = proc.info
                 if info.get("name") == name:
-                    out.append((proc.pid, info.get("exe") or " ".join(info.get("cmdline") or ())))
+                    uids = info.get("uids")
+                    out.append((proc.pid, info.get("exe") or " ".join(info.get("cmdline") or ()),
+                                uids.real if uids else -1, uids.effective if uids else -1))
         except psutil.Error as exc:
             raise FactError(f"cannot list processes: {escape(str(exc))}") from None
         return out

@@ -143,14 +143,15 @@ class TestinfraFacts(Facts):
     def group_name(self, gid: int) -> str | None:
         return self._getent("group", int(gid), 0)
 
-    def processes(self, name: str) -> list[tuple[int, str]]:
-        out = self._sh(f"ps -C {_q(name)} -o pid=,args= || true")
+    def processes(self, name: str) -> list[tuple[int, str, int, int]]:
+        out = self._sh(f"ps -C {_q(name)} -o pid=,ruid=,euid=,args= || true")
         procs = []
         for line in out.stdout.splitlines():
-            pid, _, args = line.strip().partition(" ")
-            if pid.isdigit():
-                exe = self._sh(f"readlink /proc/{int(pid)}/exe || true").stdout.strip()
-                procs.append((int(pid), exe or args))
+            fields = line.split(None, 3)
+            if len(fields) >= 3 and all(f.isdigit() for f in fields[:3]):
+                pid = int(fields[0])
+                exe = self._sh(f"readlink /proc/{pid}/exe || true").stdout.strip()
+                procs.append((pid, exe or (fields[3] if len(fields) > 3 else ""), int(fields[1]), int(fields[2])))
         return procs
 
     def sqlite_rows(self, db_path: str, sql: str, columns: list[str], timeout: float = 5.0):

@@ -159,7 +159,7 @@ class Site:
                 "sasl_password": self.password, "smtp_relay_fingerprint": v["smtp_relay_fingerprint"],
                 "smtp_relay_cert_override_file": v["smtp_relay_cert_override_file"],
                 "smtp_relay_cert_override_dir": v["smtp_relay_cert_override_dir"],
-                "monitor_hostname": "mon", "postfix_enable_service": False}
+                "monitor_hostname": v["postfix_hostname"], "postfix_enable_service": False}
         data.update(extra)
         path = self.root / "vars.yml"
         path.write_text(yaml.safe_dump(data, allow_unicode=True))

@@ -17,8 +17,8 @@ from sdcheck.check import Check, Context, Option
 from sdcheck.host.base import FactError
 from sdcheck.model import Finding, Severity
 from sdcheck.plugins.postfix.parse import (
-    allowed_protocols, header_rules, main_cf_lines, map_parts, normalise_fingerprint, parse_postconf,
-    parse_service_params, parse_services, secret_parts, table_refs, words,
+    allowed_protocols, main_cf_lines, map_parts, normalise_fingerprint, parse_postconf,
+    parse_service_params, parse_services, program_of, secret_parts, split_words, table_refs, words,
 )
 
 RERUN = ("Set the value in SecureDrop's site-specific file and re-run 'securedrop-admin install' "
@@ -43,6 +43,10 @@ class PostfixConfig:
 
 
 def _postconf(ctx: Context, directory: str, *flags: str) -> str:
+    return ctx.memo(f"postconf:{directory}:{' '.join(flags)}", lambda: _run_postconf(ctx, directory, flags))
+
+
+def _run_postconf(ctx: Context, directory: str, flags) -> str:
     res = ctx.facts.run(["postconf", "-c", directory, *flags], timeout=_TIMEOUT)
     if not res.ok:
         # postconf's complaint quotes main.cf lines, which may hold a password: never relay
@@ -329,9 +333,11 @@ class Master(_PostfixCheck):
     def judge(self, cf: PostfixConfig) -> Iterable[Finding]:
         services = parse_services(_postconf(self.ctx, cf.directory, "-M"))
         where = f"{cf.directory}/master.cf"
+        daemon_dir = cf.get("daemon_directory") or "/usr/lib/postfix/sbin"
         for service, kind, param, value in parse_service_params(_postconf(self.ctx, cf.directory, "-P")):
-            command = services.get((service, kind), "")
-            if command not in ("smtp", "lmtp") and service not in ("smtp", "relay"):
+            # judged by the program it runs ('./smtp' and '/usr/lib/postfix/sbin/smtp' are smtp)
+            program, outside = program_of(services.get((service, kind), ""), daemon_dir)
+            if program not in ("smtp", "lmtp") and not outside and service not in ("smtp", "relay"):
                 continue
             if kind != "unix" or not param.startswith(GUARDED_PREFIXES):
                 continue
@@ -342,9 +348,17 @@ class Master(_PostfixCheck):
                             remedy=self.remedy.replace("{where}", where), group="overrides")
 
 
-# SecureDrop's header_checks: strip headers that reveal the server
-HEADER_CHECKS = ["/^X-Originating-IP:/ IGNORE", "/^X-Mailer:/ IGNORE", "/^Mime-Version:/ IGNORE",
-                 "/^User-Agent:/ IGNORE", "/^Received:/ IGNORE"]
+# headers of an alert mail that reveal the Monitor Server, each of which SecureDrop's
+# header_checks strips (a sample of each, as Postfix and OSSEC write them)
+HEADER_SAMPLES = [
+    "Received: from mon.example (localhost [127.0.0.1]) by mon.example (Postfix) with ESMTP id 4Xyz1",
+    "Received: by mon.example (Postfix, from userid 0) id 4Xyz2; Mon, 23 Nov 2026 10:00:00 +0000 (UTC)",
+    "X-Originating-IP: [10.20.3.2]",
+    "X-Mailer: OSSEC HIDS",
+    "Mime-Version: 1.0",
+    "MIME-Version: 1.0",
+    "User-Agent: OSSEC HIDS",
+]
 
 
 class Local(_PostfixCheck):
@@ -357,7 +371,8 @@ class Local(_PostfixCheck):
         "inet_interfaces": Option(list, ["loopback-only"], help="accepted values of inet_interfaces"),
         "inet_protocols": Option(str, "ipv4"),
         "mailbox_command": Option(str, "/usr/bin/procmail"),
-        "header_checks": Option(list, HEADER_CHECKS, help="rules smtp_header_checks must hold"),
+        "header_samples": Option(list, HEADER_SAMPLES, help="headers each of which the smtp_header_checks "
+                                 "tables must answer IGNORE"),
         "from_address": Option(str, "", help="ossec_from_address; empty: sasl_username@sasl_domain"),
         "sasl_username": Option(str, ""),
         "sasl_domain": Option(str, ""),
@@ -381,32 +396,32 @@ class Local(_PostfixCheck):
         yield from self._header_checks(cf)
         yield from self._generic(cf)
 
-    def _table(self, cf: PostfixConfig, name: str, want_types: tuple[str, ...]) -> tuple | None:
-        for kind, path in table_refs(cf.get(name)):
-            if kind in want_types:
-                return kind, path
-        return None
-
     def _header_checks(self, cf: PostfixConfig) -> Iterable[Finding]:
-        want = [tuple(r.split(None, 1)) for r in self.opts["header_checks"]]
-        ref = self._table(cf, "smtp_header_checks", ("regexp", "pcre"))
-        if ref is None:
-            yield self.param_fail(cf, "smtp_header_checks", f"is {_show(cf.get('smtp_header_checks'))}, "
-                                  "expected a regexp: table", "regexp:/etc/postfix/header_checks",
-                                  cf.get("smtp_header_checks"), severity=Severity.MEDIUM)
+        """Evaluated, not grepped: each sample header is looked up in the smtp_header_checks
+        tables, in order, by Postfix itself ('postmap -q'), which reads them as the smtp client
+        does (if/endif, continuation lines, the first match winning). Each must be IGNOREd."""
+        value = cf.get("smtp_header_checks")
+        maps = words(value)
+        if not maps:
+            yield self.param_fail(cf, "smtp_header_checks", "is not set: alert mails keep the headers that name "
+                                  "the Monitor Server and its address", "regexp:/etc/postfix/header_checks", "",
+                                  severity=Severity.HIGH)
             return
-        path = ref[1]
-        try:
-            have = header_rules(self.ctx.facts.read_text(path, 1 << 20))
-        except FactError as exc:
-            yield self.fail(f"the header checks table cannot be read: {exc}", resource=path,
-                            group="smtp_header_checks", severity=Severity.MEDIUM)
-            return
-        missing = [f"{p} {a}" for p, a in want if (p, a) not in have]
-        if missing:
-            yield self.fail(f"{path} lacks {len(missing)} header-stripping rule(s): {'; '.join(missing)}",
-                            resource=path, expected="; ".join(self.opts["header_checks"]),
-                            actual=f"{len(have)} rules", group="smtp_header_checks", severity=Severity.MEDIUM)
+        kept = []
+        for header in self.opts["header_samples"]:
+            res = self.ctx.facts.run(["postmap", "-c", cf.directory, "-q", header, *maps], timeout=_TIMEOUT)
+            answer = res.stdout.decode("utf-8", "surrogateescape").strip() if res.returncode == 0 else ""
+            if res.returncode not in (0, 1):
+                yield self.error(f"'postmap -q' could not look up headers in {value} (exit {res.returncode})",
+                                 resource=cf.where("smtp_header_checks"), group="smtp_header_checks")
+                return
+            if [w.upper() for w in split_words(answer)[:1]] != ["IGNORE"]:  # actions are case-insensitive
+                name = header.split(":", 1)[0]
+                kept.append(f"{name} ({'no match' if not answer else 'answer ' + _show(answer[:60])})")
+        if kept:
+            yield self.param_fail(cf, "smtp_header_checks", f"= {value} does not strip {len(kept)} of "
+                                  f"{len(self.opts['header_samples'])} sample headers: {'; '.join(kept)}; alert "
+                                  "mails keep them", "IGNORE for each", f"{len(kept)} kept", severity=Severity.HIGH)
 
     def _generic(self, cf: PostfixConfig) -> Iterable[Finding]:
         o = self.opts
@@ -553,39 +568,77 @@ class SaslPasswd(_PostfixCheck):
 
 class Service(Check):
     id = "postfix.service"
-    title = "Postfix's master process runs and listens only on loopback port 25"
+    title = "Postfix's own master process runs as root, matches master.pid, and listens only on loopback port 25"
     severity = Severity.HIGH
-    why = "Without a running Postfix no alert leaves the Monitor Server; listening beyond loopback exposes it."
+    why = ("Without a running Postfix no alert leaves the Monitor Server; listening beyond loopback exposes it. "
+           "A process merely named 'master' proves nothing: it must be the master program of the "
+           "daemon_directory postconf names, run by root, and the pid Postfix recorded in master.pid.")
     remedy = "Start it with 'systemctl enable --now postfix', then check 'ss -ltnp | grep :25'."
-    options = {"enabled": Option(bool, True, help="postfix_enable_service (staging may turn it off)")}
+    options = {"enabled": Option(bool, True, help="postfix_enable_service (staging may turn it off)"),
+               "config_dir": Option(str, "/etc/postfix", help="Postfix configuration directory")}
 
     def run(self) -> Iterable[Finding]:
         if not self.opts["enabled"]:
             yield self.skip("Postfix is disabled by postfix_enable_service", resource="postfix")
             return
+        import posixpath
+
+        facts = self.ctx.facts
         try:
-            masters = [p for p in self.ctx.facts.processes("master") if "postfix" in p[1]]
-            sockets = self.ctx.facts.listening_sockets() if masters else []
+            cf = config(self.ctx, self.opts["config_dir"])
+            program = posixpath.normpath(posixpath.join(cf.get("daemon_directory") or "/usr/lib/postfix/sbin",
+                                                        "master"))
+            procs = facts.processes("master")
         except FactError as exc:
-            yield self.error(f"the process table could not be read: {exc}", resource="postfix")
+            yield self.error(f"Postfix's service could not be checked: {exc}", resource="postfix")
             return
-        if not masters:
-            yield self.fail("Postfix is not running (no postfix master process): alerts are not mailed",
-                            resource="postfix", expected="running", actual="not running")
+        real = {pid for pid, exe, ruid, euid in procs if exe == program and ruid == 0 and euid == 0}
+        others = [f"pid {pid} runs {exe or 'an unknown program'} as uid {euid}" for pid, exe, _r, euid in procs
+                  if pid not in real]
+        pid_file = posixpath.join(cf.get("queue_directory") or "/var/spool/postfix", "pid", "master.pid")
+        if not real:
+            yield self.fail(f"Postfix is not running: no process runs {program} as root, so alerts are not mailed"
+                            + (f" (other processes named master: {'; '.join(others[:3])})" if others else ""),
+                            resource="postfix", expected=f"{program} as root", actual="not running",
+                            severity=Severity.CRITICAL if others else Severity.HIGH)
             return
-        pids = {pid for pid, _exe in masters}
-        mine = [(ip, port) for proto, ip, port, owner in sockets if owner & pids and proto == "tcp"]
-        exposed = [(ip, port) for ip, port in mine if not _loopback(ip)]
+        try:
+            recorded = _strip_pid(facts.read_text(pid_file, 64))
+        except FactError as exc:
+            recorded, why = None, str(exc)
+        else:
+            why = f"it holds {recorded!r}" if recorded is not None else "it holds no pid"
+        if recorded is None or recorded not in real:
+            yield self.fail(f"{pid_file} does not name the running master ({', '.join(map(str, sorted(real)))}): "
+                            f"{why}", resource=pid_file, expected=" or ".join(map(str, sorted(real))),
+                            actual=str(recorded) if recorded is not None else "no pid", group="pid")
+        if others:
+            yield self.fail(f"besides Postfix's master, other processes are named master: {'; '.join(others[:3])}",
+                            resource="postfix/processes", expected=f"only {program}", actual=f"{len(others)} more",
+                            severity=Severity.MEDIUM, group="processes")
+        try:
+            sockets = facts.listening_sockets()
+        except FactError as exc:
+            yield self.error(f"the listening sockets could not be read: {exc}", resource="postfix/listen")
+            return
+        mine = sorted((ip, port) for proto, ip, port, owner in sockets if owner & real and proto == "tcp")
+        exposed = [(ip, port) for ip, port in mine if not _loopback(ip) or port != 25]
         if exposed:
             where = ", ".join(f"{ip}:{port}" for ip, port in exposed)
-            yield self.fail(f"Postfix listens beyond loopback: {where}", resource="postfix/listen",
+            yield self.fail(f"Postfix listens beyond loopback port 25: {where}", resource="postfix/listen",
                             expected="127.0.0.1:25 only", actual=where,
-                            remedy="Set inet_interfaces = loopback-only in /etc/postfix/main.cf and "
-                                   "run 'systemctl restart postfix'.")
-        else:
-            yield self.passed(f"Postfix is running (master pid {', '.join(map(str, sorted(pids)))}), listening on "
+                            remedy="Set inet_interfaces = loopback-only in /etc/postfix/main.cf, keep master.cf's "
+                                   "smtp service on port 25, and run 'systemctl restart postfix'.")
+        elif recorded in real and not others:
+            yield self.passed(f"Postfix is running ({program}, master pid {', '.join(map(str, sorted(real)))}, as "
+                              f"recorded in master.pid), listening on "
                               f"{', '.join(f'{ip}:{port}' for ip, port in mine) or 'no TCP port'}",
                               resource="postfix")
+
+
+def _strip_pid(text: str) -> int | None:
+    text = text.strip(" \t\n")
+    return int(text) if text.isdigit() and len(text) < 12 else None
 
 
 def _loopback(ip: str) -> bool:
@@ -598,4 +651,4 @@ SETTINGS = {
                             "the sasl_passwd table in constant time; never shown)"),
 }
 
-CHECKS = [Relay, Tls, Master, Local, SaslPasswd, Service]
+CHECKS = [Relay, Tls, Master, Local, SaslPasswd, Service]  # and postfix.config (whole.py)

@@ -7,40 +7,101 @@ finding can point at ``file:line``.
 
 from __future__ import annotations
 
-import re
 
 PROTOCOLS = ("SSLv2", "SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 _ORDER = {p.lower(): i for i, p in enumerate(PROTOCOLS)}
-_SPLIT = re.compile(r"[\s,]+")
-_NAME = re.compile(r"^([A-Za-z0-9_]+)\s*=\s?(.*)$")
-_SERVICE_PARAM = re.compile(r"^([^/\s]+)/([^/\s]+)/([A-Za-z0-9_]+)\s*=\s?(.*)$")
+# Postfix's white space is C's isspace() in the C locale; nothing else (not \x1c-\x1f, \x85,
+# U+2028, which str.splitlines() and str.split() also break on)
+WHITESPACE = " \t\n\v\f\r"
+
+
+def _is_space(ch: str) -> bool:
+    return ch != "" and ch in WHITESPACE
+
+
+def _strip(text: str) -> str:
+    return text.strip(WHITESPACE)
+
+
+def split_words(value: str, separators: str = WHITESPACE) -> list[str]:
+    """``value`` split on runs of ``separators``, linear, with no regex."""
+    out, start = [], None
+    for i, ch in enumerate(value):
+        if ch in separators:
+            if start is not None:
+                out.append(value[start:i])
+                start = None
+        elif start is None:
+            start = i
+    if start is not None:
+        out.append(value[start:])
+    return out
 
 
 def _logical_lines(text: str):
-    """(first line number, joined text) of each logical line: a line starting with white
-    space continues the previous one, as in main.cf, master.cf and postconf output."""
+    """(first line number, joined text) of each logical line, as Postfix's readllines() reads
+    main.cf, master.cf and lookup tables: physical lines end only at \n; a line whose first
+    non-white character is # is a comment, and a blank one is skipped; a line starting with
+    white space continues the logical line before it, which starts with non-white text."""
     start, parts = 0, []
-    for number, raw in enumerate(text.splitlines(), 1):
-        if raw[:1] in (" ", "\t") and parts:
-            if raw.strip() and not raw.lstrip().startswith("#"):
-                parts.append(raw.strip())
+    for number, raw in enumerate(text.split("\n"), 1):
+        body = _strip(raw)
+        if not body or body.startswith("#"):
+            continue
+        if _is_space(raw[:1]) and parts:
+            parts.append(raw)  # joined as it is, the line break dropped
             continue
         if parts:
-            yield start, " ".join(parts)
-        parts = []
-        if raw.strip() and not raw.lstrip().startswith("#"):
-            start, parts = number, [raw.strip()]
+            yield start, _blanks("".join(parts))
+        start, parts = number, [raw]
     if parts:
-        yield start, " ".join(parts)
+        yield start, _blanks("".join(parts))
+
+
+def _blanks(line: str) -> str:
+    """Postfix's view of a logical line's blanks: each run of spaces, tabs and carriage
+    returns is one space (\v and \f stay), white space at both ends dropped."""
+    out, blank = [], False
+    for ch in line:
+        if ch in " \t\r":
+            blank = True
+            continue
+        if blank:
+            out.append(" ")
+            blank = False
+        out.append(ch)
+    return _strip("".join(out))
+
+
+def _name_value(logical: str) -> tuple[str, str] | None:
+    """``name = value`` as Postfix splits it (split_nameval): the name ends at white space or
+    '='; white space around both is dropped."""
+    name, eq, value = logical.partition("=")
+    name = _strip(name)
+    if not eq or not name or any(_is_space(c) for c in name):
+        return None
+    return name, _strip(value)
 
 
 def parse_postconf(text: str) -> dict[str, str]:
-    """``name = value`` lines (postconf's output) -> {name: value}."""
+    """``name = value`` lines (postconf's output) -> {name: value}. postconf prints one
+    parameter a line: only \n ends one, whatever control characters a value holds."""
+    out: dict[str, str] = {}
+    for raw in text.split("\n"):
+        got = _name_value(raw)
+        if got:
+            out[got[0]] = got[1]
+    return out
+
+
+def read_main_cf(text: str) -> dict[str, str]:
+    """main.cf's parameters as Postfix reads the file (the last setting wins), values as
+    written (``$name`` not expanded)."""
     out: dict[str, str] = {}
     for _line, logical in _logical_lines(text):
-        m = _NAME.match(logical)
-        if m:
-            out[m.group(1)] = m.group(2).strip()
+        got = _name_value(logical)
+        if got:
+            out[got[0]] = got[1]
     return out
 
 
@@ -48,35 +109,75 @@ def main_cf_lines(text: str) -> dict[str, int]:
     """Parameter -> line of its last setting in main.cf (the one Postfix uses)."""
     out: dict[str, int] = {}
     for line, logical in _logical_lines(text):
-        m = _NAME.match(logical)
-        if m:
-            out[m.group(1)] = line
+        got = _name_value(logical)
+        if got:
+            out[got[0]] = line
     return out
 
 
 def parse_service_params(text: str) -> list[tuple[str, str, str, str]]:
     """``postconf -P`` output -> [(service, type, parameter, value)] (master.cf ``-o``)."""
     out = []
-    for _line, logical in _logical_lines(text):
-        m = _SERVICE_PARAM.match(logical)
-        if m:
-            out.append((m.group(1), m.group(2), m.group(3), m.group(4).strip()))
+    for raw in text.split("\n"):
+        got = _name_value(raw)
+        if got and got[0].count("/") == 2:
+            service, kind, param = got[0].split("/")
+            out.append((service, kind, param, got[1]))
+    return out
+
+
+def brace_words(value: str) -> list[str]:
+    """Words separated by white space outside braces: ``-o {name=a b}`` is two words, as
+    master.cf's ``{ }`` grouping reads (linear, no regex)."""
+    out, word, depth = [], [], 0
+    for ch in value:
+        if ch == "{":
+            depth += 1
+        elif ch == "}" and depth:
+            depth -= 1
+        if depth == 0 and ch in WHITESPACE:
+            if word:
+                out.append("".join(word))
+                word = []
+            continue
+        word.append(ch)
+    if word:
+        out.append("".join(word))
+    return out
+
+
+def parse_services_full(text: str) -> dict[tuple[str, str], list[str]]:
+    """``postconf -M`` output -> {(service, type): its fields and arguments}."""
+    out = {}
+    for raw in text.split("\n"):
+        fields = brace_words(raw)
+        if len(fields) >= 8:
+            out[(fields[0], fields[1])] = fields
     return out
 
 
 def parse_services(text: str) -> dict[tuple[str, str], str]:
     """``postconf -M`` output -> {(service, type): command}."""
-    out = {}
-    for _line, logical in _logical_lines(text):
-        fields = logical.split()
-        if len(fields) >= 8:
-            out[(fields[0], fields[1])] = fields[7]
-    return out
+    return {key: fields[7] for key, fields in parse_services_full(text).items()}
+
+
+def program_of(command: str, daemon_dir: str) -> tuple[str, bool]:
+    """The program a master.cf command runs: (its name, whether it lies outside daemon_directory).
+    Postfix runs a relative command from daemon_directory, so './smtp' is the smtp client."""
+    import posixpath
+
+    path = posixpath.normpath(posixpath.join(daemon_dir, command))
+    return posixpath.basename(path), posixpath.dirname(path) != posixpath.normpath(daemon_dir)
 
 
 def words(value: str) -> list[str]:
     """A list-valued parameter split as Postfix does (white space and commas)."""
-    return [w for w in _SPLIT.split(value.strip()) if w]
+    return split_words(value, WHITESPACE + ",")
+
+
+def value_words(value: str) -> tuple[str, ...]:
+    """A value as compared with the baseline: its words, white space and commas aside."""
+    return tuple(words(value))
 
 
 def allowed_protocols(value: str) -> set[str]:
@@ -106,21 +207,6 @@ def table_refs(value: str) -> list[tuple[str, str]]:
     for word in words(value):
         kind, sep, path = word.partition(":")
         out.append((kind, path) if sep else ("", word))
-    return out
-
-
-def header_rules(text: str) -> list[tuple[str, str]]:
-    """A regexp table -> [(pattern, ACTION...)], comments and blank lines dropped, the
-    action's first word upper-cased, white space normalised."""
-    out = []
-    for _line, logical in _logical_lines(text):
-        parts = logical.split(None, 1)
-        if not parts:
-            continue
-        action = parts[1].split() if len(parts) > 1 else []
-        if action:
-            action[0] = action[0].upper()
-        out.append((parts[0], " ".join(action)))
     return out
 
 
