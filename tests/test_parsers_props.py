@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from sdcheck.plugins.alert.maillog import diagnose
 from sdcheck.plugins.iptables.save_parser import parse_rule
 from sdcheck.plugins.postfix.parse import (
-    PROTOCOLS, allowed_protocols, header_rules, main_cf_lines, parse_postconf, table_refs,
+    PROTOCOLS, allowed_protocols, brace_words, main_cf_lines, parse_postconf, table_refs,
 )
 from sdcheck.plugins.iptables.diff import diff_rules
 
@@ -58,13 +58,14 @@ def test_table_refs_round_trip(refs):
     assert table_refs(text) == [(k, p) for k, p in refs]
 
 
-@given(st.lists(st.tuples(st.from_regex(r"/\^[A-Za-z-]{1,15}:/", fullmatch=True),
-                          st.sampled_from(["IGNORE", "ignore", "REJECT no"])), max_size=6))
-def test_header_rules_normalise_action_case(rules):
-    text = "".join(f"{p}\t{a}\n" for p, a in rules)
-    got = header_rules(text)
-    assert [p for p, _a in got] == [p for p, _a in rules]
-    assert all(a.split()[0].isupper() for _p, a in got)
+@given(st.lists(st.text(st.sampled_from(list("ab=:-") + [" ", "\t", "\v"]), max_size=8), min_size=1, max_size=6),
+       st.lists(st.sampled_from([" ", "\t", "  ", "\v\f"]), min_size=6, max_size=6))
+def test_brace_words_keep_braced_groups_whole(groups, seps):
+    """'-o {name = a b}' groups stay one word whatever white space they hold; between them
+    any white space separates (master.cf's grouping, as postconf -M prints it)."""
+    words = ["{" + g + "}" for g in groups]
+    text = "".join(w + seps[i % len(seps)] for i, w in enumerate(words))
+    assert brace_words(text) == words
 
 
 RULES = [parse_rule(f"-A INPUT -p tcp --dport {port} -j {target}")

@@ -13,7 +13,7 @@ from sdcheck.plugins.alert.gpg import parse_colons
 from sdcheck.plugins.alert.maillog import diagnose, procmail_failures
 from sdcheck.plugins.iptables.nft import tables_of
 from sdcheck.plugins.iptables.save_parser import parse_save
-from sdcheck.plugins.postfix.parse import header_rules, main_cf_lines, map_parts, parse_postconf
+from sdcheck.plugins.postfix.parse import main_cf_lines, map_parts, parse_postconf, parse_services_full, read_main_cf
 
 MIB = 1 << 20
 HEAD = "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT DROP [0:0]\n"
@@ -28,7 +28,8 @@ CASES = {
     "postconf: one long value with separators": lambda: parse_postconf("a = " + "x, " * (MIB // 2) + "\n"),
     "postconf: many continuation lines": lambda: parse_postconf("a = b\n" + " c\n" * MIB),
     "main.cf: a 4 MiB line": lambda: main_cf_lines("a = " + "=" * (4 * MIB)),
-    "header table: 100,000 rules": lambda: header_rules("/^x/ IGNORE\n" * 100_000),
+    "main.cf: a million continuation lines": lambda: read_main_cf("a = b\n" + " \vc\t\n" * MIB),
+    "master.cf listing: braces never closed": lambda: parse_services_full("s unix - - n - - smtp -o {" * 200_000),
     "password maps: deep braces": lambda: map_parts("inline:{" * 50_000 + "}" * 50_000),
     "password maps: many words": lambda: map_parts("hash:/x, " * 200_000),
     "gpg colons: 100,000 keys": lambda: parse_colons("pub:u:255:22:K:1:::::::::\nfpr:::::::::" + "A" * 40
