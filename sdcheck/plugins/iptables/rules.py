@@ -457,7 +457,7 @@ def canonical_subject(text: str) -> str:
     in the canonical form of ``rule_subject``; ValueError when it is none of these."""
     from sdcheck.plugins.iptables.save_parser import parse_rule
 
-    body = " ".join(text.split()) if "\n" not in text else text.strip()
+    body = text.strip()
     table = "filter"
     if body.startswith(("-t ", "--table ")):
         parts = body.split(None, 2)

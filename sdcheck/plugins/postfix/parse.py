@@ -126,16 +126,16 @@ def parse_service_params(text: str) -> list[tuple[str, str, str, str]]:
     return out
 
 
-def brace_words(value: str) -> list[str]:
-    """Words separated by white space outside braces: ``-o {name=a b}`` is two words, as
-    master.cf's ``{ }`` grouping reads (linear, no regex)."""
+def brace_words(value: str, separators: str = WHITESPACE) -> list[str]:
+    """Words separated by ``separators`` outside braces: ``-o {name=a b}`` is two words, as
+    master.cf's and map lists' ``{ }`` grouping reads (linear, no regex)."""
     out, word, depth = [], [], 0
     for ch in value:
         if ch == "{":
             depth += 1
         elif ch == "}" and depth:
             depth -= 1
-        if depth == 0 and ch in WHITESPACE:
+        if depth == 0 and ch in separators:
             if word:
                 out.append("".join(word))
                 word = []
@@ -219,21 +219,7 @@ _NESTING_MAPS = ("pipemap", "unionmap")
 
 def _map_words(value: str) -> list[str]:
     """Postfix's list of map references: separated by white space or commas outside braces."""
-    out, word, depth = [], [], 0
-    for ch in value:
-        if ch == "{":
-            depth += 1
-        elif ch == "}" and depth:
-            depth -= 1
-        if depth == 0 and (ch in ", \t\n\r"):
-            if word:
-                out.append("".join(word))
-                word = []
-            continue
-        word.append(ch)
-    if word:
-        out.append("".join(word))
-    return out
+    return brace_words(value, ", \t\n\r")
 
 
 def _unbrace(text: str) -> str:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 from sdcheck.baseline import item_lines, line_of
 from sdcheck.check import Option
 from sdcheck.model import Finding, Severity
-from sdcheck.plugins.postfix.checks import PostfixConfig, _PostfixCheck, _postconf, _show
+from sdcheck.plugins.postfix.checks import _PASSWORD_MAPS, PostfixConfig, _PostfixCheck, _postconf, _show
 from sdcheck.plugins.postfix.parse import parse_postconf, parse_services_full, program_of, value_words
 
 # a parameter whose name holds one of these routes, trusts, encrypts, or can divert, copy,
@@ -142,7 +142,7 @@ class WholeConfig(_PostfixCheck):
             if have is not None and exp is not None and value_words(have) == value_words(exp):
                 continue
             sev = effect(name)
-            secret = name.endswith(("_password_maps", "_passwd_maps"))
+            secret = name.endswith(_PASSWORD_MAPS)
             shown = "(not shown: it may hold a password)" if secret and have else _show(have or "")
             if have is None:
                 text = f"is not set (Postfix's default applies), expected {_show(exp)}"
@@ -176,9 +176,8 @@ class WholeConfig(_PostfixCheck):
                 continue
             program, outside = program_of(have[7], daemon_dir)
             runs = f"runs {program}" if not outside else f"runs {have[7]}, outside daemon_directory {daemon_dir}"
-            overrides = _options(have[8:]) if exp is None else \
-                [a for a in _options(have[8:]) if a not in _options(exp[8:])]
-            overrides = _options(_masked([t for a in overrides for t in a.split(" ", 1)]))
+            args, exp_args = _masked(have[8:]), _masked(exp[8:]) if exp else []
+            overrides = [a for a in _options(args) if a not in _options(exp_args)]
             sev = Severity.CRITICAL if (outside or program in DELIVERY_PROGRAMS or overrides) else Severity.HIGH
             if exp is None:
                 text = f"master.cf has a service {service} that Debian's does not: it {runs}"
@@ -189,8 +188,7 @@ class WholeConfig(_PostfixCheck):
                 if have[2:7] != exp[2:7]:
                     parts.append(f"its settings are {' '.join(have[2:7])}, not {' '.join(exp[2:7])}")
                 if have[8:] != exp[8:]:
-                    parts.append(f"its arguments are {' '.join(_masked(have[8:])) or 'none'}, not "
-                                 f"{' '.join(_masked(exp[8:])) or 'none'}")
+                    parts.append(f"its arguments are {' '.join(args) or 'none'}, not {' '.join(exp_args) or 'none'}")
                 text = f"master.cf service {service} differs from Debian's: " + "; ".join(parts)
             if overrides:
                 text += f" (overrides: {' '.join(overrides)})"
@@ -206,14 +204,11 @@ def _masked(args: list[str]) -> list[str]:
     for arg in args:
         inner = arg[1:-1] if arg.startswith("{") and arg.endswith("}") else arg
         name, eq, _value = inner.partition("=")
-        if eq and _strip_name(name).endswith(("_password_maps", "_passwd_maps")):
-            arg = f"{_strip_name(name)}=(not shown: it may hold a password)"
+        name = name.strip(" \t{")
+        if eq and name.endswith(_PASSWORD_MAPS):
+            arg = f"{name}=(not shown: it may hold a password)"
         out.append(arg)
     return out
-
-
-def _strip_name(name: str) -> str:
-    return name.strip(" \t{")
 
 
 def _options(args: list[str]) -> list[str]:
