@@ -7,13 +7,13 @@ exit code and reaches the host only through ``ctx.facts``.
 
 from __future__ import annotations
 
-import re
 import threading
 
 from sdcheck.host.base import Facts
 from sdcheck.model import Finding, Severity, Status
+from sdcheck.lazy import Pattern
 
-ID_RE = re.compile(r"^[a-z][a-z0-9]*(\.[a-z0-9]+(-[a-z0-9]+)*)+$")
+ID_RE = Pattern(r"^[a-z][a-z0-9]*(\.[a-z0-9]+(-[a-z0-9]+)*)+$")
 
 
 TYPE_CHECKING = False  # typing costs start-up time; annotations are strings
@@ -123,6 +123,9 @@ class Check:
     why: ClassVar[str] = ""             # why it matters (for `sdcheck explain`)
     options: ClassVar[dict[str, Option]] = {}
     timeout: ClassVar[float] = 60.0
+    # called once, in the main thread, before any check of the run starts (imports that must
+    # not happen first in a thread); None for most checks
+    main_thread_setup: ClassVar[Callable[[], None] | None] = None
 
     # Optional: ``prepare_options(cls, resolved, raw, fail)`` checks and pre-parses the
     # options once, when the baseline is loaded; ``fail(message, line)`` raises the

@@ -41,6 +41,8 @@ def _run_one(cls: type[Check], ctx: Context, out: dict, key: str) -> None:
 
 def run_checks(classes: list[type[Check]], ctx: Context, time_scale: float = 1.0) -> list[CheckOutcome]:
     results: dict[str, tuple[list[Finding], float]] = {}
+    for setup in dict.fromkeys(cls.main_thread_setup for cls in classes if cls.main_thread_setup):
+        setup()
     threads = []
     for cls in classes:
         t = threading.Thread(target=_run_one, args=(cls, ctx, results, cls.id),

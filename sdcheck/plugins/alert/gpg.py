@@ -13,8 +13,9 @@ import time
 from sdcheck.check import Check, Option
 from sdcheck.host.base import FactError
 from sdcheck.model import Finding, Severity
+from sdcheck.lazy import Pattern
 
-FPR_RE = re.compile(r"^[0-9A-F]{40}$")
+FPR_RE = Pattern(r"^[0-9A-F]{40}$")
 DAY = 86400
 
 

@@ -12,29 +12,30 @@ from sdcheck.check import Check, Option
 from sdcheck.host.base import FactError
 from sdcheck.model import Finding, Severity
 from sdcheck.plugins.alert.gpg import AlertGpg
+from sdcheck.lazy import Pattern
 
 # -- alert.maillog --------------------------------------------------------------------------
 
 # Postfix's own wording of each failure, as its smtp client logs it (status=deferred/bounced)
 MAIL_FAILURES = (
-    ("timed out", re.compile(r"Connection timed out|conversation with .* timed out|lost connection", re.I),
+    ("timed out", Pattern(r"Connection timed out|conversation with .* timed out|lost connection", re.I),
      "Check that the host name and port are correct in the relayhost line of /etc/postfix/main.cf."),
-    ("connection refused", re.compile(r"Connection refused", re.I),
+    ("connection refused", Pattern(r"Connection refused", re.I),
      "Check smtp_relay_port in site-specific and the relayhost line of /etc/postfix/main.cf."),
-    ("TLS verification failed", re.compile(r"certificate verif|Server certificate not (verified|trusted)|"
+    ("TLS verification failed", Pattern(r"certificate verif|Server certificate not (verified|trusted)|"
                                            r"Untrusted TLS|certificate verification failed|fingerprint", re.I),
      "Check that the relay certificate is valid; consider smtp_relay_cert_override_file (Troubleshooting SMTP TLS)."),
-    ("STARTTLS required", re.compile(r"TLS is required, but (was not offered|our TLS engine|unavailable)|"
+    ("STARTTLS required", Pattern(r"TLS is required, but (was not offered|our TLS engine|unavailable)|"
                                      r"Must issue a STARTTLS command first", re.I),
      "Use a relay port that offers STARTTLS (typically 587)."),
-    ("SASL authentication failed", re.compile(r"SASL authentication failed|Authentication (failed|failure|"
+    ("SASL authentication failed", Pattern(r"SASL authentication failed|Authentication (failed|failure|"
                                               r"credentials invalid)|Username and Password not accepted|"
                                               r"5\.7\.8", re.I),
      "Edit /etc/postfix/sasl_passwd so username, domain and password are right, run 'postmap "
      "/etc/postfix/sasl_passwd', then 'service postfix reload'."),
-    ("relay access denied", re.compile(r"Relay access denied|relaying denied|5\.7\.1 .*relay", re.I),
+    ("relay access denied", Pattern(r"Relay access denied|relaying denied|5\.7\.1 .*relay", re.I),
      "The relay refuses to relay for this account: check sasl_username/sasl_domain and that SASL is used."),
-    ("sender rejected", re.compile(r"Sender address rejected|sender.*(not owned|mismatch|rejected)", re.I),
+    ("sender rejected", Pattern(r"Sender address rejected|sender.*(not owned|mismatch|rejected)", re.I),
      "Set ossec_from_address in site-specific to the full address the relay account may send as, "
      "then re-run 'securedrop-admin install'."),
 )

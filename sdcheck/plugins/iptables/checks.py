@@ -21,7 +21,6 @@ from sdcheck.plugins.iptables.rules import (Chain, Rule, Table, can_accept, cano
                                             format_rule, is_owner_id, policy_subject, rebind, resolve_owner,
                                             rule_subject, stops)
 
-preload_iptc()  # plugins are imported in the main thread, before any check runs
 
 # site variables the plugin reads itself (every check shares one snapshot of the firewall)
 SETTINGS = {
@@ -707,3 +706,5 @@ class NftKernel(Check):
 
 
 CHECKS = [Backends, DefaultDrop, Ipv6, Ruleset, RulesetV6, NftNative, NftKernel]
+for _cls in CHECKS:  # python-iptables is imported in the main thread, before any check runs
+    _cls.main_thread_setup = staticmethod(preload_iptc)

@@ -12,8 +12,8 @@ Pure functions: no host access. Names are resolved through a callback.
 
 from __future__ import annotations
 
-import re
 from collections import namedtuple
+from sdcheck.lazy import Pattern
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -145,7 +145,7 @@ class Table:
         return sum(len(c.rules) for c in self.chains.values())
 
 
-_CANONICAL_V4 = re.compile(r"^(?:\d{1,3}\.){3}\d{1,3}/(?:3[0-2]|[12]?\d)$")
+_CANONICAL_V4 = Pattern(r"^(?:\d{1,3}\.){3}\d{1,3}/(?:3[0-2]|[12]?\d)$")
 
 
 def _norm_address(value: str) -> str:
@@ -196,7 +196,7 @@ def _norm_value(module: str, option: str, value: str, resolve: Resolver | None) 
     return value
 
 
-_ID_RANGE = re.compile(r"^\d+(?:-\d+)?$")
+_ID_RANGE = Pattern(r"^\d+(?:-\d+)?$")
 
 
 def resolve_owner(option: str, value: str, resolve: Resolver) -> str:
@@ -391,7 +391,7 @@ def format_rule(rule: Rule) -> str:
     return " ".join(_quote(t) for t in out)
 
 
-_NEEDS_QUOTES = re.compile(r"[\s\"'\\]")
+_NEEDS_QUOTES = Pattern(r"[\s\"'\\]")
 
 
 def _quote(token: str) -> str:

@@ -6,14 +6,15 @@ from __future__ import annotations
 import re
 
 from sdcheck.plugins.iptables.rules import Chain, ParseError, Rule, Table, odd_rule, rule_from_tokens
+from sdcheck.lazy import Pattern
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from sdcheck.plugins.iptables.rules import Resolver
 
 
-_TOKEN = re.compile(r'[ \t]*(?:"((?:[^"\\]|\\.)*)"|([^\s"\'\\]+))(?=[ \t]|$)', re.S)
-_UNESCAPE = re.compile(r"\\(.)", re.S)
+_TOKEN = Pattern(r'[ \t]*(?:"((?:[^"\\]|\\.)*)"|([^\s"\'\\]+))(?=[ \t]|$)', re.S)
+_UNESCAPE = Pattern(r"\\(.)", re.S)
 
 
 def _fast_split(text: str) -> list[str] | None:

@@ -8,9 +8,9 @@ shows them).
 
 from __future__ import annotations
 
-import re
+from sdcheck.lazy import Pattern
 
-FILENAME_RE = re.compile(r"^\d+-[a-z0-9_-]*(msg|doc\.(gz|zip)|reply)\.gpg$")
+FILENAME_RE = Pattern(r"^\d+-[a-z0-9_-]*(msg|doc\.(gz|zip)|reply)\.gpg$")
 # misplaced files are found by matching missing rows against unclaimed files by name;
 # beyond this many candidates on either side the matching is skipped (and said so)
 MATCH_LIMIT = 200_000
