@@ -1,17 +1,35 @@
 #!/usr/bin/env python3
-"""Time `sdcheck run --only iptables` against the naive checksdconfig approach, as whole
-processes, in the same run, inside a network namespace holding a SecureDrop ruleset.
+"""Whole `sdcheck run`s against their floor, and the firewall checks against checksdconfig.
 
-Prints medians and the ratio sdcheck / naive for: the SecureDrop app ruleset (38 rules),
-and a 10,000-rule ruleset. Both programs run under the same interpreter (--python).
+1. Whole runs, one per profile, each on a host of its own (a network namespace):
+   - app: SecureDrop's app firewall (rules_v4 and rules_v6, nft) and a 10,000-file store
+     with its database;
+   - mon: SecureDrop's mon firewall, Postfix on SecureDrop's main.cf template with postmap'd
+     tables, a GnuPG keyring holding the alert key, a mail log and a procmail log.
+   The floor is what the run cannot avoid: a bare interpreter start, then exactly the
+   commands the run starts (recorded from one run with SDCHECK_TRACE_COMMANDS, replayed
+   one after another with the same arguments and standard input), and the reads it makes
+   in-process, done by the fastest tools: `find -printf '%s %U %m %p'` over the store and
+   `sqlite3` selecting its rows (app), `cat` of the keyring and the logs (mon).
+2. The checks that do checksdconfig.py's job (`--only iptables.default-drop --only
+   iptables.backends`) against a script doing what checksdconfig.py does, on SecureDrop's
+   app ruleset and on 10,000 extra rules.
+
+Each pair is timed interleaved, as whole processes started with `ip netns exec`; medians
+and the ratios are printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import shlex
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -20,18 +38,153 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 
-def ns_exec(ns: str, argv: list[str], **kw):
-    return subprocess.run(["ip", "netns", "exec", ns, *argv], **kw)
+class Host:
+    """A network namespace holding a SecureDrop server's firewall."""
+
+    def __init__(self, role: str):
+        from helpers.securedrop import SD, render_rules_v4
+
+        self.name = f"sdc-bench-{uuid.uuid4().hex[:8]}"
+        subprocess.run(["ip", "netns", "add", self.name], check=True)
+        self.sh("ip link set lo up && ip link add eth0 type veth peer name eth0p && "
+                "ip addr add 10.99.0.2/24 dev eth0 && ip link set eth0 up && ip route add default via 10.99.0.1")
+        self.restore("iptables-nft-restore", render_rules_v4(role, False))
+        self.restore("ip6tables-nft-restore", (SD / "iptables_rules_v6").read_text())
+
+    def argv(self, argv: list[str]) -> list[str]:
+        return ["ip", "netns", "exec", self.name, *argv]
+
+    def sh(self, script: str, **kw) -> subprocess.CompletedProcess:
+        return subprocess.run(self.argv(["sh", "-c", script]), check=True, capture_output=True, text=True,
+                              timeout=120, **kw)
+
+    def restore(self, command: str, rules: str) -> None:
+        self.sh(command, input=rules)
+
+    def delete(self) -> None:
+        subprocess.run(["ip", "netns", "del", self.name], check=False)
 
 
-def timed(ns: str, argv: list[str]) -> float:
+def timed(argv: list[str], env: dict | None = None) -> float:
     start = time.perf_counter()
-    res = ns_exec(ns, argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    res = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300, env=env)
     elapsed = time.perf_counter() - start
     if res.returncode not in (0, 1):
-        raise SystemExit(f"{argv} failed: {res.stdout!r} {res.stderr!r}")
+        raise SystemExit(f"{argv} failed ({res.returncode}): {res.stdout[-800:]!r} {res.stderr[-800:]!r}")
     return elapsed
 
+
+def compare(label: str, floor: list[str], ours: list[str], rounds: int, names=("floor", "sdcheck")) -> float:
+    a, b = [], []
+    for _ in range(3):  # warm caches alike
+        timed(floor), timed(ours)
+    for _ in range(rounds):  # interleaved, so drift affects both alike
+        a.append(timed(floor))
+        b.append(timed(ours))
+    ma, mb = statistics.median(a), statistics.median(b)
+    print(f"  {label:38} {names[0]} {ma * 1000:7.1f} ms   {names[1]} {mb * 1000:7.1f} ms   "
+          f"ratio {mb / ma:5.2f}x", flush=True)
+    return mb / ma
+
+
+# -- whole runs --------------------------------------------------------------------------
+
+def app_host(work: Path):
+    from helpers.securedrop import write_vars
+    from helpers.storegen import StoreFixture
+
+    host = Host("app")
+    store = StoreFixture(work / "app", sources=100, per_source=100)  # 10,000 files and rows
+    vars_file = write_vars(work / "app-vars.yml", **store.vars())
+    sql = ("select s.filesystem_id, x.filename, x.size from submissions x join sources s on s.id = x.source_id "
+           "union all select s.filesystem_id, x.filename, x.size from replies x join sources s on "
+           "s.id = x.source_id")
+    reads = [f"find {store.store} {store.shredder} {store.tmp} -printf '%s %U %m %p\\n' | wc -l >/dev/null",
+             f"sqlite3 -readonly {store.db} {shlex.quote(sql)} | wc -l >/dev/null"]
+    return host, vars_file, reads
+
+
+def mon_host(work: Path):
+    from helpers.postfix import Site
+    from helpers.securedrop import SITE_VARS
+
+    host = Host("mon")
+    site = Site(work / "mon")
+    gnupg = work / "gnupg"
+    gnupg.mkdir(mode=0o700)
+    gpg = ["gpg", "--homedir", str(gnupg), "--batch", "--pinentry-mode", "loopback", "--passphrase", ""]
+    subprocess.run([*gpg, "--quick-gen-key", "ossec@mon.test", "ed25519", "sign", "1y"], check=True,
+                   capture_output=True)
+    listing = subprocess.run([*gpg, "--with-colons", "--list-keys"], check=True, capture_output=True, text=True)
+    fpr = next(line.split(":")[9] for line in listing.stdout.splitlines() if line.startswith("fpr:"))
+    subprocess.run([*gpg, "--quick-add-key", fpr, "cv25519", "encr", "1y"], check=True, capture_output=True)
+    subprocess.run(["gpgconf", "--homedir", str(gnupg), "--kill", "all"], capture_output=True)
+    sender = f"ossec@{site.values['postfix_hostname']}"
+    mail_log, procmail_log = work / "mail.log", work / "procmail.log"
+    lines = []
+    for i in range(200):  # 200 alerts delivered, one an hour
+        q = f"{0xA000 + i:X}2012B"
+        stamp = f"Nov 22 {i % 24:02d}:{i % 60:02d}:0{i % 10}"
+        lines.append(f"{stamp} mon postfix/qmgr[1200]: {q}: from=<{sender}>, size=1834, nrcpt=1 (queue active)")
+        lines.append(f"{stamp} mon postfix/smtp[2109]: {q}: to=<alerts@news.example>, relay=smtp.example"
+                     f"[192.0.2.1]:587, delay=1.2, delays=0.01/0/1.2/0, dsn=2.0.0, status=sent (250 2.0.0 OK)")
+    mail_log.write_text("\n".join(lines) + "\n")
+    procmail_log.write_text("")
+    vars_file = site.vars_file(**SITE_VARS, ossec_gpg_fpr=fpr, ossec_gnupg_home=str(gnupg),
+                               mail_log=str(mail_log), procmail_log=str(procmail_log))
+    reads = [f"cat {gnupg}/pubring.kbx {gnupg}/trustdb.gpg {mail_log} {procmail_log} >/dev/null"]
+    return host, Path(vars_file), reads
+
+
+def trace_commands(host: Host, ours: list[str], trace: Path) -> list[dict]:
+    trace.unlink(missing_ok=True)
+    res = subprocess.run(host.argv(ours), capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, SDCHECK_TRACE_COMMANDS=str(trace)))
+    out = res.stdout.strip().splitlines()
+    if res.returncode != 0:  # the floor is about a clean host: say so when it is not
+        print(f"  note: the run found problems (exit {res.returncode}): {out[:3]}", flush=True)
+    return [json.loads(line) for line in trace.read_text().splitlines()] if trace.exists() else []
+
+
+def floor_script(work: Path, label: str, python: str, commands: list[dict], reads: list[str]) -> Path:
+    """A shell script doing what the run cannot avoid, one thing after another."""
+    lines = ["#!/bin/sh", f"{python} -c pass"]
+    for i, cmd in enumerate(commands):
+        redirect = "</dev/null"
+        if cmd["input"] is not None:
+            data = work / f"{label}-stdin-{i}"
+            data.write_bytes(cmd["input"].encode("latin-1"))
+            redirect = f"<{data}"
+        lines.append(f"{shlex.join(cmd['argv'])} {redirect} >/dev/null 2>&1")
+    lines += reads
+    script = work / f"{label}-floor.sh"
+    script.write_text("\n".join(lines) + "\n")
+    script.chmod(0o755)
+    return script
+
+
+def whole_runs(python: str, sdcheck: str, rounds: int) -> None:
+    work = Path(tempfile.mkdtemp(prefix="sdcheck-bench-"))
+    work.chmod(0o755)
+    hosts = []
+    try:
+        print("whole 'sdcheck run' against its floor (interpreter start + the same commands + its reads):")
+        for label, make in (("app", app_host), ("mon", mon_host)):
+            host, vars_file, reads = make(work)
+            hosts.append(host)
+            ours = [python, sdcheck, "run", "--profile", label, "--vars", str(vars_file)]
+            commands = trace_commands(host, ours, work / f"{label}.trace")
+            names = sorted({Path(c["argv"][0]).name for c in commands})
+            print(f"  {label}: {len(commands)} commands ({', '.join(names)})", flush=True)
+            script = floor_script(work, label, python, commands, reads)
+            compare(f"{label} profile, whole run", host.argv([str(script)]), host.argv(ours), rounds)
+    finally:
+        for host in hosts:
+            host.delete()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# -- checksdconfig's job ---------------------------------------------------------------------
 
 def big_ruleset(base: str, n: int) -> str:
     extra = "\n".join(f"-A INPUT -s 10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}/32 -p tcp -m tcp "
@@ -41,44 +194,43 @@ def big_ruleset(base: str, n: int) -> str:
     return head + extra + "\n" + sep + tail
 
 
-def compare(ns: str, label: str, naive: list[str], ours: list[str], rounds: int) -> float:
-    a, b = [], []
-    for _ in range(3):  # warm caches
-        timed(ns, naive), timed(ns, ours)
-    for _ in range(rounds):  # interleaved, so drift affects both alike
-        a.append(timed(ns, naive))
-        b.append(timed(ns, ours))
-    ma, mb = statistics.median(a), statistics.median(b)
-    print(f"{label:34} naive {ma * 1000:7.1f} ms   sdcheck {mb * 1000:7.1f} ms   ratio {mb / ma:5.2f}x")
-    return mb / ma
+def checksdconfig_job(python: str, sdcheck: str, rounds: int) -> None:
+    from helpers.securedrop import render
+
+    host = Host("app")
+    try:
+        print("the checks doing checksdconfig.py's job, against a script doing what it does:")
+        naive = [python, str(HERE / "naive_checksdconfig.py")]
+        ours = [python, sdcheck, "run", "--profile", "app", "--only", "iptables.default-drop",
+                "--only", "iptables.backends"]
+        base = render("iptables-app-prod.j2")
+        for label, rules, n in (("SecureDrop app ruleset (38 rules)", base, rounds),
+                                ("10,000 extra INPUT rules", big_ruleset(base, 10_000), max(5, rounds // 4))):
+            host.restore("iptables-nft-restore", rules)
+            compare(label, host.argv(naive), host.argv(ours), n, names=("naive", "sdcheck"))
+    finally:
+        host.delete()
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sdcheck", required=True, help="the sdcheck console script to time")
-    ap.add_argument("--python", help="interpreter for both (default: the one of --sdcheck)")
-    ap.add_argument("--rounds", type=int, default=30)
+    ap.add_argument("--python", help="interpreter for all (default: the one of --sdcheck)")
+    ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--only", choices=("whole", "checksdconfig", "list"), action="append")
     args = ap.parse_args()
     sdcheck = str(Path(args.sdcheck).resolve())
     python = args.python or str(Path(sdcheck).parent / "python")
-    from helpers.securedrop import render  # the tests' renderer of SecureDrop's templates
-
-    ns = f"sdc-bench-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["ip", "netns", "add", ns], check=True)
-    try:
-        ns_exec(ns, ["ip", "link", "set", "lo", "up"], check=True)
-        base = render("iptables-app-prod.j2")
-        naive = [python, str(HERE / "naive_checksdconfig.py")]
-        # the same job as checksdconfig: the default-drop skeleton (and which backend)
-        ours = [python, sdcheck, "run", "--profile", "app", "--only", "iptables.default-drop",
-                "--only", "iptables.backends"]
-        print(f"python: {python}")
-        for label, rules, rounds in (("SecureDrop app ruleset (38 rules)", base, args.rounds),
-                                     ("10,000 extra INPUT rules", big_ruleset(base, 10_000), 7)):
-            ns_exec(ns, ["iptables-nft-restore"], input=rules, text=True, check=True)
-            compare(ns, label, naive, ours, rounds)
-    finally:
-        subprocess.run(["ip", "netns", "del", ns], check=False)
+    print(f"python: {python}")
+    only = set(args.only or ("whole", "checksdconfig", "list"))
+    if "list" in only:
+        print("start-up:")
+        compare("'sdcheck list' (target: 40 ms)", [python, "-c", "pass"], [python, sdcheck, "list"],
+                args.rounds * 2, names=("python -c pass", "sdcheck list"))
+    if "whole" in only:
+        whole_runs(python, sdcheck, args.rounds)
+    if "checksdconfig" in only:
+        checksdconfig_job(python, sdcheck, args.rounds)
     return 0
 
 

@@ -108,6 +108,26 @@ class Context:
             return value
         raise value
 
+    def concurrently(self, *calls: Callable[[], Any]) -> list[tuple[bool, Any]]:
+        """Run independent calls (commands on the host, mostly waiting) at the same time:
+        ``(True, result)`` or ``(False, exception)`` for each, in order."""
+        results: list[tuple[bool, Any]] = [(False, RuntimeError("did not run"))] * len(calls)
+
+        def work(i: int, call) -> None:
+            try:
+                results[i] = (True, call())
+            except Exception as exc:  # noqa: BLE001 - handed to the caller
+                results[i] = (False, exc)
+
+        threads = [threading.Thread(target=work, args=(i, c), daemon=True) for i, c in enumerate(calls[1:], 1)]
+        for t in threads:
+            t.start()
+        if calls:
+            work(0, calls[0])  # the first in this thread
+        for t in threads:
+            t.join()
+        return results
+
     def computed(self, prefix: str) -> dict[str, Any]:
         """Memo values computed successfully so far whose key starts with ``prefix``."""
         with self._guard:

@@ -152,7 +152,7 @@ def plugin_hook(plugin: str, name: str):
 
 
 def hooks(name: str) -> list:
-    """The plugins' functions called ``name`` (``report_info``, ``secrets``), loaded so far,
+    """The plugins' functions called ``name`` (``report_info``, ``secrets``, ``prefetch``), loaded so far,
     by plugin name."""
     found = _HOOKS.get(name, {})
     return [found[plugin] for plugin in sorted(found)]
@@ -183,7 +183,7 @@ def load_checks(prefixes: list[str] | None = None) -> dict[str, type[Check]]:
             if not isinstance(settings, dict) or not all(isinstance(o, Option) for o in settings.values()):
                 raise RegistryError(f"plugin {name!r}: SETTINGS must map variable names to Option")
             _SETTINGS[name] = settings
-            for hook_name in ("report_info", "secrets"):
+            for hook_name in ("report_info", "secrets", "prefetch"):
                 hook = getattr(loaded, hook_name, None)
                 if hook is not None:
                     if not callable(hook):

@@ -70,6 +70,8 @@ def plan(opts: Options, facts=None, redact_hook=None) -> Plan:
     from sdcheck.registry import load_checks, plugin_names, select
 
     facts = facts or LocalFacts()
+    if not opts.baseline:
+        _prefetch(opts, facts)
     cli_vars = [parse_var_option(v) for v in opts.var]
     vars_path = opts.vars or (DEFAULT_VARS if os.path.exists(DEFAULT_VARS) else None)
     vars_file = load_vars_file(vars_path) if vars_path else {}
@@ -113,6 +115,26 @@ def plan(opts: Options, facts=None, redact_hook=None) -> Plan:
                 options=options, settings=settings, classes=[classes[c] for c in wanted], redact=redact)
 
 
+def _prefetch(opts: Options, facts) -> None:
+    """Start the commands the selected checks will run whatever the site's variables say
+    (the firewall dumps), so they run while the vars file is parsed. Best effort and silent:
+    plan() then does everything again in its own order (secrets first) and reports any
+    problem met here."""
+    from sdcheck.baseline import bundled_path, load_baseline
+    from sdcheck.profile import detect_profile
+    from sdcheck.registry import hooks, load_checks, select
+
+    try:
+        profile = opts.profile or detect_profile(facts)[0]
+        checks = load_baseline(bundled_path(profile)).checks
+        classes = load_checks(opts.only or None)
+        wanted = [c for c in select(list(checks), opts.only, opts.skip) if c in classes]
+        for hook in hooks("prefetch"):
+            facts.prefetch(hook(wanted))
+    except Exception:  # noqa: BLE001, S110 - see above
+        pass
+
+
 def execute(opts: Options, facts=None, redact_hook=None):
     """Plan and run: (RunResult, redactor, Context)."""
     from sdcheck.check import Context
@@ -126,11 +148,22 @@ def execute(opts: Options, facts=None, redact_hook=None):
         ctx.detail_limit = max(0, opts.limit)
         ctx.online = opts.online
         ctx.progress = opts.progress
-    learn_secrets(ctx)
+    # The secrets are learned while the checks run (both mostly wait on commands): what a
+    # check says is redacted when it is printed, and nothing is printed before both are done.
+    import threading
+
+    learning = threading.Thread(target=learn_secrets, args=(ctx,), name="secrets", daemon=True)
+    learning.start()
     result = RunResult(profile=p.profile, profile_source=p.profile_source, baseline=p.baseline.path)
     result.outcomes = run_checks(p.classes, ctx)
+    learning.join(SECRETS_TIMEOUT)
+    if learning.is_alive():  # its commands have time limits: this is a bug, and nothing is shown
+        raise RuntimeError(f"the plugins' secrets were not learned within {SECRETS_TIMEOUT:g} s")
     _waive(opts, result)
     return result, p.redact, ctx
+
+
+SECRETS_TIMEOUT = 300.0
 
 
 def learn_secrets(ctx) -> None:

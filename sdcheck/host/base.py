@@ -44,6 +44,11 @@ class Facts:
         """Read a regular file without following a symlink in its last component."""
         raise NotImplementedError
 
+    def prefetch(self, commands: list[tuple[list[str], float]]) -> None:
+        """Start these ``(argv, timeout)`` commands now, in the background, where the host
+        can: the next ``run(argv)`` of one of them (no input, no other user) takes its result,
+        once. A hint only: a host that cannot does nothing, and nothing is ever reused."""
+
     def read_tail(self, path: str, limit: int) -> bytes:
         """The last ``limit`` bytes of a regular file (no symlink followed)."""
         raise NotImplementedError

@@ -15,6 +15,19 @@ def report_info(ctx) -> dict:
     return info
 
 
+def prefetch(check_ids: list[str]) -> list[tuple[list[str], float]]:
+    """The dumps the selected checks read whatever the variables say (see session._prefetch)."""
+    from sdcheck.plugins.iptables.checks import NFT_JSON, SAVE_TIMEOUT
+
+    mine = [c for c in check_ids if c.startswith("iptables.")]
+    commands = []
+    if any(c != "iptables.nft-native" for c in mine):
+        commands += [(["iptables-nft-save"], SAVE_TIMEOUT), (["ip6tables-nft-save"], SAVE_TIMEOUT)]
+    if "iptables.nft-native" in mine or "iptables.nft-kernel" in mine:
+        commands.append((NFT_JSON, 20.0))
+    return commands
+
+
 def capture(ctx, family: int = 4, backend: str | None = None) -> str:
     """``sdcheck baseline capture iptables``: the live ruleset as a baseline to review."""
     from sdcheck.plugins.iptables.capture import capture_iptables
@@ -22,4 +35,4 @@ def capture(ctx, family: int = 4, backend: str | None = None) -> str:
     return capture_iptables(ctx, family, backend)
 
 
-__all__ = ["CHECKS", "SETTINGS", "capture", "report_info"]
+__all__ = ["CHECKS", "SETTINGS", "capture", "prefetch", "report_info"]

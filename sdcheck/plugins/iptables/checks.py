@@ -16,7 +16,7 @@ from sdcheck.host.base import FactError
 from sdcheck.host.iptc import preload as preload_iptc
 from sdcheck.model import Finding, Severity
 from sdcheck.plugins.iptables.expected import ExpectedTable, parse_expected
-from sdcheck.plugins.iptables.live import Snapshot, read_snapshot
+from sdcheck.plugins.iptables.live import SAVE_TIMEOUT, Snapshot, read_snapshot
 from sdcheck.plugins.iptables.rules import (Chain, Rule, Table, can_accept, canonical_subject, chain_subject,
                                             format_rule, is_owner_id, policy_subject, rebind, resolve_owner,
                                             rule_subject, stops)
@@ -626,15 +626,21 @@ class NftNative(Check):
                               resource="nftables")
 
 
+NFT_JSON = ["nft", "-j", "list", "ruleset"]
+
+
 def nft_ruleset(ctx) -> bytes:
     """``nft -j list ruleset``: the kernel's own view of every table, read once per run."""
     def read() -> bytes:
-        res = ctx.facts.run(["nft", "-j", "list", "ruleset"], timeout=20)
+        res = ctx.facts.run(NFT_JSON, timeout=20)
         if not res.ok:
             err = res.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
             raise FactError(f"'nft -j list ruleset' failed (exit {res.returncode}): {err[0]}")
         return res.stdout
     return ctx.memo("nft:ruleset", read)
+
+
+_SAVE = {4: "iptables", 6: "ip6tables"}
 
 
 class NftKernel(Check):
@@ -666,19 +672,27 @@ class NftKernel(Check):
             yield self.error(str(exc), resource="nftables")
             return
         clean, rules = True, 0
+        saved: dict[int, str] = {}  # family -> what iptables-nft-save printed
         for family in (4, 6):
-            cmd = "iptables" if family == 4 else "ip6tables"
             snap = snapshot(self.ctx, family)
-            text = snap.raw.get("nft")
-            if text is None:
+            if snap.raw.get("nft") is None:
                 clean = False
-                yield self.error(f"the {cmd} nft rules could not be read: {snap.unavailable.get('nft', '')}",
-                                 resource=f"nftables/{FAMILY[family]}")
-                continue
-            # what iptables-nft makes of the printed rules, in a network namespace of our own
-            res = facts.run(["unshare", "--net", "sh", "-c", f"{cmd}-nft-restore && exec nft -j list ruleset"],
-                            timeout=30, input=text.encode("utf-8", "surrogateescape"))
+                yield self.error(f"the {_SAVE[family]} nft rules could not be read: "
+                                 f"{snap.unavailable.get('nft', '')}", resource=f"nftables/{FAMILY[family]}")
+            else:
+                saved[family] = snap.raw["nft"]
+        # what iptables-nft makes of the printed rules, in network namespaces of our own (both
+        # families at once: they are independent)
+        reloaded = self.ctx.concurrently(
+            *[lambda f=f: facts.run(["unshare", "--net", "sh", "-c", f"{_SAVE[f]}-nft-restore && exec nft -j list "
+                                     "ruleset"], timeout=30, input=saved[f].encode("utf-8", "surrogateescape"))
+              for f in saved])
+        for family, (ok, res) in zip(saved, reloaded):
+            cmd = _SAVE[family]
+            snap = snapshot(self.ctx, family)
             try:
+                if not ok:
+                    raise NftError(str(res))
                 if not res.ok:
                     raise NftError(f"exit {res.returncode}")
                 expected = tables_of(res.stdout, FAMILY[family])

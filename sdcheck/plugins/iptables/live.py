@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 from sdcheck.escape import escape
 
 LOCK_PATH = "/run/xtables.lock"
-_SAVE_TIMEOUT = 20.0
+SAVE_TIMEOUT = 20.0
 
 
 class Snapshot:
@@ -86,7 +86,7 @@ def legacy_table_names(facts: Facts, family: int = 4) -> list[str]:
 
 def _run_save(facts: Facts, argv: list[str], resolve: Resolver | None, raw: dict | None = None,
               backend: str = "") -> dict[str, Table]:
-    res = facts.run(argv, timeout=_SAVE_TIMEOUT)
+    res = facts.run(argv, timeout=SAVE_TIMEOUT)
     if not res.ok:
         err = res.stderr.decode("utf-8", "replace").strip().splitlines()
         raise FactError(f"{argv[0]} failed (exit {res.returncode}): {escape(err[-1] if err else '')}")
