@@ -147,6 +147,20 @@ def test_each_kind_alone(fx, kind):
     assert lines[0].startswith(f"{PREFIX}[{check_id}] {want[check_id]} ")
 
 
+def test_a_store_past_the_worker_threshold_uses_the_default_workers(tmp_path):
+    """From PARALLEL_MIN_DIRS sources, store_workers 0 (the default) splits the comparison
+    between as many processes as the host has cores: the same verdicts as one process."""
+    from sdcheck.plugins.store.collect import PARALLEL_MIN_DIRS
+
+    fx = StoreFixture(tmp_path, sources=PARALLEL_MIN_DIRS, per_source=4)
+    res = sdcheck(fx, "run")
+    assert res.returncode == 0, res.stdout
+    assert res.stdout.decode() == "sdcheck: OK: 8 checks passed (profile app)\n"
+    want = dict.fromkeys(CHECKS, 0)
+    want.update(INJECT["missing"](fx))
+    assert counts(fx) == want == counts(fx, store_workers=1)
+
+
 @pytest.mark.parametrize("workers", [1, 3])
 def test_all_kinds_together(tmp_path, workers):
     """Alone or split between worker processes (as for a large store), the same counts."""

@@ -104,6 +104,10 @@ class Facts:
         path that is a symlink, missing or unreadable has ``error`` set instead."""
         raise NotImplementedError
 
+    def parallelism(self) -> int:
+        """How many worker processes ``map_parallel`` can usefully run at once."""
+        return 1
+
     def map_parallel(self, target: str, shares: list) -> list:
         """``module:function(facts, share)`` for each share, where the host allows in
         worker processes (cores), else one after the other here. Results in share order."""

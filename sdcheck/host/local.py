@@ -322,6 +322,14 @@ class LocalFacts(Facts):
                 os.close(dfd)
             yield path, dstat, entries, None
 
+    def parallelism(self) -> int:
+        """The cores this process may use, at most MAX_WORKERS."""
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):
+            cores = os.cpu_count() or 1
+        return max(1, min(MAX_WORKERS, cores))
+
     def map_parallel(self, target: str, shares: list) -> list:
         """Worker processes of this interpreter (plain subprocesses, not multiprocessing,
         which would re-run the caller's __main__), killed if they overrun."""
@@ -412,6 +420,7 @@ class SharedLock:
 
 
 WORKER_TIMEOUT = 600.0
+MAX_WORKERS = 4
 MAX_DB_COPY = 4 << 30  # a WAL database is read from a private copy of at most this size
 
 
