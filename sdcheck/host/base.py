@@ -104,6 +104,17 @@ class Facts:
         path that is a symlink, missing or unreadable has ``error`` set instead."""
         raise NotImplementedError
 
+    def sqlite_batches(self, db_path: str, sql: str, columns: list[str], timeout: float = 5.0):
+        """``sqlite_rows`` in lists of rows (cheaper per row for large reads)."""
+        batch: list = []
+        for row in self.sqlite_rows(db_path, sql, columns, timeout):
+            batch.append(row)
+            if len(batch) >= 4096:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
     def parallelism(self) -> int:
         """How many worker processes ``map_parallel`` can usefully run at once."""
         return 1

@@ -264,6 +264,10 @@ class LocalFacts(Facts):
 
     # -- SQLite, directory trees, worker processes ----------------------------------------
     def sqlite_rows(self, db_path: str, sql: str, columns: list[str], timeout: float = 5.0):
+        for batch in self.sqlite_batches(db_path, sql, columns, timeout):
+            yield from batch
+
+    def sqlite_batches(self, db_path: str, sql: str, columns: list[str], timeout: float = 5.0):
         if _is_wal(self, db_path):
             # a WAL database cannot be read in place without creating (or writing) the -shm and
             # -wal files beside it: read a private copy of the database and its log instead
@@ -272,11 +276,11 @@ class LocalFacts(Facts):
                 wal = self.lstat(db_path + "-wal")
                 if wal is not None and wal.is_file:
                     tmp.write("db.sqlite-wal", self.read_bytes(db_path + "-wal", MAX_DB_COPY))
-                yield from self._sqlite_rows(copy, sql, columns, timeout, shown=db_path)
+                yield from self._sqlite_batches(copy, sql, columns, timeout, shown=db_path)
             return
-        yield from self._sqlite_rows(db_path, sql, columns, timeout)
+        yield from self._sqlite_batches(db_path, sql, columns, timeout)
 
-    def _sqlite_rows(self, db_path: str, sql: str, columns: list[str], timeout: float, shown: str = ""):
+    def _sqlite_batches(self, db_path: str, sql: str, columns: list[str], timeout: float, shown: str = ""):
         import sqlite3
         from urllib.parse import quote
 
@@ -297,7 +301,7 @@ class LocalFacts(Facts):
                 batch = cursor.fetchmany(4096)
                 if not batch:
                     return
-                yield from batch
+                yield batch
         except sqlite3.Error as exc:
             raise FactError(sqlite_fault(shown, str(exc), timeout)) from None
         finally:
@@ -314,7 +318,7 @@ class LocalFacts(Facts):
                 st = os.fstat(dfd)
                 dstat = FileStat(path=path, mode=stat.S_IMODE(st.st_mode), uid=st.st_uid, gid=st.st_gid,
                                  size=st.st_size, mtime=st.st_mtime, is_file=False, is_dir=True, is_symlink=False)
-                entries = list(_entries(dfd, os.listdir(dfd)))
+                entries = _entries(dfd, os.listdir(dfd))
             except OSError as exc:
                 yield path, None, None, f"cannot be listed: {exc.strerror}"
                 continue
@@ -450,16 +454,20 @@ def _worker_main() -> None:
     sys.stdout.buffer.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
 
 
-def _entries(dfd: int, names: list):
+def _entries(dfd: int, names: list) -> list:
     """(name, st_mode, uid, size, mtime) of each entry, stat'ed relative to the directory
-    handle without following symlinks; an entry removed meanwhile is left out."""
+    handle without following symlinks (one lstat each); an entry removed meanwhile is left
+    out. The hot loop of a large store: kept to one call and one tuple per entry."""
     lstat = os.stat
+    out = []
+    append = out.append
     for name in names:
         try:
             st = lstat(name, dir_fd=dfd, follow_symlinks=False)
         except OSError:
             continue
-        yield name, st.st_mode, st.st_uid, st.st_size, st.st_mtime
+        append((name, st.st_mode, st.st_uid, st.st_size, st.st_mtime))
+    return out
 
 
 def _why(path: str, exc: OSError) -> str:

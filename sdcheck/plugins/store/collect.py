@@ -62,15 +62,20 @@ def _sources(facts, db_path: str, timeout: float) -> dict[str, int]:
             if isinstance(sid, int) and not isinstance(sid, bool) and fs not in (None, "")}
 
 
-def _rows(facts, db_path: str, timeout: float, share: int = 0, shares: int = 1):
-    """(source_id, filename, size, kind) of every submission and reply of this share of the
-    sources (source_id % shares == share), by source_id."""
+def _row_batches(facts, db_path: str, timeout: float, share: int = 0, shares: int = 1):
+    """Lists of (source_id, filename, size, kind) of every submission and reply of this share
+    of the sources (source_id % shares == share), by source_id. The file name comes as its
+    bytes (decoded by group_rows as os.listdir decodes names) and the kind as 0 (submission)
+    or 1 (reply): no text conversion per row."""
     # rows whose source_id is not an integer (NULL, text) go to share 0 only
     where = (f" WHERE (typeof(source_id) = 'integer' AND source_id % {int(shares)} = {int(share)})"
              + (" OR typeof(source_id) != 'integer'" if share == 0 else "")) if shares > 1 else ""
-    sql = (f"SELECT source_id AS s, filename AS f, size AS z, 's' AS k FROM submissions{where} UNION ALL "
-           f"SELECT source_id, filename, size, 'r' FROM replies{where}")
-    return _sql(facts, db_path, timeout, sql + " ORDER BY 1", ["s", "f", "z", "k"])
+    sql = (f"SELECT source_id AS s, CAST(filename AS BLOB) AS f, size AS z, 0 AS k FROM submissions{where} "
+           f"UNION ALL SELECT source_id, CAST(filename AS BLOB), size, 1 FROM replies{where}")
+    try:
+        yield from facts.sqlite_batches(db_path, sql + " ORDER BY 1", ["s", "f", "z", "k"], timeout)
+    except FactError as exc:
+        raise StoreFault(str(exc)) from None
 
 
 def scan(facts, store_dir: str, db_path: str, *, app_uid: int | None, timeout: float = 5.0, keep: int = 50,
@@ -147,7 +152,7 @@ def compare_share(facts, share_args) -> Part:
         judge_entries(fs, entries or (), rows, part, app_uid)
         k += 1
 
-    for source_id, rows in group_rows(_rows(facts, db_path, timeout, share, shares)):
+    for source_id, rows in group_rows(_row_batches(facts, db_path, timeout, share, shares)):
         if not isinstance(source_id, int) or isinstance(source_id, bool):
             # NULL, text or another type: no source, no directory; every such file is missing
             rows_without_directory("(rows with no valid source_id)", rows, part)

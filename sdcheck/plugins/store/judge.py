@@ -67,18 +67,21 @@ def bad_permissions(mode: int, uid: int, app_uid: int | None) -> bool:
     return bool(mode & 0o077) or (app_uid is not None and uid != app_uid)
 
 
-def group_rows(rows):
-    """Consecutive rows ``(source_id, filename, size, kind)`` with the same source_id ->
-    ``(source_id, {filename: (size, kind)})``."""
+def group_rows(batches):
+    """Consecutive rows ``(source_id, filename, size, kind)``, in lists, with the same
+    source_id -> ``(source_id, {filename: (size, kind)})``. A file name given as bytes is
+    decoded as os.listdir decodes names (so a name that is not UTF-8 still matches)."""
     start = object()  # not None: rows whose source_id is NULL are a group of their own
     current, bucket = start, {}
-    for source_id, filename, size, kind in rows:
-        if source_id != current or current is start:
-            if current is not start:
-                yield current, bucket
-            current, bucket = source_id, {}
-        # SQLite columns hold any type: a size that is not a whole number is kept as None
-        bucket[str(filename)] = (size if isinstance(size, int) and not isinstance(size, bool) else None, kind)
+    for batch in batches:
+        for source_id, filename, size, kind in batch:
+            if source_id != current or current is start:
+                if current is not start:
+                    yield current, bucket
+                current, bucket = source_id, {}
+            name = filename.decode("utf-8", "surrogateescape") if type(filename) is bytes else str(filename)
+            # SQLite columns hold any type: a size that is not a whole number is kept as None
+            bucket[name] = (size if type(size) is int else None, kind)
     if current is not start:
         yield current, bucket
 
@@ -144,7 +147,7 @@ def match_misplaced(out: StoreScan, missing: list, orphans: dict) -> None:
             other, disk = elsewhere.pop(0)
             t["misplaced"].add(f"{name}: row of {fs}, file under {other}", disk)
         else:
-            t["missing"].add(f"{fs}/{name}", size or 0, part="reply" if kind == "r" else "submission")
+            t["missing"].add(f"{fs}/{name}", size or 0, part="reply" if kind == 1 else "submission")
     for name, places in orphans.items():
         for fs, size in places:
             t["orphan"].add(f"{fs}/{name}", size)
