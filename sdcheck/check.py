@@ -7,7 +7,7 @@ exit code and reaches the host only through ``ctx.facts``.
 
 from __future__ import annotations
 
-import threading
+import _thread  # threading's Lock, without importing threading (start-up)
 
 from sdcheck.host.base import Facts
 from sdcheck.model import Finding, Severity, Status
@@ -47,8 +47,8 @@ class Context:
         self._options = options or {}
         self.settings: dict[str, Any] = {}
         self._memo: dict[str, Any] = {}
-        self._locks: dict[str, threading.Lock] = {}
-        self._guard = threading.Lock()
+        self._locks: dict[str, Any] = {}
+        self._guard = _thread.allocate_lock()
         self._local: Facts | None = None
 
     @property
@@ -96,7 +96,7 @@ class Context:
         """Compute once per run, even when several checks ask at the same time. A failure
         is remembered too, and raised to every check that asks."""
         with self._guard:
-            lock = self._locks.setdefault(key, threading.Lock())
+            lock = self._locks.setdefault(key, _thread.allocate_lock())
         with lock:
             if key not in self._memo:
                 try:
@@ -111,6 +111,8 @@ class Context:
     def concurrently(self, *calls: Callable[[], Any]) -> list[tuple[bool, Any]]:
         """Run independent calls (commands on the host, mostly waiting) at the same time:
         ``(True, result)`` or ``(False, exception)`` for each, in order."""
+        import threading
+
         results: list[tuple[bool, Any]] = [(False, RuntimeError("did not run"))] * len(calls)
 
         def work(i: int, call) -> None:

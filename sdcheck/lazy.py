@@ -11,9 +11,9 @@ every plugin compiles nothing.
 
 from __future__ import annotations
 
-import threading
+import _thread
 
-_LOCK = threading.Lock()
+_LOCK = _thread.allocate_lock()
 
 
 class Pattern:

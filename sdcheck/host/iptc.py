@@ -8,7 +8,7 @@ the iptables plugin parses it like iptables-save's output.
 from __future__ import annotations
 
 import os
-import threading
+import _thread
 
 from sdcheck.escape import escape
 from sdcheck.host.base import FactError
@@ -29,7 +29,7 @@ def _prepare_iptc_env() -> None:
                 break
 
 
-_IPTC_LOCK = threading.Lock()
+_IPTC_LOCK = _thread.allocate_lock()
 
 
 def preload() -> None:
