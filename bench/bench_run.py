@@ -52,7 +52,7 @@ class Host:
         self.restore("ip6tables-nft-restore", (SD / "iptables_rules_v6").read_text())
 
     def argv(self, argv: list[str]) -> list[str]:
-        return ["ip", "netns", "exec", self.name, *argv]
+        return ["ip", "netns", "exec", self.name, *GUARD, *argv]
 
     def sh(self, script: str, **kw) -> subprocess.CompletedProcess:
         return subprocess.run(self.argv(["sh", "-c", script]), check=True, capture_output=True, text=True,
@@ -65,9 +65,15 @@ class Host:
         subprocess.run(["ip", "netns", "del", self.name], check=False)
 
 
+# A run that hangs is stopped with SIGABRT, so that Python prints every thread's stack
+# (PYTHONFAULTHANDLER) before the benchmark stops; both sides of a comparison get the wrapper.
+GUARD = ["timeout", "-s", "ABRT", "120"]
+ENV = dict(os.environ, PYTHONFAULTHANDLER="1")
+
+
 def timed(argv: list[str], env: dict | None = None) -> float:
     start = time.perf_counter()
-    res = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300, env=env)
+    res = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300, env=env or ENV)
     elapsed = time.perf_counter() - start
     if res.returncode not in (0, 1):
         raise SystemExit(f"{argv} failed ({res.returncode}): {res.stdout[-800:]!r} {res.stderr[-800:]!r}")
@@ -225,7 +231,7 @@ def main() -> int:
     only = set(args.only or ("whole", "checksdconfig", "list"))
     if "list" in only:
         print("start-up:")
-        compare("'sdcheck list' (target: 40 ms)", [python, "-c", "pass"], [python, sdcheck, "list"],
+        compare("'sdcheck list' (target: 40 ms)", [*GUARD, python, "-c", "pass"], [*GUARD, python, sdcheck, "list"],
                 args.rounds * 2, names=("python -c pass", "sdcheck list"))
     if "whole" in only:
         whole_runs(python, sdcheck, args.rounds)

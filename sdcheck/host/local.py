@@ -76,7 +76,7 @@ class LocalFacts(Facts):
                     except Exception as exc:  # noqa: BLE001 - raised to whoever asks for it
                         box.append((False, exc))
                 thread = threading.Thread(target=work, name=f"prefetch:{argv[0]}", daemon=True)
-                self._started[key] = (thread, box)
+                self._started[key] = (thread, box, timeout)
             thread.start()
 
     def run(self, argv: list[str], timeout: float = 10.0, *, user: int | None = None,
@@ -85,8 +85,10 @@ class LocalFacts(Facts):
             with self._started_lock:
                 started = self._started.pop(tuple(argv), None)
             if started is not None:  # started by prefetch(): its result, once
-                thread, box = started
-                thread.join()
+                thread, box, limit = started
+                thread.join(limit + 5.0)  # its command has that time limit: never wait longer
+                if not box:
+                    raise FactError(f"{escape(argv[0])} did not finish within {limit:g} s")
                 ok, value = box[0]
                 if ok:
                     return value
