@@ -7,7 +7,8 @@ Exit codes (shared by run and report):
 
 ``run`` is what OSSEC executes: everything it has to say, including its own failures,
 goes to standard output as lines OSSEC's rules understand (see formatters/ossec.py).
-Start-up is kept cheap: argparse, yaml and the selected plugins only.
+Start-up is kept cheap: argparse and the selected plugins; yaml only for a vars file or a
+baseline that is not one of the bundled ones (those are precompiled).
 """
 
 from __future__ import annotations
