@@ -61,24 +61,55 @@ def plan(opts: Options, facts=None, redact_hook=None) -> Plan:
     """Load vars, baseline and plugins, and pick the checks. Raises UsageError,
     BaselineError, RegistryError or ProfileError. ``redact_hook(redactor)`` receives the
     redactor as soon as the secrets are known, so an error after that is redacted too."""
-    from sdcheck.baseline import (PROFILES, SECRET_VARS, BaselineError, bundled_path, load_baseline,
-                                  load_vars_file, merge_variables, parse_var_option, resolve_options,
-                                  resolve_settings)
+    from sdcheck.baseline import (SECRET_VARS, load_vars_file, merge_variables, parse_var_option,
+                                  resolve_options, resolve_settings)
     from sdcheck.escape import Redactor
     from sdcheck.host.local import LocalFacts
-    from sdcheck.profile import detect_profile
-    from sdcheck.registry import load_checks, plugin_names, select
+    from sdcheck.registry import hooks
 
     facts = facts or LocalFacts()
-    if not opts.baseline:
-        _prefetch(opts, facts)
+    # The checks are picked first (no variable needed), so the commands they run whatever the
+    # variables say start now and run while the vars file is parsed. A problem met here is
+    # raised only once the secrets are known, as if the vars file had been read first.
+    try:
+        profile, source, baseline, classes, wanted = _select(opts, facts)
+        problem = None
+    except Exception as exc:  # noqa: BLE001 - raised below, after the secrets are known
+        problem = exc
+    else:
+        try:
+            for hook in hooks("prefetch"):
+                facts.prefetch(hook(wanted))
+        except Exception:  # noqa: BLE001, S110 - a hint only: the checks run the commands anyway
+            pass
     cli_vars = [parse_var_option(v) for v in opts.var]
     vars_path = opts.vars or (DEFAULT_VARS if os.path.exists(DEFAULT_VARS) else None)
     vars_file = load_vars_file(vars_path) if vars_path else {}
-    # secrets first, so even an error below cannot print them
     secrets = [str(v) for k, v in list(vars_file.items()) + cli_vars if k in SECRET_VARS and v]
     if redact_hook:
         redact_hook(Redactor(secrets))
+    if problem is not None:
+        raise problem
+
+    variables = merge_variables(baseline, vars_file, cli_vars)
+    redact = Redactor(secrets + [str(variables[k]) for k in SECRET_VARS if variables.get(k)])
+    if redact_hook:
+        redact_hook(redact)
+    if not wanted:
+        raise UsageError("no check is selected (baseline "
+                         f"{baseline.path}, --only {opts.only or '-'}, --skip {opts.skip or '-'})")
+    baseline.checks = {cid: baseline.checks[cid] for cid in wanted}
+    options = resolve_options(baseline, classes, variables)
+    settings = resolve_settings(baseline, variables, vars_path if vars_file else None)
+    return Plan(facts=facts, profile=profile, profile_source=source, baseline=baseline, variables=variables,
+                options=options, settings=settings, classes=[classes[c] for c in wanted], redact=redact)
+
+
+def _select(opts: Options, facts):
+    """(profile, how it was chosen, baseline, check classes by id, ids selected)."""
+    from sdcheck.baseline import PROFILES, BaselineError, bundled_path, load_baseline
+    from sdcheck.profile import detect_profile
+    from sdcheck.registry import load_checks, plugin_names, select
 
     if opts.profile:
         if opts.profile not in PROFILES and not opts.baseline:
@@ -100,39 +131,8 @@ def plan(opts: Options, facts=None, redact_hook=None) -> Plan:
         if plugin not in installed or (plugin in loaded and cid not in classes):
             raise BaselineError(baseline.source_of(cid), baseline.line_of(cid),
                                 f"unknown check {cid!r} (see 'sdcheck list')")
-    variables = merge_variables(baseline, vars_file, cli_vars)
-    redact = Redactor(secrets + [str(variables[k]) for k in SECRET_VARS if variables.get(k)])
-    if redact_hook:
-        redact_hook(redact)
     wanted = [c for c in select(list(baseline.checks), opts.only, opts.skip) if c in classes]
-    if not wanted:
-        raise UsageError("no check is selected (baseline "
-                         f"{baseline.path}, --only {opts.only or '-'}, --skip {opts.skip or '-'})")
-    baseline.checks = {cid: baseline.checks[cid] for cid in wanted}
-    options = resolve_options(baseline, classes, variables)
-    settings = resolve_settings(baseline, variables, vars_path if vars_file else None)
-    return Plan(facts=facts, profile=profile, profile_source=source, baseline=baseline, variables=variables,
-                options=options, settings=settings, classes=[classes[c] for c in wanted], redact=redact)
-
-
-def _prefetch(opts: Options, facts) -> None:
-    """Start the commands the selected checks will run whatever the site's variables say
-    (the firewall dumps), so they run while the vars file is parsed. Best effort and silent:
-    plan() then does everything again in its own order (secrets first) and reports any
-    problem met here."""
-    from sdcheck.baseline import bundled_path, load_baseline
-    from sdcheck.profile import detect_profile
-    from sdcheck.registry import hooks, load_checks, select
-
-    try:
-        profile = opts.profile or detect_profile(facts)[0]
-        checks = load_baseline(bundled_path(profile)).checks
-        classes = load_checks(opts.only or None)
-        wanted = [c for c in select(list(checks), opts.only, opts.skip) if c in classes]
-        for hook in hooks("prefetch"):
-            facts.prefetch(hook(wanted))
-    except Exception:  # noqa: BLE001, S110 - see above
-        pass
+    return profile, source, baseline, classes, wanted
 
 
 def execute(opts: Options, facts=None, redact_hook=None):

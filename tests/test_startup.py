@@ -114,3 +114,29 @@ def test_a_pattern_compiles_once_and_behaves_like_re():
     assert got[:3] == [("Aa", "B"), ("a", None), None]
     assert lazy.sub("x", "caab") == "cx" and lazy.pattern == "(a+)(b)?" and lazy.groups == 2
     assert lazy.__dict__["_compiled"] is re.compile(r"(a+)(b)?", re.I)
+
+
+def test_a_prefetched_command_is_handed_over_once_and_then_run_afresh():
+    """LocalFacts.prefetch starts a command early; the next identical run() gets that result
+    (the same process's output), later runs start the command again, and a run with input
+    or as another user never takes it."""
+    from sdcheck.host.base import FactError
+    from sdcheck.host.local import LocalFacts
+
+    facts = LocalFacts()
+    pid = ["sh", "-c", "echo $$"]
+    facts.prefetch([(pid, 10.0), (["no-such-program-sdcheck"], 10.0)])
+    first = facts.run(pid)
+    second = facts.run(pid)
+    assert first.ok and second.ok and first.stdout.strip() and first.stdout != second.stdout
+    facts.prefetch([(pid, 10.0)])
+    with_input = facts.run(pid, input=b"")
+    assert facts.run(pid).stdout not in (with_input.stdout, second.stdout)  # the prefetched one, kept
+    slow = ["sh", "-c", "sleep 5; echo late"]
+    facts.prefetch([(slow, 0.5)])
+    try:
+        facts.run(slow, timeout=0.5)
+    except FactError as exc:  # the prefetched command's own limit holds
+        assert "did not finish within 0.5 s" in str(exc)
+    else:
+        raise AssertionError("a prefetched command outlived its time limit")

@@ -15,15 +15,21 @@ def report_info(ctx) -> dict:
     return info
 
 
+# what each check reads whatever the variables say: save dumps by family, and "nft" for
+# 'nft -j list ruleset' (a baseline may give iptables.ruleset another family: the prefetched
+# dump then goes unused and the right one is read as usual)
+_READS = {"iptables.backends": (4, 6), "iptables.default-drop": (4,), "iptables.ipv6": (6,),
+          "iptables.ruleset": (4,), "iptables.ruleset-v6": (6,), "iptables.nft-native": ("nft",),
+          "iptables.nft-kernel": (4, 6, "nft")}
+
+
 def prefetch(check_ids: list[str]) -> list[tuple[list[str], float]]:
-    """The dumps the selected checks read whatever the variables say (see session._prefetch)."""
+    """The dumps the selected checks read whatever the variables say (see session.plan)."""
     from sdcheck.plugins.iptables.checks import NFT_JSON, SAVE_TIMEOUT
 
-    mine = [c for c in check_ids if c.startswith("iptables.")]
-    commands = []
-    if any(c != "iptables.nft-native" for c in mine):
-        commands += [(["iptables-nft-save"], SAVE_TIMEOUT), (["ip6tables-nft-save"], SAVE_TIMEOUT)]
-    if "iptables.nft-native" in mine or "iptables.nft-kernel" in mine:
+    reads = {r for c in check_ids for r in _READS.get(c, ())}
+    commands = [([f"{'ip' if f == 4 else 'ip6'}tables-nft-save"], SAVE_TIMEOUT) for f in (4, 6) if f in reads]
+    if "nft" in reads:
         commands.append((NFT_JSON, 20.0))
     return commands
 
