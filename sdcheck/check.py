@@ -12,6 +12,9 @@ import _thread  # threading's Lock, without importing threading (start-up)
 from sdcheck.host.base import Facts
 from sdcheck.model import Finding, Severity, Status
 from sdcheck.lazy import Pattern
+from sdcheck.options import Option
+
+__all__ = ["ID_RE", "Check", "Context", "Option"]
 
 ID_RE = Pattern(r"^[a-z][a-z0-9]*(\.[a-z0-9]+(-[a-z0-9]+)*)+$")
 
@@ -19,16 +22,6 @@ ID_RE = Pattern(r"^[a-z][a-z0-9]*(\.[a-z0-9]+(-[a-z0-9]+)*)+$")
 TYPE_CHECKING = False  # typing costs start-up time; annotations are strings
 if TYPE_CHECKING:
     from typing import Any, Callable, ClassVar, Iterable
-
-
-class Option:
-    """One key a check accepts in its baseline section."""
-
-    __slots__ = ("type", "default", "required", "help", "check")
-
-    def __init__(self, type, default=None, required: bool = False, help: str = "", check=None):  # noqa: A002
-        self.type, self.default, self.required, self.help = type, default, required, help
-        self.check = check  # optional: value -> bool, for ranges
 
 
 class Context:
@@ -145,6 +138,9 @@ class Check:
     why: ClassVar[str] = ""             # why it matters (for `sdcheck explain`)
     options: ClassVar[dict[str, Option]] = {}
     timeout: ClassVar[float] = 60.0
+    # what the check reads whatever the variables say, in its plugin's terms (the iptables
+    # plugin prefetches these dumps): declared beside the code that reads them
+    reads: ClassVar[tuple] = ()
     # called once, in the main thread, before any check of the run starts (imports that must
     # not happen first in a thread); None for most checks
     main_thread_setup: ClassVar[Callable[[], None] | None] = None

@@ -88,3 +88,23 @@ class RunResult:
     @property
     def problems(self) -> list[Finding]:
         return [f for f in self.findings if f.status.is_problem]
+
+
+def redacted(result: RunResult, redact) -> RunResult:
+    """``result`` with every known secret taken out of its findings' host text (message,
+    resource, expected, actual, remedy, detail, subject) and of its info; sdcheck's own frame
+    (check ids, titles, statuses) is left as it is. Idempotent: the redactor's mark never
+    forms a secret."""
+    if not redact:
+        return result
+
+    def r(value):
+        return value if value is None or not isinstance(value, str) else redact(value)
+
+    for outcome in result.outcomes:
+        outcome.findings = [f._replace(message=r(f.message), resource=r(f.resource), expected=r(f.expected),
+                                       actual=r(f.actual), remedy=r(f.remedy), subject=r(f.subject),
+                                       detail=tuple(r(d) for d in f.detail)) for f in outcome.findings]
+    result.info = {redact(str(k)): redact(str(v)) for k, v in result.info.items()}
+    return result
+

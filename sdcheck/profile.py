@@ -8,6 +8,7 @@ only on a server, ossec-agentd only on an agent.
 
 from __future__ import annotations
 
+from sdcheck.errors import ProfileError
 from sdcheck.host.base import Facts
 
 MARKERS = (
@@ -17,10 +18,6 @@ MARKERS = (
     ("mon", "/var/ossec/bin/ossec-remoted"),
     ("app", "/var/ossec/bin/ossec-agentd"),
 )
-
-
-class ProfileError(Exception):
-    pass
 
 
 def detect_profile(facts: Facts, markers=MARKERS) -> tuple[str, str]:

@@ -6,8 +6,11 @@ findings as the message. It sits next to a suite's own testinfra tests. The fixt
 ``sdcheck`` runs the checks on a testinfra host for custom assertions::
 
     def test_no_firewall_drift(host, sdcheck):
-        result = sdcheck(host, only=["iptables"])
-        assert not result.problems
+        run = sdcheck(host, only=["iptables"])
+        assert not run.problems, run
+
+The fixture returns a ``session.Run``: its findings are redacted like every output of
+sdcheck's, and so is every failure text this plugin writes (terminal, JUnit XML).
 
 Options: ``--sdcheck-profile``, ``--sdcheck-vars``, ``--sdcheck-baseline``,
 ``--sdcheck-only``/``--sdcheck-skip`` (repeatable), ``--sdcheck-sudo``, and
@@ -59,13 +62,12 @@ _RUNS = _Runs()
 
 def run_on(host, *, profile=None, vars_path=None, baseline=None, only=(), skip=(), sudo=False,
            name: str | None = None):
-    """Run sdcheck's checks on a testinfra host; return the RunResult."""
+    """Run sdcheck's checks on a testinfra host; return the Run (findings redacted)."""
     from sdcheck.host.testinfra import TestinfraFacts
     from sdcheck.session import Options, execute
 
     opts = Options(command="report", profile=profile, baseline=baseline, vars=vars_path, only=only, skip=skip)
-    result, _redact, _ctx = execute(opts, TestinfraFacts(host, name=name, sudo=sudo))
-    return result
+    return execute(opts, TestinfraFacts(host, name=name, sudo=sudo))
 
 
 def _settings(config, spec: str) -> dict:
@@ -130,14 +132,14 @@ class SdcheckItem(pytest.Item):
     def runtest(self):
         from sdcheck.model import Status
 
-        result = self._result()
-        outcome = next((o for o in result.outcomes if o.check_id == self.check_id), None)
+        run = self._result()
+        outcome = next((o for o in run.result.outcomes if o.check_id == self.check_id), None)
         if outcome is None:
             raise SdcheckFailure(f"{self.check_id} did not run on {self.spec}")
         if outcome.status == Status.SKIP:
             pytest.skip(outcome.findings[0].message if outcome.findings else "skipped")
         if outcome.status.is_problem:
-            raise SdcheckFailure(_describe(outcome))
+            raise SdcheckFailure(_describe(outcome, run.redact))
 
     def repr_failure(self, excinfo):
         if isinstance(excinfo.value, SdcheckFailure):
@@ -152,11 +154,10 @@ class SdcheckFailure(Exception):
     pass
 
 
-def _describe(outcome) -> str:
+def _describe(outcome, red) -> str:
+    """A failing check's text for pytest: every host value through the run's redactor."""
     from sdcheck.formatters import clean
-    from sdcheck.escape import Redactor
 
-    red = Redactor()
     lines = [f"{outcome.check_id} [{outcome.severity}] {outcome.status.value.upper()}: {outcome.title}"]
     for f in outcome.findings:
         if not f.status.is_problem:

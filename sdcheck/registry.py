@@ -11,12 +11,9 @@ from __future__ import annotations
 import sys
 
 from sdcheck.check import ID_RE, Check, Option
+from sdcheck.errors import RegistryError
 
 GROUP = "sdcheck.checks"
-
-
-class RegistryError(Exception):
-    pass
 
 
 def _selected(plugin: str, prefixes: list[str] | None) -> bool:
@@ -25,7 +22,7 @@ def _selected(plugin: str, prefixes: list[str] | None) -> bool:
     return any(plugin.startswith(p) or p.startswith(plugin + ".") or p == plugin for p in prefixes)
 
 
-_EPS = None
+_EPS: dict = {}
 
 
 class _EntryPoint:
@@ -92,16 +89,38 @@ def _scan(group: str) -> list[_EntryPoint] | None:
     return found or None
 
 
-def _entry_points():
-    global _EPS
-    if _EPS is None:
-        eps = _scan(GROUP)
+def _entry_points(group: str = GROUP):
+    if group not in _EPS:
+        eps = _scan(group)
         if eps is None:
             from importlib.metadata import entry_points
 
-            eps = entry_points(group=GROUP)
-        _EPS = tuple(eps)
-    return _EPS
+            eps = entry_points(group=group)
+        _EPS[group] = tuple(eps)
+    return _EPS[group]
+
+
+FORMATTERS = "sdcheck.formatters"
+
+
+def formatter_names() -> list[str]:
+    """The output formats installed (``sdcheck.formatters`` entry points), sorted."""
+    return sorted({ep.name for ep in _entry_points(FORMATTERS)})
+
+
+def formatter(name: str):
+    """The formatter module called ``name``: ``render(run, options) -> str`` and, where it can
+    put several hosts in one document, ``render_hosts(runs, options) -> str``."""
+    for ep in _entry_points(FORMATTERS):
+        if ep.name == name:
+            try:
+                module = ep.load()
+            except Exception as exc:  # noqa: BLE001
+                raise RegistryError(f"output format {name!r} failed to load: {type(exc).__name__}: {exc}") from None
+            if not callable(getattr(module, "render", None)):
+                raise RegistryError(f"output format {name!r} ({ep.value}) has no render(run, options)")
+            return module
+    raise RegistryError(f"no output format {name!r} is installed (installed: {', '.join(formatter_names())})")
 
 
 def plugin_names() -> set[str]:

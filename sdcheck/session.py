@@ -1,20 +1,21 @@
-"""Options -> plan -> RunResult: one path for the command line and the pytest plugin.
+"""Options -> plan -> Run: one path for the command line and the pytest plugin.
 
 ``Options`` holds what a run is asked to do (the CLI fills it from argparse, the pytest
 plugin from its own options); ``plan()`` loads the baseline, variables and plugins and picks
-the checks; ``execute()`` runs them on a host and applies waivers; ``add_report_info()``
-and ``add_state()`` add what ``report`` shows besides the checks. Nothing here prints.
+the checks; ``execute()`` runs them on a host, applies waivers and returns a ``Run``: the
+result, the redactor and the context in one object. A Run's findings are redacted on the way
+out of here, so no caller (a formatter, the pytest plugin, a test) can show a secret by
+forgetting to; formatters still pass every host value through ``clean`` with ``run.redact``
+(escaping, and secrets learned later). Nothing here prints.
 """
 
 from __future__ import annotations
 
 import os
 
+from sdcheck.errors import BaselineError, UsageError
+
 DEFAULT_VARS = "/etc/sdcheck/vars.yml"
-
-
-class UsageError(Exception):
-    """The request cannot be carried out as given (exit 2, named 'sdcheck.usage')."""
 
 
 class Options:
@@ -34,6 +35,8 @@ class Options:
     limit = 50              # report: names listed per finding
     online = False          # report: checks that contact other hosts
     progress = None         # callable(done, total), on a terminal
+    verbose = False         # report: details of passing checks too
+    colour = False          # report: colours (a terminal, no NO_COLOR)
 
     def __init__(self, **kw):
         for key, value in kw.items():
@@ -61,8 +64,8 @@ def plan(opts: Options, facts=None, redact_hook=None) -> Plan:
     """Load vars, baseline and plugins, and pick the checks. Raises UsageError,
     BaselineError, RegistryError or ProfileError. ``redact_hook(redactor)`` receives the
     redactor as soon as the secrets are known, so an error after that is redacted too."""
-    from sdcheck.baseline import (SECRET_VARS, load_vars_file, merge_variables, parse_var_option,
-                                  resolve_options, resolve_settings)
+    from sdcheck.baseline import SECRET_VARS, load_vars_file, merge_variables, parse_var_option
+    from sdcheck.options import resolve_options, resolve_settings
     from sdcheck.escape import Redactor
     from sdcheck.host.local import LocalFacts
     from sdcheck.registry import hooks
@@ -107,7 +110,7 @@ def plan(opts: Options, facts=None, redact_hook=None) -> Plan:
 
 def _select(opts: Options, facts):
     """(profile, how it was chosen, baseline, check classes by id, ids selected)."""
-    from sdcheck.baseline import PROFILES, BaselineError, bundled_path, load_baseline
+    from sdcheck.baseline import PROFILES, bundled_path, load_baseline
     from sdcheck.profile import detect_profile
     from sdcheck.registry import load_checks, plugin_names, select
 
@@ -135,8 +138,34 @@ def _select(opts: Options, facts):
     return profile, source, baseline, classes, wanted
 
 
-def execute(opts: Options, facts=None, redact_hook=None):
-    """Plan and run: (RunResult, redactor, Context)."""
+class Run:
+    """One run on one host: ``result`` (a RunResult whose findings are already redacted),
+    ``redact`` (the run's Redactor, for anything else from the host), ``ctx`` (the checks'
+    Context, None when the host could not be reached) and ``host`` (its name)."""
+
+    __slots__ = ("result", "redact", "ctx", "host")
+
+    def __init__(self, result, redact, ctx=None, host: str = ""):
+        from sdcheck.model import redacted
+
+        self.result, self.redact, self.ctx, self.host = redacted(result, redact), redact, ctx, host
+
+    @property
+    def findings(self):
+        return self.result.findings
+
+    @property
+    def problems(self):
+        return self.result.problems
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.check_id}: {f.status}" for f in self.problems[:10])
+        more = f" and {len(self.problems) - 10} more" if len(self.problems) > 10 else ""
+        return f"<sdcheck Run {self.host or 'local'} profile={self.result.profile} problems=[{shown}{more}]>"
+
+
+def execute(opts: Options, facts=None, redact_hook=None) -> Run:
+    """Plan and run on ``facts`` (this machine when None)."""
     from sdcheck.check import Context
     from sdcheck.model import RunResult
     from sdcheck.runner import run_checks
@@ -160,7 +189,7 @@ def execute(opts: Options, facts=None, redact_hook=None):
     if learning.is_alive():  # its commands have time limits: this is a bug, and nothing is shown
         raise RuntimeError(f"the plugins' secrets were not learned within {SECRETS_TIMEOUT:g} s")
     _waive(opts, result)
-    return result, p.redact, ctx
+    return Run(result, p.redact, ctx, getattr(p.facts, "name", ""))
 
 
 SECRETS_TIMEOUT = 300.0
@@ -194,32 +223,36 @@ def _waive(opts: Options, result) -> None:
         result.outcomes.append(extra)
 
 
-def add_report_info(result, ctx) -> None:
+def add_report_info(run: Run) -> None:
     """What plugins tell the admin besides their checks (which firewall backend was read,
     and how), through their ``report_info(ctx)`` hooks."""
     from sdcheck.registry import hooks
 
+    if run.ctx is None:
+        return
     for hook in hooks("report_info"):
-        result.info.update(hook(ctx))
+        run.result.info.update({k: run.redact(str(v)) for k, v in hook(run.ctx).items()})
 
 
-def add_state(opts: Options, result, ctx) -> None:
+def add_state(opts: Options, run: Run) -> None:
     """report: when 'sdcheck run' last recorded its state, as a check of its own."""
     from sdcheck.state import DEFAULT_STATE, check_state
 
     path = opts.state or (DEFAULT_STATE if os.path.exists(DEFAULT_STATE) else None)
-    if path is None:
+    if path is None or run.ctx is None:
         return
-    outcome, summary = check_state(path, float(ctx.vars.get("run_max_age_hours", 26)))
-    result.info["last 'sdcheck run'"] = summary
-    result.outcomes.append(outcome)
+    outcome, summary = check_state(path, float(run.ctx.vars.get("run_max_age_hours", 26)))
+    run.result.info["last 'sdcheck run'"] = summary
+    run.result.outcomes.append(outcome)
 
 
 def exit_code(result, fail_on: str = "low") -> int:
+    """``result``: a Run or a RunResult."""
     """1 when a check could not run, or found a problem at or above ``fail_on``; else 0."""
     from sdcheck.model import Severity, Status
 
     floor = Severity[fail_on.upper()]
+    result = getattr(result, "result", result)
     for f in result.problems:
         if f.status == Status.ERROR or f.severity >= floor:
             return 1
@@ -250,9 +283,9 @@ class HostOptions:
         return TestinfraFacts(testinfra.get_host(spec, **kw), name=spec, sudo=self.sudo)
 
 
-def execute_on_host(opts: Options, spec: str, how: HostOptions):
-    """(result, redactor, ctx) for one testinfra host; a host that cannot be reached is one
-    ERROR finding (``sdcheck.host``) and ctx None."""
+def execute_on_host(opts: Options, spec: str, how: HostOptions) -> Run:
+    """The Run on one testinfra host; a host that cannot be reached is one ERROR finding
+    (``sdcheck.host``) and ctx None."""
     from sdcheck.host.base import FactError
     from sdcheck.model import CheckOutcome, Finding, RunResult, Severity, Status
 
@@ -270,5 +303,7 @@ def execute_on_host(opts: Options, spec: str, how: HostOptions):
             "sdcheck.host", Status.ERROR, Severity.CRITICAL, f"{spec} could not be checked: {exc}", spec,
             remedy="Check that the host is up, that SSH (or the testinfra backend) reaches it, and that "
                    "the user may run commands as root (--sudo).")])]
-        return result, Redactor(), None
-    return execute(opts, facts)
+        return Run(result, Redactor(), None, spec)
+    run = execute(opts, facts)
+    run.host = spec
+    return run

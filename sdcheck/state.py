@@ -37,6 +37,13 @@ def record(path: str, result: RunResult, exit_code: int, now: float | None = Non
         raise StateError(f"cannot record the run in {path}: {exc.strerror or exc}") from None
 
 
+def state_error(message: str) -> CheckOutcome:
+    """'run': the run could not be recorded, so 'report' will find it stale; say so now."""
+    f = Finding(check_id="sdcheck.state", status=Status.ERROR, severity=Severity.HIGH, message=message,
+                remedy="Make the state file's directory writable by root (see README, OSSEC).")
+    return CheckOutcome("sdcheck.state", "sdcheck can record its run", Severity.HIGH, [f])
+
+
 def check_state(path: str, max_age_hours: float, now: float | None = None) -> tuple[CheckOutcome, str]:
     """An outcome for ``sdcheck.state`` and a one-line summary for the report header."""
     now = time.time() if now is None else now

@@ -32,7 +32,8 @@ from __future__ import annotations
 import datetime
 import fnmatch
 
-from sdcheck.baseline import BaselineError, line_of, load_yaml
+from sdcheck.baseline import line_of, load_yaml
+from sdcheck.errors import BaselineError
 from sdcheck.model import CheckOutcome, Finding, Severity, Status
 
 DEFAULT_WAIVERS = "/etc/sdcheck/waivers.yml"

@@ -6,12 +6,12 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from helpers.netns import Netns
 from helpers.programs import need
 
 CI = os.environ.get("CI", "").lower() == "true"
-pytest_plugins = ["pytester"]
+# fixtures shared by the per-check test files of a plugin (tests/plugins/<plugin>/)
+pytest_plugins = ["pytester", "helpers.store_suite", "helpers.alert_suite"]
 
 
 @pytest.hookimpl(hookwrapper=True)

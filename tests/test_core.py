@@ -8,20 +8,21 @@ import sys
 import time
 
 import pytest
+from helpers.all import SD
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers.all import SD
-from sdcheck.baseline import BaselineError, load_baseline, load_vars_file, parse_var_option
+from sdcheck.baseline import load_baseline, load_vars_file, parse_var_option
 from sdcheck.check import Check, Context
+from sdcheck.errors import BaselineError, ProfileError, RegistryError
+from sdcheck.escape import Redactor, escape, from_host, truncate_utf8
+from sdcheck.formatters import clean
 from sdcheck.host.base import FactError
 from sdcheck.host.local import LocalFacts
-from sdcheck.formatters import clean
 from sdcheck.model import Status
-from sdcheck.profile import ProfileError, detect_profile
-from sdcheck.registry import RegistryError, validate
+from sdcheck.profile import detect_profile
+from sdcheck.registry import validate
 from sdcheck.runner import run_checks
-from sdcheck.escape import Redactor, escape, from_host, truncate_utf8
 
 
 def sdcheck(*args, **kw):
@@ -247,7 +248,7 @@ def test_runner_turns_every_failure_into_error():
 
 
 def test_missing_iptables_is_an_error_not_a_pass(tmp_path):
-    from sdcheck.plugins.iptables.checks import DefaultDrop
+    from sdcheck.plugins.iptables.checks.default_drop import DefaultDrop
     facts = LocalFacts(search_path=(str(tmp_path),))
     ctx = Context(facts, "app", {}, {"iptables.default-drop": {k: o.default for k, o in DefaultDrop.options.items()}})
     (outcome,) = run_checks([DefaultDrop], ctx)

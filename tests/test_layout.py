@@ -128,9 +128,97 @@ def test_the_rules_catch_each_kind_of_break(tmp_path):
 def test_tests_never_import_each_other():
     tests = Path(__file__).resolve().parent
     bad = []
-    for path in sorted(tests.glob("*.py")) + sorted((tests / "helpers").glob("*.py")):
+    for path in sorted(tests.rglob("*.py")):
         for name, line in _imports(ast.parse(path.read_text(), path.name)):
             top = name.split(".")[0]
             if top.startswith("test_") or top == "conftest":
                 bad.append(f"{path.name}:{line}: imports {name} (shared code goes in tests/helpers/)")
     assert bad == []
+
+
+# -- the id is the address ----------------------------------------------------------------
+
+ROOT = PACKAGE.parent
+MAX_MODULE_BYTES = 15_000
+GENERATED = {"baseline/precompiled.py"}
+
+
+def _check_classes_defined(tree: ast.AST) -> list[tuple[str, str]]:
+    """(class name, id) of every class in the module that assigns a string ``id``."""
+    out = []
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            for stmt in node.body:
+                if (isinstance(stmt, ast.Assign) and any(getattr(t, "id", "") == "id" for t in stmt.targets)
+                        and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)):
+                    out.append((node.name, stmt.value.value))
+    return out
+
+
+def test_each_check_module_defines_one_check_named_after_its_path():
+    from sdcheck.docs import module_path
+
+    bad = []
+    for path in sorted(PACKAGE.glob("plugins/*/checks/*.py")):
+        if path.name == "__init__.py":
+            continue
+        rel = path.relative_to(ROOT).as_posix()
+        found = _check_classes_defined(ast.parse(path.read_text(), rel))
+        if len(found) != 1 or module_path(found[0][1]) != rel:
+            bad.append(f"{rel}: defines {found or 'no check'}")
+    assert bad == []
+
+
+def test_every_check_id_leads_to_its_module_docs_entry_and_tests():
+    from sdcheck.docs import module_path, test_path
+    from sdcheck.registry import load_checks
+
+    docs = (ROOT / "docs" / "checks.md").read_text()
+    classes = load_checks()
+    assert len(classes) >= 25
+    for cid, cls in classes.items():
+        assert (ROOT / module_path(cid)).is_file(), cid
+        assert cls.__module__.replace(".", "/") + ".py" == module_path(cid), cid
+        assert f"\n## {cid}\n" in docs, f"docs/checks.md has no entry for {cid}"
+        test_file = ROOT / test_path(cid)
+        assert test_file.is_file(), f"{cid}: no {test_path(cid)}"
+        assert "def test_" in test_file.read_text(), f"{test_path(cid)} holds no test"
+
+
+def test_docs_checks_md_is_current():
+    from sdcheck.docs import checks_markdown
+    from sdcheck.registry import load_checks
+
+    assert (ROOT / "docs" / "checks.md").read_text() == checks_markdown(load_checks()), \
+        "run 'python -m sdcheck.docs > docs/checks.md'"
+
+
+def test_no_module_imports_another_modules_underscore_names():
+    bad = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(), rel)):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("sdcheck"):
+                bad += [f"{rel}:{node.lineno}: {node.module}.{a.name}" for a in node.names
+                        if a.name.startswith("_") and a.name != "__version__"]
+    assert bad == []
+
+
+def test_the_host_layer_holds_no_plugin_logic():
+    """host/ gives primitives: it imports no plugin and names no check."""
+    bad = []
+    for path in sorted((PACKAGE / "host").rglob("*.py")):
+        text = path.read_text()
+        for name, line in _imports(ast.parse(text, path.name)):
+            if name.startswith("sdcheck.plugins"):
+                bad.append(f"host/{path.name}:{line}: imports {name}")
+        for plugin in ("iptables.", "postfix.", "store.", "alert."):
+            if f'"{plugin}' in text:
+                bad.append(f"host/{path.name}: names a {plugin[:-1]} check")
+    assert bad == []
+
+
+def test_no_module_is_over_the_size_limit():
+    big = [f"{p.relative_to(PACKAGE)}: {p.stat().st_size} bytes" for p in sorted(PACKAGE.rglob("*.py"))
+           if p.stat().st_size > MAX_MODULE_BYTES and p.relative_to(PACKAGE).as_posix() not in GENERATED]
+    assert big == []

@@ -9,13 +9,13 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from helpers.ossec_engine import evaluate, event_for, load_rules
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers.ossec_engine import evaluate, event_for, load_rules
+from sdcheck.escape import Redactor
 from sdcheck.formatters import ossec
 from sdcheck.model import CheckOutcome, Finding, RunResult, Severity, Status
-from sdcheck.escape import Redactor
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = load_rules(ROOT / "ossec_rules" / "local_rules.xml")
@@ -79,7 +79,7 @@ def test_success_line_raises_nothing():
     result = RunResult("app", "test", "x")
     result.outcomes = [CheckOutcome("iptables.default-drop", "t", Severity.HIGH,
                                     [Finding("iptables.default-drop", Status.PASS, Severity.HIGH, "ok")])]
-    (line,) = ossec.render(result, Redactor())
+    (line,) = ossec.lines(result, Redactor())
     assert "error" not in line.lower()
     assert level(line) == 0
 
@@ -105,7 +105,7 @@ def test_every_rendered_problem_line_alerts(items):
     findings = [Finding("iptables.default-drop", status, Severity.HIGH, msg, resource=res)
                 for msg, res, status in items]
     result.outcomes = [CheckOutcome("iptables.default-drop", "t", Severity.HIGH, findings)]
-    lines = ossec.render(result, Redactor())
+    lines = ossec.lines(result, Redactor())
     problem = any(f.status.is_problem for f in findings)
     for line in lines:
         assert "\n" not in line and "\r" not in line
@@ -180,7 +180,7 @@ def test_a_check_stuck_holding_the_gil_still_gives_ossec_a_line():
     """A regex with catastrophic backtracking (C code, GIL held) stands in for any such hang:
     no Python timer can interrupt it; the watchdog process ends the run with an alert line."""
     code = ("import re, sys\n"
-            "from sdcheck.plugins.iptables import checks\n"
+            "from sdcheck.plugins.iptables.checks import backends as checks\n"
             "def stuck(self):\n"
             "    re.match(r'(x+x+)+y', 'x' * 64)\n"
             "    yield from ()\n"

@@ -6,12 +6,17 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sdcheck.plugins.alert.maillog import diagnose
+from sdcheck.plugins.alert.mail_log import diagnose
+from sdcheck.plugins.iptables.diff import diff_rules
 from sdcheck.plugins.iptables.save_parser import parse_rule
 from sdcheck.plugins.postfix.parse import (
-    PROTOCOLS, allowed_protocols, brace_words, main_cf_lines, parse_postconf, table_refs,
+    PROTOCOLS,
+    allowed_protocols,
+    brace_words,
+    main_cf_lines,
+    parse_postconf,
+    table_refs,
 )
-from sdcheck.plugins.iptables.diff import diff_rules
 
 names = st.from_regex(r"[a-z][a-z0-9_]{0,20}", fullmatch=True)
 values = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), max_size=40).map(str.strip)

@@ -9,11 +9,17 @@ import time
 
 import pytest
 
-from sdcheck.plugins.alert.gpg import parse_colons
-from sdcheck.plugins.alert.maillog import diagnose, procmail_failures
+from sdcheck.plugins.alert.keys import parse_colons
+from sdcheck.plugins.alert.mail_log import diagnose, procmail_failures
 from sdcheck.plugins.iptables.nft import tables_of
 from sdcheck.plugins.iptables.save_parser import parse_save
-from sdcheck.plugins.postfix.parse import main_cf_lines, map_parts, parse_postconf, parse_services_full, read_main_cf
+from sdcheck.plugins.postfix.parse import (
+    main_cf_lines,
+    map_parts,
+    parse_postconf,
+    parse_services_full,
+    read_main_cf,
+)
 
 MIB = 1 << 20
 HEAD = "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT DROP [0:0]\n"

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from sdcheck.model import CheckOutcome, Finding, RunResult, Severity, Status
-from sdcheck.escape import Redactor
 from helpers.all import need
 from helpers.storegen import StoreFixture, file_name
+
+from sdcheck.escape import Redactor
+from sdcheck.model import CheckOutcome, Finding, RunResult, Severity, Status
 
 GOLDEN = Path(__file__).parent / "golden"
 SECRET = "hunter2-Secret"
@@ -59,21 +59,14 @@ def fixed_result() -> RunResult:
 
 
 def _render(fmt: str) -> str:
-    red = Redactor([SECRET])
-    if fmt == "text":
-        from sdcheck.formatters import text
-        return text.render(fixed_result(), red)
+    from sdcheck.registry import formatter
+    from sdcheck.session import Options, Run
+
+    text = formatter(fmt).render(Run(fixed_result(), Redactor([SECRET])), Options())
     if fmt == "json":
-        from sdcheck.formatters import json as j
-        return j.render(fixed_result(), red).replace(f'"sdcheck_version": "{j.__version__}"', '"sdcheck_version": "X"')
-    if fmt == "junit":
-        from sdcheck.formatters import junit
-        return junit.render(fixed_result(), red)
-    if fmt == "html":
-        from sdcheck.formatters import html
-        return html.render(fixed_result(), red)
-    from sdcheck.formatters import ossec
-    return "\n".join(ossec.render(fixed_result(), red)) + "\n"
+        from sdcheck import __version__
+        text = text.replace(f'"sdcheck_version": "{__version__}"', '"sdcheck_version": "X"')
+    return text
 
 
 @pytest.mark.parametrize("fmt,ext", [("text", "txt"), ("json", "json"), ("junit", "xml"), ("html", "html"),

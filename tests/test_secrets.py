@@ -17,7 +17,6 @@ import subprocess
 import sys
 
 import pytest
-
 from helpers.postfix import PASSWORD, PORT, RELAY, Site
 
 PREFIX = "System configuration error: "

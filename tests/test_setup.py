@@ -10,7 +10,6 @@ import sys
 import tomllib
 from pathlib import Path
 
-
 from helpers.all import PACKAGES_TXT, declared_programs
 
 ROOT = Path(__file__).parent.parent

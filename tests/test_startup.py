@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from sdcheck import baseline as bl
+from sdcheck.baseline import bundled, files
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,8 +35,8 @@ def _same(fast, slow, where="") -> None:
 
 
 def test_precompiled_module_is_current():
-    text = (ROOT / "sdcheck" / "_bundled.py").read_text()
-    assert text == bl.compiled_module(), "run 'python -m sdcheck.baseline' after editing baselines/"
+    text = (ROOT / "sdcheck" / "baseline" / "precompiled.py").read_text()
+    assert text == bundled.compiled_module(), "run 'python -m sdcheck.baseline' after editing baselines/"
 
 
 def test_precompiled_baselines_read_as_their_yaml():
@@ -44,8 +45,8 @@ def test_precompiled_baselines_read_as_their_yaml():
     for name in names:
         path = str(Path(bl.BASELINE_DIR) / name)
         data = bl.read_input_file(path)
-        assert bl._compiled(path, data) is not None
-        _same(bl.load_yaml(path), yaml.load(data, Loader=bl._loader_cls()), name)
+        assert files.precompiled(path, data) is not None
+        _same(bl.load_yaml(path), yaml.load(data, Loader=files.loader_class()), name)
 
 
 def test_an_edited_copy_is_read_as_yaml(tmp_path):
@@ -54,7 +55,7 @@ def test_an_edited_copy_is_read_as_yaml(tmp_path):
     app = tmp_path / "app.yml"
     # one byte differs from the bundled file: its own text counts, not the precompiled one
     app.write_text(app.read_text().replace("leftover_max_age_hours: 24", "leftover_max_age_hours: 25"))
-    assert bl._compiled(str(app), app.read_bytes()) is None
+    assert files.precompiled(str(app), app.read_bytes()) is None
     loaded = bl.load_baseline(str(app))
     assert loaded.variables["leftover_max_age_hours"] == 25
     assert loaded.checks["iptables.default-drop"] == bl.load_baseline(bl.bundled_path("app")).checks[

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from helpers.all import render, write_vars
 from helpers.sshd import SshHost
 

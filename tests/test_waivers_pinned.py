@@ -11,7 +11,6 @@ import json
 
 import pytest
 import yaml
-
 from helpers.all import render, write_vars
 
 VARS = str(write_vars())

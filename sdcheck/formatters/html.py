@@ -6,8 +6,7 @@ from __future__ import annotations
 import html
 
 from sdcheck.formatters import FIELD_LIMIT, clean, frame
-from sdcheck.model import RunResult, Status
-from sdcheck.escape import Redactor
+from sdcheck.model import Status
 
 _STYLE = """
 body{font:15px/1.45 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
@@ -23,7 +22,14 @@ pre{background:#f4f4f4;padding:.5rem;overflow-x:auto;font-size:.8rem}
 """
 
 
-def render(result: RunResult, redact: Redactor, verbose: bool = True) -> str:
+# one host per file: report --hosts refuses html (the CLI reads this)
+SINGLE_HOST = True
+
+
+def render(run, options) -> str:
+    result, redact = run.result, run.redact
+    verbose = True  # a file to keep or attach: every check's details
+
     def c(value) -> str:
         return html.escape(clean(value, redact, FIELD_LIMIT), quote=True)
 

@@ -10,14 +10,15 @@ import json
 
 from sdcheck import __version__
 from sdcheck.formatters import FIELD_LIMIT, clean, frame
-from sdcheck.model import RunResult, Status
-from sdcheck.escape import Redactor
+from sdcheck.model import Status
 
 SCHEMA_ID = "sdcheck-report"
 SCHEMA_VERSION = 1
 
 
-def build(result: RunResult, redact: Redactor) -> dict:
+def build(run) -> dict:
+    result, redact = run.result, run.redact
+
     def r(value):  # host values escaped as in every format: a consumer that prints one gets one line
         return None if value is None else clean(value, redact, FIELD_LIMIT)
 
@@ -48,6 +49,13 @@ def build(result: RunResult, redact: Redactor) -> dict:
     }
 
 
-def render(result: RunResult, redact: Redactor) -> str:
+def render(run, options) -> str:
     # surrogateescape'd bytes from the host are written as \udcXX escapes
-    return json.dumps(build(result, redact), indent=2, ensure_ascii=True) + "\n"
+    return json.dumps(build(run), indent=2, ensure_ascii=True) + "\n"
+
+
+def render_hosts(runs: list, options) -> str:
+    """report --hosts: one document listing the hosts."""
+    return json.dumps({"schema": "sdcheck-multihost-report", "version": 1,
+                       "hosts": [dict(build(run), host=run.host) for run in runs]},
+                      indent=2, ensure_ascii=True) + "\n"

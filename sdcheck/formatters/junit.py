@@ -5,24 +5,27 @@ from __future__ import annotations
 from xml.etree import ElementTree as ET
 
 from sdcheck.formatters import FIELD_LIMIT, clean, frame
-from sdcheck.model import RunResult, Status
-from sdcheck.escape import Redactor
+from sdcheck.model import Status
 
 
-def render(result: RunResult, redact: Redactor) -> str:
-    return render_many([(None, result, redact)])
+def render(run, options) -> str:
+    return _document([(None, run)])
 
 
-def render_many(results: list) -> str:
-    """[(host or None, result, redactor)] -> one document, a test suite per host."""
+def render_hosts(runs: list, options) -> str:
+    """report --hosts: one document, a test suite per host."""
+    return _document([(run.host, run) for run in runs])
+
+
+def _document(runs: list) -> str:
     root = ET.Element("testsuites", name="sdcheck")
-    for host, result, redact in results:
-        root.append(_suite(host, result, redact))
+    for host, run in runs:
+        root.append(_suite(host, run.result, run.redact))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def _suite(host: str | None, result: RunResult, redact: Redactor) -> ET.Element:
+def _suite(host: str | None, result, redact) -> ET.Element:
     def c(value) -> str:
         return clean(value, redact, FIELD_LIMIT)
 

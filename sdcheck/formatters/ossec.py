@@ -84,8 +84,14 @@ def _worst(findings: list[Finding]):
     return max(f.severity for f in findings)
 
 
-def render(result: RunResult, redact: Redactor) -> list[str]:
-    lines: list[str] = []
+def render(run, options=None) -> str:
+    """The whole output of 'sdcheck run' for ``run`` (a session.Run)."""
+    return "\n".join(lines(run.result, run.redact)) + "\n"
+
+
+def lines(result: RunResult, redact: Redactor) -> list[str]:
+    """One line per problem group, worst first within a check, bounded; or the OK line."""
+    out: list[str] = []
     for outcome in result.outcomes:
         groups: dict[str, list[Finding]] = {}
         for f in outcome.findings:
@@ -98,20 +104,20 @@ def render(result: RunResult, redact: Redactor) -> list[str]:
             extra = sum(len(fs) for _g, fs in rest)
             worst = max(_worst(fs) for _g, fs in rest)
             items = items[:MAX_LINES_PER_CHECK - 1]
-            lines.extend(_group_line(outcome.check_id, fs, redact) for _g, fs in items)
-            lines.append(_fixed_line(outcome.check_id, f"{extra} more problems, the worst {worst}; see "
+            out.extend(_group_line(outcome.check_id, fs, redact) for _g, fs in items)
+            out.append(_fixed_line(outcome.check_id, f"{extra} more problems, the worst {worst}; see "
                                                        f"'sdcheck report --only {outcome.check_id}'"))
         else:
-            lines.extend(_group_line(outcome.check_id, fs, redact) for _g, fs in items)
-    lines = _merge_repeats(lines)
-    if len(lines) > MAX_LINES:
-        dropped = len(lines) - (MAX_LINES - 1)
-        lines = lines[:MAX_LINES - 1] + [_fixed_line("sdcheck.output", f"{dropped} more lines not shown; "
+            out.extend(_group_line(outcome.check_id, fs, redact) for _g, fs in items)
+    out = _merge_repeats(out)
+    if len(out) > MAX_LINES:
+        dropped = len(out) - (MAX_LINES - 1)
+        out = out[:MAX_LINES - 1] + [_fixed_line("sdcheck.output", f"{dropped} more lines not shown; "
                                                      "see 'sdcheck report'")]
-    if not lines:
+    if not out:
         counts = {s: 0 for s in Status}
         for o in result.outcomes:
             counts[o.status] += 1
         extra = "".join(f", {counts[s]} {s.value}" for s in (Status.SKIP, Status.WAIVED) if counts[s])
-        lines.append(f"sdcheck: OK: {counts[Status.PASS]} checks passed{extra} (profile {escape(result.profile, True)})")
-    return lines
+        out.append(f"sdcheck: OK: {counts[Status.PASS]} checks passed{extra} (profile {escape(result.profile, True)})")
+    return out

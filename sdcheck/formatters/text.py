@@ -5,8 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from sdcheck.formatters import FIELD_LIMIT, clean, frame
-from sdcheck.model import RunResult, Status
-from sdcheck.escape import Redactor
+from sdcheck.model import Status
 
 WIDTH = 80
 _COLOURS = {Status.FAIL: "31", Status.ERROR: "35", Status.PASS: "32", Status.SKIP: "33", Status.WAIVED: "36"}
@@ -17,7 +16,11 @@ def _wrap(text: str, indent: str) -> list[str]:
                          break_long_words=True, break_on_hyphens=False) or [indent]
 
 
-def render(result: RunResult, redact: Redactor, verbose: bool = False, colour: bool = False) -> str:
+def render(run, options) -> str:
+    """``run``: a session.Run; ``options``: session.Options (``verbose``, ``colour``)."""
+    result, redact = run.result, run.redact
+    verbose, colour = options.verbose, options.colour
+
     def c(text: str) -> str:
         return clean(text, redact, FIELD_LIMIT)
 

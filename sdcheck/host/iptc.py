@@ -1,8 +1,9 @@
 """python-iptables, the in-process reader of *legacy* netfilter tables (host layer).
 
 Only for tables the kernel already lists in /proc/net/ip*_tables_names: opened on an nft
-host, python-iptables reads nothing and creates a legacy table. It returns plain data;
-the iptables plugin parses it like iptables-save's output.
+host, python-iptables reads nothing and creates a legacy table. It returns plain data, the
+fields of each kernel entry as python-iptables gives them (``LegacyRule``); the iptables
+plugin turns them into rules (plugins/iptables/legacy.py).
 """
 
 from __future__ import annotations
@@ -10,10 +11,18 @@ from __future__ import annotations
 import os
 import _thread
 
+from collections import namedtuple
+
 from sdcheck.escape import escape
 from sdcheck.host.base import FactError
 
 _PY_IPTC_TABLES = ("filter", "nat", "mangle", "raw", "security")
+
+# One rule as python-iptables reads it. ``matches``: [(name, [(key, [values])])];
+# ``target``: (name, goto, [(key, [values])]) or None; ``ip_flags``/``ip_invflags``: the raw
+# entry's flags (None where the family has none), which python-iptables' own 'fragment' folds.
+LegacyRule = namedtuple("LegacyRule", "src dst in_interface out_interface protocol ip_flags ip_invflags "
+                                      "matches target")
 
 
 def _prepare_iptc_env() -> None:
@@ -54,7 +63,7 @@ def preload() -> None:
 
 def read_legacy(names: list[str], family: int) -> dict[str, list]:
     """Existing legacy tables read in-process with python-iptables, as plain data:
-    ``{table: [(chain, policy or None, [rule tokens as iptables-save prints them])]}``.
+    ``{table: [(chain, policy or None, [LegacyRule])]}``.
 
     libiptc/libxtables keep global state (option parsing, extension registry), so the
     IPv4 and IPv6 reads, which run in different check threads, take turns."""
@@ -74,60 +83,19 @@ def _read_legacy(names: list[str], family: int) -> dict[str, list]:
         t = table_cls(name)
         t.autocommit = False
         t.refresh()
-        out[name] = [(c.name, c.get_policy().name if c.is_builtin() else None, [rule_tokens(r) for r in c.rules])
+        out[name] = [(c.name, c.get_policy().name if c.is_builtin() else None, [_plain(r) for r in c.rules])
                      for c in t.chains]
     return out
 
 
-def rule_tokens(rule) -> list[str]:
-    """Tokens, as iptables-save would print them, for a python-iptables ``Rule``."""
-    tokens: list[str] = []
-
-    def addr(flag: str, value: str | None, empty: tuple) -> None:
-        if not value or value in empty:
-            return
-        if value.startswith("!"):
-            tokens.append("!")
-            value = value[1:]
-        tokens.extend([flag, value])
-
-    addr("-s", rule.src, ("0.0.0.0/0.0.0.0", "::/0"))
-    addr("-d", rule.dst, ("0.0.0.0/0.0.0.0", "::/0"))
-    addr("-i", rule.in_interface, ())
-    addr("-o", rule.out_interface, ())
-    proto = rule.protocol
-    if proto and proto not in ("ip", "all", "0"):
-        addr("-p", proto, ())
-    # the fragment flag, from the raw entry: python-iptables' own 'fragment' folds '! -f'
-    # into "no flag" (IPT_F_FRAG 0x01 in flags, IPT_INV_FRAG 0x20 in invflags; IPv4 only)
+def _plain(rule) -> LegacyRule:
     ip = getattr(getattr(rule, "entry", None), "ip", None)
-    flags = getattr(ip, "flags", 0) if ip is not None and hasattr(ip, "invflags") else 0
-    if isinstance(flags, int) and flags & 0x01:
-        tokens.extend((["!"] if ip.invflags & 0x20 else []) + ["-f"])
-    for match in rule.matches:
-        tokens.extend(["-m", match.name])
-        for key, values in match.get_all_parameters().items():
-            values = list(values)
-            if values and values[0] == "!":
-                tokens.append("!")
-                values = values[1:]
-            tokens.append(f"--{key}")
-            tokens.extend(_unescape(v) for v in values)
+    has_flags = ip is not None and hasattr(ip, "invflags")
     target = rule.target
-    if target is not None and target.name:
-        tokens.extend(["-g" if getattr(target, "goto", False) else "-j", target.name])
-        for key, values in target.get_all_parameters().items():
-            tokens.append(f"--{key}")
-            tokens.extend(_unescape(v) for v in values)
-    return tokens
-
-
-def _unescape(value: str) -> str:
-    """python-iptables hands over the extensions' save-format text still escaped
-    (xtables_save_string: backslash before \\, " and '); the kernel holds it unescaped."""
-    if "\\" not in value:
-        return value
-    out, chars = [], iter(value)
-    for ch in chars:
-        out.append(next(chars, "") if ch == "\\" else ch)
-    return "".join(out)
+    return LegacyRule(
+        rule.src, rule.dst, rule.in_interface, rule.out_interface, rule.protocol,
+        getattr(ip, "flags", 0) if has_flags else None, getattr(ip, "invflags", 0) if has_flags else None,
+        [(m.name, [(k, list(v)) for k, v in m.get_all_parameters().items()]) for m in rule.matches],
+        None if target is None or not target.name else
+        (target.name, bool(getattr(target, "goto", False)),
+         [(k, list(v)) for k, v in target.get_all_parameters().items()]))

@@ -270,44 +270,9 @@ class LocalFacts(Facts):
             yield from batch
 
     def sqlite_batches(self, db_path: str, sql: str, columns: list[str], timeout: float = 5.0):
-        if _is_wal(self, db_path):
-            # a WAL database cannot be read in place without creating (or writing) the -shm and
-            # -wal files beside it: read a private copy of the database and its log instead
-            with self.scratch() as tmp:
-                copy = tmp.write("db.sqlite", self.read_bytes(db_path, MAX_DB_COPY))
-                wal = self.lstat(db_path + "-wal")
-                if wal is not None and wal.is_file:
-                    tmp.write("db.sqlite-wal", self.read_bytes(db_path + "-wal", MAX_DB_COPY))
-                yield from self._sqlite_batches(copy, sql, columns, timeout, shown=db_path)
-            return
-        yield from self._sqlite_batches(db_path, sql, columns, timeout)
+        from sdcheck.host.local_sqlite import batches
 
-    def _sqlite_batches(self, db_path: str, sql: str, columns: list[str], timeout: float, shown: str = ""):
-        import sqlite3
-        from urllib.parse import quote
-
-        shown = shown or db_path
-        try:
-            conn = sqlite3.connect(f"file:{quote(db_path)}?mode=ro", uri=True, timeout=timeout,
-                                   isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise FactError(sqlite_fault(shown, str(exc), timeout)) from None
-        try:
-            # names are bytes on disk: any that are not UTF-8 must still match os.listdir's spelling
-            conn.text_factory = lambda b: b.decode("utf-8", "surrogateescape")
-            conn.execute("PRAGMA query_only = 1")
-            conn.execute("PRAGMA temp_store = MEMORY")
-            conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-            cursor = conn.execute(f"SELECT {', '.join(columns)} FROM ({sql})")
-            while True:
-                batch = cursor.fetchmany(4096)
-                if not batch:
-                    return
-                yield batch
-        except sqlite3.Error as exc:
-            raise FactError(sqlite_fault(shown, str(exc), timeout)) from None
-        finally:
-            conn.close()
+        return batches(self, db_path, sql, columns, timeout)
 
     def list_dirs(self, paths):
         for path in paths:
@@ -329,53 +294,17 @@ class LocalFacts(Facts):
             yield path, dstat, entries, None
 
     def parallelism(self) -> int:
-        """The cores this process may use, at most MAX_WORKERS."""
-        try:
-            cores = len(os.sched_getaffinity(0))
-        except (AttributeError, OSError):
-            cores = os.cpu_count() or 1
-        return max(1, min(MAX_WORKERS, cores))
+        from sdcheck.host.workers import parallelism
+
+        return parallelism()
 
     def map_parallel(self, target: str, shares: list) -> list:
-        """Worker processes of this interpreter (plain subprocesses, not multiprocessing,
-        which would re-run the caller's __main__), killed if they overrun."""
+        """Worker processes of this interpreter where there is more than one share."""
         if len(shares) <= 1:
             return super().map_parallel(target, shares)
-        import json
-        import pickle
-        import sys
+        from sdcheck.host.workers import map_parallel
 
-        package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        code = (f"import sys; sys.path.insert(0, {package_root!r}); "
-                "from sdcheck.host.local import _worker_main; _worker_main()")
-        procs = []
-        try:
-            for share in shares:
-                proc = subprocess.Popen([sys.executable, "-I", "-c", code], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True)
-                procs.append(proc)
-                # arguments first, to every worker, so they all run at once
-                proc.stdin.write(json.dumps([target, share]).encode())
-                proc.stdin.close()
-                proc.stdin = None  # communicate() below only reads
-            results = []
-            for proc in procs:
-                out, err = proc.communicate(timeout=WORKER_TIMEOUT)
-                if proc.returncode != 0:
-                    last = err.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
-                    raise FactError(f"a worker process failed (exit {proc.returncode}): {last[0]}")
-                ok, value = pickle.loads(out)  # noqa: S301 - our own child process, same code and user
-                if not ok:
-                    raise value
-                results.append(value)
-            return results
-        except subprocess.TimeoutExpired:
-            raise FactError(f"worker processes did not finish within {WORKER_TIMEOUT:g} s") from None
-        finally:
-            for proc in procs:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
+        return map_parallel(target, shares)
 
 
 class SharedLock:
@@ -425,37 +354,6 @@ class SharedLock:
 
 
 
-WORKER_TIMEOUT = 600.0
-MAX_WORKERS = 4
-MAX_DB_COPY = 4 << 30  # a WAL database is read from a private copy of at most this size
-
-
-def _is_wal(facts, db_path: str) -> bool:
-    """The database file's header says WAL mode (file format versions 2 at offsets 18 and 19)."""
-    try:
-        head = facts.read_bytes(db_path, 100)
-    except FactError:
-        return False  # the open below says why it cannot be read
-    return len(head) >= 20 and head[:16] == b"SQLite format 3\0" and head[18] == 2 and head[19] == 2
-
-
-def _worker_main() -> None:
-    """A worker process: ``[target, share]`` as JSON on stdin, ``(ok, result)`` pickled on
-    stdout; an exception of sdcheck's (FactError and the like) travels back as the result."""
-    import importlib
-    import json
-    import pickle
-    import sys
-
-    target, share = json.loads(sys.stdin.read())
-    module, _, name = target.partition(":")
-    try:
-        result = (True, getattr(importlib.import_module(module), name)(LocalFacts(), share))
-    except Exception as exc:  # noqa: BLE001 - sent back to the parent, raised there
-        result = (False, exc)
-    sys.stdout.buffer.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
-
-
 def _entries(dfd: int, names: list) -> list:
     """(name, st_mode, uid, size, mtime) of each entry, stat'ed relative to the directory
     handle without following symlinks (one lstat each); an entry removed meanwhile is left
@@ -485,17 +383,3 @@ def _why(path: str, exc: OSError) -> str:
             pass
         return "is not a directory"
     return f"cannot be opened: {exc.strerror}"
-
-
-def sqlite_fault(db_path: str, text: str, timeout: float) -> str:
-    """SQLite's complaint in sdcheck's words, naming the database."""
-    if "locked" in text or "busy" in text:
-        return f"the database {db_path} stayed locked by a writer for more than {timeout:g} s"
-    if "not a database" in text or "malformed" in text or "corrupt" in text:
-        return f"the database {db_path} is corrupt ({text})"
-    if "readonly" in text or "read-only" in text:
-        return (f"the database {db_path} cannot be opened read-only: an interrupted write left a hot "
-                "journal that only a writer may roll back")
-    if "unable to open" in text:
-        return f"the database {db_path} cannot be opened read-only ({text})"
-    return f"the database {db_path} cannot be read: {text}"

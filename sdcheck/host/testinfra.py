@@ -160,9 +160,9 @@ class TestinfraFacts(Facts):
         import json
         from urllib.parse import quote
 
-        from sdcheck.host.local import _is_wal, sqlite_fault
+        from sdcheck.host.local_sqlite import is_wal, sqlite_fault
 
-        if _is_wal(self, db_path):
+        if is_wal(self, db_path):
             raise FactError(f"the database {db_path} is in WAL mode: reading it on the host would create files "
                             "beside it; run sdcheck on the server itself")
         typed = ", ".join(f"typeof({c}) AS t{i}, hex(CAST({c} AS BLOB)) AS v{i}" for i, c in enumerate(columns))

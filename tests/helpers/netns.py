@@ -7,6 +7,7 @@ import subprocess
 import sys
 import uuid
 
+
 class Netns:
     """A network namespace of our own: the machine's firewall is never touched."""
 

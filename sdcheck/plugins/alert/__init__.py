@@ -6,8 +6,8 @@ OSSEC alert", "Connection timed out", "Server certificate not verified", "Authen
 failure", "Sender address rejected".
 """
 
-from sdcheck.plugins.alert.gpg import AlertGpg
-from sdcheck.plugins.alert.maillog import AlertMaillog
-from sdcheck.plugins.alert.relay import AlertRelay
+from sdcheck.plugins.alert.checks.gpg import Gpg
+from sdcheck.plugins.alert.checks.maillog import Maillog
+from sdcheck.plugins.alert.checks.relay import Relay
 
-CHECKS = [AlertGpg, AlertRelay, AlertMaillog]
+CHECKS = [Gpg, Relay, Maillog]

@@ -1,7 +1,18 @@
 """The iptables plugin: the firewall as the kernel holds it, against the baseline."""
 
-from sdcheck.plugins.iptables.checks import CHECKS, SETTINGS
+from sdcheck.host.iptc import preload as preload_iptc
+from sdcheck.plugins.iptables.base import SETTINGS
+from sdcheck.plugins.iptables.checks.backends import Backends
+from sdcheck.plugins.iptables.checks.default_drop import DefaultDrop
+from sdcheck.plugins.iptables.checks.ipv6 import Ipv6
+from sdcheck.plugins.iptables.checks.nft_kernel import NftKernel
+from sdcheck.plugins.iptables.checks.nft_native import NftNative
+from sdcheck.plugins.iptables.checks.ruleset import Ruleset
+from sdcheck.plugins.iptables.checks.ruleset_v6 import RulesetV6
 
+CHECKS = [Backends, DefaultDrop, Ipv6, Ruleset, RulesetV6, NftNative, NftKernel]
+for _cls in CHECKS:  # python-iptables is imported in the main thread, before any check runs
+    _cls.main_thread_setup = staticmethod(preload_iptc)
 
 
 def report_info(ctx) -> dict:
@@ -15,19 +26,15 @@ def report_info(ctx) -> dict:
     return info
 
 
-# what each check reads whatever the variables say: save dumps by family, and "nft" for
-# 'nft -j list ruleset' (a baseline may give iptables.ruleset another family: the prefetched
-# dump then goes unused and the right one is read as usual)
-_READS = {"iptables.backends": (4, 6), "iptables.default-drop": (4,), "iptables.ipv6": (6,),
-          "iptables.ruleset": (4,), "iptables.ruleset-v6": (6,), "iptables.nft-native": ("nft",),
-          "iptables.nft-kernel": (4, 6, "nft")}
-
-
 def prefetch(check_ids: list[str]) -> list[tuple[list[str], float]]:
-    """The dumps the selected checks read whatever the variables say (see session.plan)."""
-    from sdcheck.plugins.iptables.checks import NFT_JSON, SAVE_TIMEOUT
+    """The dumps the selected checks read whatever the variables say (their ``reads``; see
+    session.plan). A baseline may give iptables.ruleset another family: the prefetched dump
+    then goes unused and the right one is read as usual."""
+    from sdcheck.plugins.iptables.base import NFT_JSON
+    from sdcheck.plugins.iptables.live import SAVE_TIMEOUT
 
-    reads = {r for c in check_ids for r in _READS.get(c, ())}
+    wanted = set(check_ids)
+    reads = {r for cls in CHECKS if cls.id in wanted for r in cls.reads}
     commands = [([f"{'ip' if f == 4 else 'ip6'}tables-nft-save"], SAVE_TIMEOUT) for f in (4, 6) if f in reads]
     if "nft" in reads:
         commands.append((NFT_JSON, 20.0))

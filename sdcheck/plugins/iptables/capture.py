@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import time
 
-from sdcheck.session import UsageError
+from sdcheck.errors import UsageError
 
-from sdcheck.plugins.iptables.checks import BUILTIN_CHAINS, snapshot
-from sdcheck.plugins.iptables.rules import format_rule, is_owner_id, rebind
+from sdcheck.plugins.iptables.base import BUILTIN_CHAINS, snapshot
+from sdcheck.plugins.iptables.rules import is_owner_id, rebind
+from sdcheck.plugins.iptables.subjects import format_rule
 
 
 class CaptureError(UsageError):

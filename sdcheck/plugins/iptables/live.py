@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 
 from sdcheck.host.base import FactError, Facts
+from sdcheck.plugins.iptables.legacy import rule_tokens
 from sdcheck.plugins.iptables.rules import Chain, ParseError, Table, rule_from_tokens
 from sdcheck.plugins.iptables.save_parser import parse_save
 
@@ -106,7 +107,8 @@ def _read_legacy_iptc(facts: Facts, names: list[str], family: int, resolve: Reso
         table = Table(name)
         for chain_name, policy, rules in chains:
             chain = Chain(chain_name, policy)
-            for pos, tokens in enumerate(rules, 1):
+            for pos, entry in enumerate(rules, 1):
+                tokens = rule_tokens(entry)
                 text = "-A " + chain_name + " " + " ".join(tokens)
                 try:
                     chain.rules.append(rule_from_tokens(chain_name, tokens, resolve, text=text, line=pos))

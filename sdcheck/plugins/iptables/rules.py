@@ -12,14 +12,15 @@ Pure functions: no host access. Names are resolved through a callback.
 
 from __future__ import annotations
 
-from collections import namedtuple
-from sdcheck.lazy import Pattern
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable
 
     Resolver = Callable[[str, str], "str | None"]  # (kind "user"|"group", name) -> id or None
+
+from collections import namedtuple
+
+from sdcheck.lazy import Pattern
 
 
 class ParseError(ValueError):
@@ -41,10 +42,14 @@ _BASIC = {
     "-p": "p", "--protocol": "p",
     "-f": "f", "--fragment": "f",
 }
+
+
 _OPTION_ALIASES = {
     "source-port": "sport", "destination-port": "dport",
     "source-ports": "sports", "destination-ports": "dports",
 }
+
+
 # options each well-known match accepts; used to attribute an option written after
 # another match (``-m owner --uid-owner 0 --sport 22``) to the protocol's implicit match,
 # as iptables itself does.
@@ -65,6 +70,8 @@ _MODULE_OPTIONS = {
     "iprange": {"src-range", "dst-range"},
     "mac": {"mac-source"},
 }
+
+
 _FLAGS = {
     "syn", "socket-exists", "suppl-groups", "log-tcp-sequence", "log-tcp-options",
     "log-ip-options", "log-uid", "log-macdecode", "rsource", "rdest", "set", "rcheck",
@@ -72,18 +79,33 @@ _FLAGS = {
     "random-fully", "fragment", "fragres", "fraglast", "fragfirst", "fragmore",
     "strict", "loose", "kerneltz", "nodst",
 }
-_TWO_ARGS = {"tcp-flags"}
+
+
+TWO_ARGS = {"tcp-flags"}
+
+
 _VALUE_OPTIONS = {o for opts in _MODULE_OPTIONS.values() for o in opts} - _FLAGS
+
+
 _ONE_ARG_TEXT = {"comment", "log-prefix", "nflog-prefix", "uid-owner", "gid-owner", "name"}
+
+
 _PROTOCOLS = {"6": "tcp", "17": "udp", "1": "icmp", "58": "ipv6-icmp", "icmpv6": "ipv6-icmp",
               "132": "sctp", "33": "dccp", "136": "udplite", "47": "gre", "50": "esp", "51": "ah"}
+
+
 _RATE_UNITS = {"s": "sec", "sec": "sec", "second": "sec", "m": "min", "min": "min",
                "minute": "min", "h": "hour", "hour": "hour", "d": "day", "day": "day"}
+
+
 _DEFAULT_TARGET_OPTIONS = {
     # option values iptables-save omits because they are the default
     ("LOG", "log-level"): {"4", "warning", "warn"},
 }
+
+
 _DEFAULT_MATCH_OPTIONS = {("limit", "limit-burst"): {"5"}}
+
 
 Atom = tuple[str, str, bool, str]  # (module, option, negated, value)
 
@@ -231,7 +253,7 @@ def _opt_name(token: str) -> str:
 def _needs_value(name: str, next_token: str | None) -> int:
     if name in _FLAGS:
         return 0
-    if name in _TWO_ARGS:
+    if name in TWO_ARGS:
         return 2
     if name in _ONE_ARG_TEXT:
         return 1
@@ -354,124 +376,8 @@ def rule_from_tokens(chain: str, tokens: list[str], resolve: Resolver | None = N
     )
 
 
-# iptables-save's quoting: bare words, or "..." with \" and \\ escapes. One token per match.
-def format_rule(rule: Rule) -> str:
-    """A canonical iptables-save-like spelling of ``rule``, for messages and captures."""
-    out = ["-A", rule.chain]
-    basic_order = {"s": 0, "d": 1, "i": 2, "o": 3, "p": 4, "f": 5}
-    basics = sorted((a for a in rule.conditions if a[0] == ""), key=lambda a: basic_order.get(a[1], 9))
-    for _m, opt, neg, value in basics:
-        if neg:
-            out.append("!")
-        out.append(f"-{opt}")
-        if value:
-            out.append(value)
-    modules: list[str] = []
-    for m, _o, _n, _v in rule.conditions:
-        if m and m not in modules:
-            modules.append(m)
-    for m in modules:
-        out += ["-m", m]
-        for mm, opt, neg, value in rule.conditions:
-            if mm != m:
-                continue
-            if neg:
-                out.append("!")
-            out.append(f"--{opt}")
-            if value:
-                out.extend(value.split(" ") if opt in _TWO_ARGS else [value])
-    if rule.comment is not None:
-        out += ["-m", "comment", "--comment", rule.comment]
-    if rule.target:
-        out += ["-g" if rule.goto else "-j", rule.target]
-        for k, v in rule.target_options:
-            out.append(f"--{k}")
-            if v:
-                out.append(v)
-    return " ".join(_quote(t) for t in out)
-
-
-_NEEDS_QUOTES = Pattern(r"[\s\"'\\]")
-
-
-def _quote(token: str) -> str:
-    """iptables-save's quoting: "..." with \\ and \" escapes, only where needed."""
-    if token and not _NEEDS_QUOTES.search(token):
-        return token
-    return '"' + token.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-# verdicts that never let a packet through, and targets that do not end the traversal
-_STOPS = frozenset({"DROP", "REJECT", "RETURN"})
-_NON_TERMINATING = frozenset({"LOG", "NFLOG", "ULOG", "MARK", "CONNMARK", "TRACE", "AUDIT", "CLASSIFY", "DSCP",
-                              "TOS", "TCPMSS", "SECMARK", "CONNSECMARK", "CT", "TTL", "HL", "NOTRACK"})
-
-
-def can_accept(rule: Rule, chains: dict, _seen: frozenset = frozenset()) -> bool:
-    """Whether a packet this rule matches can be let through by it: ACCEPT, QUEUE, NFQUEUE
-    (a program on the queue decides; with --queue-bypass, nobody listening means accept),
-    any target not known to stop or to continue, or a jump or goto to a chain holding such a
-    rule. Only DROP, REJECT, RETURN, non-terminating targets (LOG...) and jumps to chains
-    that cannot accept are safe."""
-    target = rule.target
-    if not target or target in _STOPS or target in _NON_TERMINATING:
-        return False
-    chain = chains.get(target)
-    if chain is not None:
-        if target in _seen:
-            return False
-        return any(can_accept(r, chains, _seen | {target}) for r in chain.rules)
-    return True
-
-
 def odd_rule(chain: str, text: str, line: int, why: str) -> Rule:
     """A rule sdcheck cannot understand, kept in its place: it never equals a baseline rule,
     and its target is unknown, so it counts as one that may let traffic through."""
     return Rule(chain=chain, conditions=(("odd", "rule", False, why),), target="?", target_options=(),
                 goto=False, comment=None, text=text, line=line)
-
-
-# -- subjects: what a waiver pins ------------------------------------------------------
-def stops(rule: Rule) -> bool:
-    """Whether the rule can end a packet's way with something other than acceptance (a DROP,
-    a REJECT, a jump that may drop): taking it away or moving it can let more through."""
-    return bool(rule.target) and rule.target not in ("ACCEPT", "RETURN") and rule.target not in _NON_TERMINATING
-
-
-def rule_subject(table: str, rule: Rule) -> str:
-    """The rule as a waiver names it: table, chain and canonical text, comment left out
-    (a comment changes nothing the kernel does)."""
-    return f"-t {table} " + format_rule(rule._replace(comment=None))
-
-
-def policy_subject(table: str, chain: str, policy: str) -> str:
-    return f"-t {table} -P {chain} {policy}"
-
-
-def chain_subject(table: str, chain: str) -> str:
-    return f"-t {table} -N {chain}"
-
-
-def canonical_subject(text: str) -> str:
-    """A waiver's ``rule`` (``[-t TABLE] -A CHAIN ...``, ``-P CHAIN POLICY`` or ``-N CHAIN``)
-    in the canonical form of ``rule_subject``; ValueError when it is none of these."""
-    from sdcheck.plugins.iptables.save_parser import parse_rule
-
-    body = text.strip()
-    table = "filter"
-    if body.startswith(("-t ", "--table ")):
-        parts = body.split(None, 2)
-        if len(parts) < 3:
-            raise ValueError("'-t' needs a table and a rule after it")
-        table, body = parts[1], parts[2]
-    words = body.split()
-    if words[:1] == ["-P"] and len(words) == 3 and words[2] in ("ACCEPT", "DROP"):
-        return policy_subject(table, words[1], words[2])
-    if words[:1] == ["-N"] and len(words) == 2:
-        return chain_subject(table, words[1])
-    try:
-        rule = parse_rule(body)
-    except ParseError as exc:
-        raise ValueError(f"not a rule sdcheck can read ({exc.args[0]}); write it as 'sdcheck report' "
-                         "prints it, for example '-A INPUT -p tcp -m tcp --dport 9100 -j ACCEPT'") from None
-    return rule_subject(table, rule)

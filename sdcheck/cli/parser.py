@@ -1,0 +1,147 @@
+"""The command line's grammar: argparse, and the one start-up shim sdcheck keeps (argparse
+imported without gettext; see ``_argparse`` and bench/README.md for what it saves).
+
+Only the requested command's parser is built: ``run`` is started by OSSEC on every host
+every day. Parse errors raise UsageError (exit 2) instead of printing usage and exiting.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def _argparse():
+    """argparse, imported without gettext when nothing has imported gettext yet: gettext
+    compiles a regex at import and looks for translation catalogues (importing locale) on
+    each message argparse prepares, ~4 ms of a 40 ms start-up. sdcheck's messages are English
+    and Debian ships no catalogue for argparse's, so its strings are used as they are."""
+    if "argparse" in sys.modules or "gettext" in sys.modules:
+        import argparse
+        return argparse
+    import types
+
+    plain = types.ModuleType("gettext")
+    plain.gettext = lambda message: message
+    plain.ngettext = lambda singular, plural, n: singular if n == 1 else plural
+    sys.modules["gettext"] = plain
+    try:
+        import argparse
+    finally:
+        del sys.modules["gettext"]  # anyone else importing gettext gets the real one
+    return argparse
+
+
+argparse = _argparse()
+
+from sdcheck import __version__
+
+from sdcheck.errors import UsageError
+from sdcheck.session import DEFAULT_VARS
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's formatter with the width found without shutil: argparse builds one for
+    every argument it adds, and importing shutil (bz2, lzma) costs ~2 ms of start-up."""
+
+    def __init__(self, prog, **kw):
+        if kw.get("width") is None:
+            try:
+                columns = int(os.environ.get("COLUMNS", "")) or os.get_terminal_size(sys.stdout.fileno()).columns
+            except (ValueError, OSError):
+                columns = 80
+            kw["width"] = max(columns, 40) - 2
+        super().__init__(prog, **kw)
+
+
+class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kw):
+        kw.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kw)
+
+    def error(self, message):  # never print usage and exit from inside argparse
+        raise UsageError(message)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", help="app or mon; detected from the host when absent")
+    p.add_argument("--baseline", metavar="FILE", help="baseline file (default: the bundled one for the profile)")
+    p.add_argument("--vars", metavar="FILE", help=f"site variables (YAML; SecureDrop's site-specific works "
+                   f"as is). Default: {DEFAULT_VARS} if it exists")
+    p.add_argument("--var", metavar="NAME=VALUE", action="append", default=[], help="set one variable (repeatable)")
+    p.add_argument("--only", metavar="PREFIX", action="append", default=[], help="run only checks whose id starts so")
+    p.add_argument("--skip", metavar="PREFIX", action="append", default=[], help="leave out checks whose id starts so")
+    p.add_argument("--waivers", metavar="FILE", help="accepted deviations with reasons and expiry dates "
+                   "(default: /etc/sdcheck/waivers.yml if it exists)")
+    p.add_argument("--fail-on", metavar="SEVERITY", choices=("low", "medium", "high", "critical"), default="low",
+                   help="exit 1 only for problems of this severity or above (errors always count); default low")
+    p.add_argument("--state", metavar="FILE", help="run: record this run there; report: say when sdcheck "
+                   "last ran (default: /var/lib/sdcheck/state.json if it exists)")
+    p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+
+def _add_command(sub_or_none, name: str, **kw) -> argparse.ArgumentParser:
+    if sub_or_none is None:
+        return _Parser(prog=f"sdcheck {name}", description=kw.get("help"))
+    return sub_or_none.add_parser(name, **kw)
+
+
+def _define(name: str, sub=None) -> argparse.ArgumentParser:
+    """Define one sub-command (on ``sub``, or as a parser of its own)."""
+    if name == "run":
+        p = _add_command(sub, "run", help="for OSSEC: one line per problem, or one OK line")
+        _common(p)
+    elif name == "report":
+        p = _add_command(sub, "report", help="for admins: every check, differences and fixes")
+        _common(p)
+        p.add_argument("--format", choices=("text", "json", "junit", "html"), default="text")
+        p.add_argument("--output", metavar="FILE", help="write the report to FILE instead of standard output")
+        p.add_argument("--verbose", "-v", action="store_true", help="also show details of passing checks")
+        p.add_argument("--limit", type=int, default=50, metavar="N",
+                       help="list at most N names per finding (store checks); default 50")
+        p.add_argument("select", nargs="*", metavar="PREFIX", help="same as --only PREFIX")
+        p.add_argument("--online", action="store_true", help="also run checks that contact other hosts "
+                       "(the SMTP relay probe); never done by 'run'")
+        p.add_argument("--hosts", metavar="SPECS", help="check these hosts through testinfra instead of "
+                       "this one, in parallel: ssh://root@app,ssh://mon,ansible://mon,local://")
+        p.add_argument("--ssh-config", metavar="FILE", help="ssh_config for ssh:// hosts")
+        p.add_argument("--ssh-identity-file", metavar="FILE", help="private key for ssh:// hosts")
+        p.add_argument("--sudo", action="store_true", help="run the commands on the hosts through sudo")
+        p.add_argument("--ansible-inventory", metavar="FILE", help="Ansible inventory for ansible:// hosts; "
+                       "ansible://GROUP checks every host of the group")
+    elif name == "list":
+        p = _add_command(sub, "list", help="the checks, with ids and descriptions")
+        p.add_argument("--profile", help="only the checks this profile's baseline enables")
+    elif name == "baseline":
+        p = _add_command(sub, "baseline", help="capture the live state as a baseline to review")
+        p.add_argument("action", choices=("capture",))
+        p.add_argument("what", choices=("iptables",))
+        p.add_argument("--family", type=int, choices=(4, 6), default=4)
+        p.add_argument("--backend", choices=("nft", "legacy"), help="when both hold rules")
+        p.add_argument("--output", metavar="FILE", help="write to FILE (default: standard output)")
+        p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    else:
+        p = _add_command(sub, "explain", help="what a check verifies, why, and how to fix it")
+        p.add_argument("check_id")
+    p.set_defaults(command=name)
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="sdcheck", description="Configuration compliance checks for SecureDrop servers.")
+    parser.add_argument("--version", action="version", version=f"sdcheck {__version__}")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    for name in COMMAND_NAMES:
+        _define(name, sub)
+    return parser
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    # Building every sub-parser costs ~10 ms of argparse work; `run` is started by OSSEC on
+    # every host every day, so only the requested command's parser is built.
+    if argv and argv[0] in COMMAND_NAMES:
+        return _define(argv[0]).parse_args(argv[1:])
+    return build_parser().parse_args(argv)
+
+
+COMMAND_NAMES = ("run", "report", "list", "explain", "baseline")

@@ -1,0 +1,79 @@
+"""A check's documentation, generated from its class: ``sdcheck explain ID`` and
+docs/checks.md (``python -m sdcheck.docs > docs/checks.md``; a test keeps it current).
+
+The id is the address: check ``<plugin>.<name>`` lives in
+``sdcheck/plugins/<plugin>/checks/<name with _ for ->.py``, its tests in
+``tests/plugins/<plugin>/test_<same>.py``, and its entry here under the heading of its id.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from sdcheck.check import Check
+
+
+def stem(check_id: str) -> tuple[str, str]:
+    """(plugin, module name) of a check id: ``iptables.nft-kernel`` -> (iptables, nft_kernel)."""
+    plugin, _, name = check_id.partition(".")
+    return plugin, name.replace("-", "_")
+
+
+def module_path(check_id: str) -> str:
+    plugin, name = stem(check_id)
+    return f"sdcheck/plugins/{plugin}/checks/{name}.py"
+
+
+def test_path(check_id: str) -> str:
+    plugin, name = stem(check_id)
+    return f"tests/plugins/{plugin}/test_{name}.py"
+
+
+def _options(cls: type[Check]) -> list[str]:
+    return [f"  {key}: default {opt.default!r}" + (f" ({opt.help})" if opt.help else "")
+            for key, opt in cls.options.items() if not key.startswith("_")]
+
+
+def _settings(cls: type[Check]) -> list[str]:
+    from sdcheck.registry import plugin_settings
+
+    plugin = cls.id.split(".")[0]
+    return [f"  {name}: default {opt.default!r}" + (f" ({opt.help})" if opt.help else "")
+            for name, (owner, opt) in plugin_settings().items() if owner == plugin]
+
+
+def explain(cls: type[Check]) -> str:
+    """``sdcheck explain``: what a check verifies, why, how to fix it, what it accepts."""
+    out = [f"{cls.id} [{cls.severity}]", "", f"Verifies: {cls.title}", ""]
+    if cls.why:
+        out += [f"Why it matters: {cls.why}", ""]
+    out += [f"How to fix a failure: {cls.remedy}", ""]
+    if _options(cls):
+        out += ["Baseline options:", *_options(cls)]
+    if _settings(cls):
+        out += ["Site variables its plugin reads (vars file or --var):", *_settings(cls)]
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def checks_markdown(classes: dict[str, type[Check]]) -> str:
+    """docs/checks.md: every check, by id."""
+    out = ["# sdcheck's checks", "",
+           "Generated from the check classes by `python -m sdcheck.docs`; do not edit.",
+           "Each check's code and tests are found from its id (see sdcheck/docs.py).", ""]
+    for cid, cls in classes.items():
+        out += [f"## {cid}", "", f"**{cls.title}** (severity: {cls.severity})", ""]
+        if cls.why:
+            out += [cls.why, ""]
+        out += [f"Fix: {cls.remedy}", ""]
+        if _options(cls):
+            out += ["Baseline options:", "", "```", *[o.strip() for o in _options(cls)], "```", ""]
+        out += [f"Code: `{module_path(cid)}`; tests: `{test_path(cid)}`", ""]
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+
+    from sdcheck.registry import load_checks
+
+    sys.stdout.write(checks_markdown(load_checks()))

@@ -1,0 +1,139 @@
+"""The iptables plugin's shared ground: its settings, the one snapshot of the firewall per run
+and family, wording shared by its checks, and what several checks judge the same way."""
+
+from __future__ import annotations
+
+from sdcheck.check import Context, Option
+from sdcheck.host.base import FactError
+from sdcheck.model import Severity
+from sdcheck.plugins.iptables.live import Snapshot, read_snapshot
+from sdcheck.plugins.iptables.effect import can_accept
+from sdcheck.plugins.iptables.rules import Rule
+from sdcheck.plugins.iptables.subjects import canonical_subject, format_rule
+
+
+TYPE_CHECKING = False
+
+
+# site variables the plugin reads itself (every check shares one snapshot of the firewall)
+SETTINGS = {
+    "xtables_lock": Option(str, "/run/xtables.lock", help="an absolute path (iptables-legacy's lock file)",
+                           check=lambda v: v.startswith("/")),
+    "iptables_lock_timeout": Option((int, float), 30, help="a number of seconds from 0 to 3600 (the wait "
+                                    "for iptables-legacy's lock)", check=lambda v: 0 <= v <= 3600),
+}
+
+
+REINSTATE = ("Reinstate the standard firewall by re-running the installer from the Admin "
+             "Workstation ('securedrop-admin install'), then run 'sdcheck report' again.")
+
+
+TERMINAL_TARGETS = {"DROP", "REJECT"}
+
+
+def name_resolver(ctx: Context):
+    facts = ctx.facts
+
+    def resolve(kind: str, name: str) -> str | None:
+        got = facts.user_id(name) if kind == "user" else facts.group_id(name)
+        return None if got is None else str(got)
+    return resolve
+
+
+def snapshot(ctx: Context, family: int = 4) -> Snapshot:
+    def read() -> Snapshot:
+        return read_snapshot(
+            ctx.facts, family,
+            lock_path=ctx.setting("xtables_lock", SETTINGS),
+            lock_timeout=float(ctx.setting("iptables_lock_timeout", SETTINGS)),
+            resolve=name_resolver(ctx),
+        )
+    return ctx.memo(f"iptables:{family}", read)
+
+
+def describe(rule: Rule) -> str:
+    return rule.text or format_rule(rule)
+
+
+class PinnedWaivers:
+    """Findings about one rule or policy carry its canonical text (``subject``): a waiver names
+    the rule itself, never only its place, and a rule that can let more through than the
+    baseline is covered only by a waiver naming exactly that rule."""
+
+    pins_subjects = True
+
+    @classmethod
+    def waiver_subject(cls, text: str) -> str:
+        return canonical_subject(text)
+
+
+def ipv6_addresses(facts) -> list[str] | None:
+    """IPv6 addresses on interfaces other than lo, from /proc/net/if_inet6 (None: IPv6 off)."""
+    if facts.lstat("/proc/net/if_inet6") is None:
+        return None
+    out = []
+    for line in facts.read_text("/proc/net/if_inet6", 1 << 20).splitlines():
+        parts = line.split()
+        if len(parts) >= 6 and parts[5] != "lo":
+            import ipaddress
+
+            try:
+                address = str(ipaddress.IPv6Address(int(parts[0], 16)))
+            except ValueError:
+                address = parts[0]
+            out.append(f"{address}%{parts[5]}")
+    return out
+
+
+def is_catch_all(rule: Rule, target: str) -> bool:
+    return rule.unconditional and rule.target == target and not rule.goto and not rule.target_options
+
+
+BUILTIN_CHAINS = {
+    "filter": ("INPUT", "FORWARD", "OUTPUT"),
+    "nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"),
+    "mangle": ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"),
+    "raw": ("PREROUTING", "OUTPUT"),
+    "security": ("INPUT", "FORWARD", "OUTPUT"),
+}
+
+
+PASS_TARGETS = ("ACCEPT", "RETURN")
+
+
+def by_effect(rule: Rule, chains: dict, otherwise: Severity) -> Severity:
+    """A rule that can accept traffic: critical when it matches everything, high otherwise."""
+    if can_accept(rule, chains):
+        return Severity.CRITICAL if rule.unconditional else Severity.HIGH
+    return otherwise
+
+
+def quote_comment(comment: str | None) -> str:
+    return "no comment" if comment is None else f'"{comment}"'
+
+
+def first_catch_all(rules: list[Rule], chains: dict) -> int | None:
+    """1-based position of the first unconditional rule that ends the chain's traversal
+    with a verdict that cannot let a packet through (DROP, REJECT, a jump to LOGNDROP...)."""
+    for pos, rule in enumerate(rules, 1):
+        if (rule.unconditional and rule.target and rule.target not in PASS_TARGETS + ("LOG",)
+                and not rule.goto and not can_accept(rule, chains)):
+            return pos
+    return None
+
+
+XTABLES_OWNED = {(f, t) for f in ("ip", "ip6") for t in BUILTIN_CHAINS}
+
+
+NFT_JSON = ["nft", "-j", "list", "ruleset"]
+
+
+def nft_ruleset(ctx) -> bytes:
+    """``nft -j list ruleset``: the kernel's own view of every table, read once per run."""
+    def read() -> bytes:
+        res = ctx.facts.run(NFT_JSON, timeout=20)
+        if not res.ok:
+            err = res.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
+            raise FactError(f"'nft -j list ruleset' failed (exit {res.returncode}): {err[0]}")
+        return res.stdout
+    return ctx.memo("nft:ruleset", read)

@@ -1,0 +1,37 @@
+"""postfix.local: its options are checked when the baseline loads, with file and line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from helpers.postfix_suite import BREAKAGES, breakage_is_detected
+
+from sdcheck.baseline import bundled_path
+
+PREFIX = "System configuration error: "
+
+
+@pytest.mark.parametrize("sample", ["X-Mailer:\tOSSEC HIDS", ""])
+def test_a_header_sample_with_a_tab_or_empty_is_refused_with_file_and_line(tmp_path, sample):
+    base = tmp_path / "site.yml"
+    base.write_text(f"sdcheck_baseline: 1\nprofile: mon\nextends: {bundled_path('mon')}\nchecks:\n"
+                    f"  postfix.local:\n    header_samples:\n      - 'Mime-Version: 1.0'\n"
+                    f"      - \"{sample.replace(chr(9), chr(92) + 't')}\"\n")
+    for command in ("run", "report"):
+        res = subprocess.run([sys.executable, "-m", "sdcheck", command, "--baseline", str(base), "--only",
+                              "postfix.local"], capture_output=True, text=True, timeout=60)
+        assert res.returncode == 2, res.stdout + res.stderr
+        where = f"{base}:6: postfix.local: option 'header_samples' must be headers (one line each, no tab)"
+        if command == "run":
+            (line,) = res.stdout.splitlines()
+            assert line.startswith(f"{PREFIX}[sdcheck.config] {where}"), line
+        else:
+            (line,) = res.stderr.splitlines()
+            assert line.startswith(f"sdcheck: error: {where}"), line
+
+
+@pytest.mark.parametrize("name", sorted(n for n, b in BREAKAGES.items() if b[2] == "postfix.local"))
+def test_breakage_is_detected(tmp_path, name):
+    breakage_is_detected(tmp_path, name)
