@@ -131,4 +131,4 @@ def relay_report(tmp_path, certs, port, **tls):
     return finding
 
 
-MAILLOG = Path(__file__).parent / "data" / "maillog"
+MAILLOG = Path(__file__).resolve().parents[1] / "data" / "maillog"

@@ -15,7 +15,7 @@ from helpers.postfix import Master
 
 from sdcheck.plugins.alert.mail_log import diagnose
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parents[2]  # tests/
 PORT = 2525
 
 

@@ -108,7 +108,7 @@ def test_json_report_validates_against_the_schema(netns, backend):
     from pathlib import Path
 
     import jsonschema
-    schema = json.loads((Path(__file__).resolve().parents[1] / "docs" / "report.schema.json").read_text())
+    schema = json.loads((Path(__file__).resolve().parents[3] / "docs" / "report.schema.json").read_text())
     netns.restore_securedrop(backend, render("iptables-app-prod.j2"))
     netns.sh(f"iptables-{backend} -P OUTPUT ACCEPT; iptables-{backend} -A INPUT -m comment --comment \"$(printf 'x\\ny')\" -j ACCEPT")
     res = netns.sdcheck("report", "--profile", "app", "--vars", VARS, "--format", "json",

@@ -131,7 +131,7 @@ def test_bundled_master_cf_is_debians(tmp_path):
     shutil.copy("/usr/share/postfix/master.cf.dist", tmp_path / "master.cf")
     out = subprocess.run(["postconf", "-c", str(tmp_path), "-M"], capture_output=True, text=True, check=True).stdout
     debian = [" ".join(ln.split()) for ln in out.splitlines() if ln.strip()]
-    base = yaml.safe_load((Path(__file__).parents[1] / "baselines" / "mon.yml").read_text())
+    base = yaml.safe_load((Path(__file__).resolve().parents[3] / "baselines" / "mon.yml").read_text())
     bundled = [s.replace("$${", "${") for s in base["checks"][CONFIG]["master"]]
     assert bundled == debian
 
