@@ -150,6 +150,11 @@ class Run:
 
         self.result, self.redact, self.ctx, self.host = redacted(result, redact), redact, ctx, host
 
+    # what the pytest fixture returned before it returned a Run (suites use these)
+    @property
+    def outcomes(self):
+        return self.result.outcomes
+
     @property
     def findings(self):
         return self.result.findings

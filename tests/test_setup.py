@@ -86,7 +86,7 @@ def _undeclared(found: dict[str, set[str]]) -> list[str]:
 
 
 def test_every_program_the_tests_run_is_installed_by_setup():
-    found = programs_run_by(sorted((ROOT / "tests").glob("*.py")) + sorted((ROOT / "tests").glob("*/*.py")))
+    found = programs_run_by(sorted((ROOT / "tests").rglob("*.py")))
     assert {"ip", "iptables-nft", "postmap", "ssh-keygen", "flock"} <= set(found), "the scan misses known uses"
     assert _undeclared(found) == [], f"add these to {PACKAGES_TXT.name} (their Debian package)"
 
