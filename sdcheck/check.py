@@ -7,21 +7,21 @@ exit code and reaches the host only through ``ctx.facts``.
 
 from __future__ import annotations
 
+import re
+
 import _thread  # threading's Lock, without importing threading (start-up)
 
 from sdcheck.host.base import Facts
 from sdcheck.model import Finding, Severity, Status
-from sdcheck.lazy import Pattern
 from sdcheck.options import Option
+from sdcheck.startup import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any, Callable, ClassVar, Iterable
 
 __all__ = ["ID_RE", "Check", "Context", "Option"]
 
-ID_RE = Pattern(r"^[a-z][a-z0-9]*(\.[a-z0-9]+(-[a-z0-9]+)*)+$")
-
-
-TYPE_CHECKING = False  # typing costs start-up time; annotations are strings
-if TYPE_CHECKING:
-    from typing import Any, Callable, ClassVar, Iterable
+ID_RE = re.compile(r"^[a-z][a-z0-9]*(\.[a-z0-9]+(-[a-z0-9]+)*)+$")
 
 
 class Context:

@@ -7,8 +7,8 @@ The id is the address: check ``<plugin>.<name>`` lives in
 """
 
 from __future__ import annotations
+from sdcheck.startup import TYPE_CHECKING
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from sdcheck.check import Check
 

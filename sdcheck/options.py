@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import math
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any, Callable
-
-    from sdcheck.baseline.loader import Baseline
-    from sdcheck.check import Check
 
 from sdcheck.baseline.files import line_of
 from sdcheck.baseline.loader import SECRET_VARS
 from sdcheck.baseline.template import interpolate
 from sdcheck.errors import BaselineError
+from sdcheck.startup import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
+    from sdcheck.baseline.loader import Baseline
+    from sdcheck.check import Check
 
 
 class Option:

@@ -71,7 +71,7 @@ def run_on(host, *, profile=None, vars_path=None, baseline=None, only=(), skip=(
 
 
 def _settings(config, spec: str) -> dict:
-    inventory = {}
+    inventory: dict = {}
     path = config.getoption("sdcheck_inventory")
     if path:
         import yaml
@@ -109,7 +109,7 @@ def _specs(config) -> list[str]:
         return ["local://"]
     from sdcheck.host.testinfra import HostSpecError, expand_specs
 
-    specs = []
+    specs: list[str] = []
     for h in hosts if isinstance(hosts, list) else [hosts]:
         specs.extend(s.strip() for s in h.split(",") if s.strip())
     try:

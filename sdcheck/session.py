@@ -12,6 +12,7 @@ forgetting to; formatters still pass every host value through ``clean`` with ``r
 from __future__ import annotations
 
 import os
+from collections import namedtuple
 
 from sdcheck.errors import BaselineError, UsageError
 
@@ -49,15 +50,8 @@ class Options:
         return cls(**{k: v for k, v in vars(ns).items() if hasattr(Options, k) and not k.startswith("_")})
 
 
-class Plan:
-    """Everything decided before any check runs."""
-
-    __slots__ = ("facts", "profile", "profile_source", "baseline", "variables", "options", "settings", "classes",
-                 "redact")
-
-    def __init__(self, **kw):
-        for key in self.__slots__:
-            setattr(self, key, kw[key])
+# Everything decided before any check runs.
+Plan = namedtuple("Plan", "facts profile profile_source baseline variables options settings classes redact")
 
 
 def plan(opts: Options, facts=None, redact_hook=None) -> Plan:

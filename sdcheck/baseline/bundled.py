@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import os
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
 
 from sdcheck.baseline.files import MDict, MList, item_lines, line_of, loader_class, read_input_file
 from sdcheck.baseline.loader import BASELINE_DIR
+from sdcheck.startup import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def lookup(name: str, data: bytes) -> Any:

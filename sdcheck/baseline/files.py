@@ -8,11 +8,12 @@ import errno
 import os
 import stat
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
 
 from sdcheck.errors import BaselineError
+from sdcheck.startup import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 class MDict(dict):
     """A mapping that remembers the line of each key."""
@@ -38,7 +39,7 @@ def loader_class():
 
     base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-    class Loader(base):  # type: ignore[misc, valid-type]
+    class Loader(base):
         pass
 
     def construct_mapping(loader, node):
@@ -127,7 +128,7 @@ def load_yaml(path: str, *, secret: bool = False) -> Any:
         if secret:
             for event in yaml.parse(data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
                 if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                    raise BaselineError(path, event.start_mark.line + 1,
+                    raise BaselineError(path, event.start_mark.line + 1 if event.start_mark else None,
                                         "YAML anchors and aliases (& and *) are not allowed in this file")
         value = yaml.load(data, Loader=_LOADER)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
@@ -168,8 +169,6 @@ def line_of(obj: Any, key: Any = None, default: int | None = None) -> int | None
     if key is not None and isinstance(obj, MDict):
         return obj.key_lines.get(key, obj.line)
     return getattr(obj, "line", default) or default
-
-
 
 
 def precompiled(path: str, data: bytes) -> Any:

@@ -8,16 +8,18 @@ Every error names the file and line, so an admin can go straight to it.
 
 from __future__ import annotations
 
+import re
+
 import os
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
 
 from sdcheck.baseline.files import MDict, line_of, load_yaml
 from sdcheck.baseline.template import NAME_RE
 from sdcheck.errors import BaselineError
-from sdcheck.lazy import Pattern
+from sdcheck.startup import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _baseline_dir() -> str:
@@ -30,7 +32,7 @@ def _baseline_dir() -> str:
 BASELINE_DIR = _baseline_dir()
 PROFILES = ("app", "mon")
 SCHEMA_VERSION = 1
-_PROFILE_RE = Pattern(r"^[a-z][a-z0-9_-]{0,31}$")
+_PROFILE_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 # variables that hold secrets: never printed, redacted from every output
 SECRET_VARS = ("sasl_password",)
 
@@ -130,7 +132,7 @@ def load_baseline(path: str, _seen: tuple[str, ...] = ()) -> Baseline:
     for cid, opts in raw_checks.items():
         if opts is None:
             opts = MDict()
-            opts.line, opts.key_lines = line_of(raw_checks, cid), {}
+            opts.line, opts.key_lines = line_of(raw_checks, cid) or 0, {}
         if opts is False:  # a child baseline can switch off an inherited check
             checks.pop(cid, None)
             continue

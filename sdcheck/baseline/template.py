@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import re
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
 
 from sdcheck.baseline.files import MDict, MList, item_lines, line_of
 from sdcheck.errors import BaselineError
-from sdcheck.lazy import Pattern
+from sdcheck.startup import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 # ${name}: a variable; $${ is a literal ${ (except $${fact:, which the fact substitution
 # unescapes when the check runs, so a literal "${fact:x}" is never substituted)
-_VAR_RE = Pattern(r"\$(\$)\{(?!fact:)|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-NAME_RE = Pattern(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_VAR_RE = re.compile(r"\$(\$)\{(?!fact:)|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def interpolate(value: Any, variables: dict[str, Any], path: str, line: int | None) -> Any:

@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     # whatever the locale: 'run' prints ASCII only, and a report escapes what cannot be shown
     for stream in (sys.stdout, sys.stderr):
         try:
-            stream.reconfigure(errors="backslashreplace")
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]  # a TextIOWrapper here
         except (AttributeError, ValueError):
             pass
     args = None

@@ -1,5 +1,4 @@
-"""The command line's grammar: argparse, and the one start-up shim sdcheck keeps (argparse
-imported without gettext; see ``_argparse`` and bench/README.md for what it saves).
+"""The command line's grammar (argparse, imported and sized by sdcheck.startup).
 
 Only the requested command's parser is built: ``run`` is started by OSSEC on every host
 every day. Parse errors raise UsageError (exit 2) instead of printing usage and exiting.
@@ -7,56 +6,22 @@ every day. Parse errors raise UsageError (exit 2) instead of printing usage and 
 
 from __future__ import annotations
 
-import os
-import sys
-
-
-def _argparse():
-    """argparse, imported without gettext when nothing has imported gettext yet: gettext
-    compiles a regex at import and looks for translation catalogues (importing locale) on
-    each message argparse prepares, ~4 ms of a 40 ms start-up. sdcheck's messages are English
-    and Debian ships no catalogue for argparse's, so its strings are used as they are."""
-    if "argparse" in sys.modules or "gettext" in sys.modules:
-        import argparse
-        return argparse
-    import types
-
-    plain = types.ModuleType("gettext")
-    plain.gettext = lambda message: message
-    plain.ngettext = lambda singular, plural, n: singular if n == 1 else plural
-    sys.modules["gettext"] = plain
-    try:
-        import argparse
-    finally:
-        del sys.modules["gettext"]  # anyone else importing gettext gets the real one
-    return argparse
-
-
-argparse = _argparse()
-
 from sdcheck import __version__
-
 from sdcheck.errors import UsageError
 from sdcheck.session import DEFAULT_VARS
+from sdcheck.startup import TYPE_CHECKING, argparse_without_gettext, help_formatter
 
+if TYPE_CHECKING:
+    import argparse
+else:
+    argparse = argparse_without_gettext()
 
-class _Formatter(argparse.HelpFormatter):
-    """argparse's formatter with the width found without shutil: argparse builds one for
-    every argument it adds, and importing shutil (bz2, lzma) costs ~2 ms of start-up."""
-
-    def __init__(self, prog, **kw):
-        if kw.get("width") is None:
-            try:
-                columns = int(os.environ.get("COLUMNS", "")) or os.get_terminal_size(sys.stdout.fileno()).columns
-            except (ValueError, OSError):
-                columns = 80
-            kw["width"] = max(columns, 40) - 2
-        super().__init__(prog, **kw)
+_FORMATTER = help_formatter(argparse)
 
 
 class _Parser(argparse.ArgumentParser):
     def __init__(self, *args, **kw):
-        kw.setdefault("formatter_class", _Formatter)
+        kw.setdefault("formatter_class", _FORMATTER)
         super().__init__(*args, **kw)
 
     def error(self, message):  # never print usage and exit from inside argparse

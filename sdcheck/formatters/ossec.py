@@ -66,7 +66,7 @@ def _merge_repeats(lines: list[str]) -> list[str]:
             bodies[body] = []
             order.append(body)
         bodies[body].append(head[len(PREFIX) + 1:] if sep else "")
-    out = []
+    out: list[str] = []
     for body in order:
         ids = bodies[body]
         if len(ids) == 1 or not all(ids):
@@ -118,6 +118,6 @@ def lines(result: RunResult, redact: Redactor) -> list[str]:
         counts = {s: 0 for s in Status}
         for o in result.outcomes:
             counts[o.status] += 1
-        extra = "".join(f", {counts[s]} {s.value}" for s in (Status.SKIP, Status.WAIVED) if counts[s])
-        out.append(f"sdcheck: OK: {counts[Status.PASS]} checks passed{extra} (profile {escape(result.profile, True)})")
+        others = "".join(f", {counts[s]} {s.value}" for s in (Status.SKIP, Status.WAIVED) if counts[s])
+        out.append(f"sdcheck: OK: {counts[Status.PASS]} checks passed{others} (profile {escape(result.profile, True)})")
     return out

@@ -56,7 +56,7 @@ def preload() -> None:
         _prepare_iptc_env()
         try:
             import iptc  # noqa: F401, PLC0415
-        except Exception:  # noqa: BLE001 - read_snapshot falls back to iptables-legacy-save
+        except Exception:  # noqa: BLE001, S110 - read_snapshot falls back to iptables-legacy-save
             pass
         return
 

@@ -32,6 +32,7 @@ def _trace(argv: list[str], input: bytes | None, started: float) -> None:  # noq
 
     line = json.dumps({"argv": list(argv), "input": None if input is None else input.decode("latin-1"),
                        "start": started, "end": _now()})
+    assert _TRACE is not None  # only called when it is set
     fd = os.open(_TRACE, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
         os.write(fd, (line + "\n").encode())
@@ -359,7 +360,7 @@ def _entries(dfd: int, names: list) -> list:
     handle without following symlinks (one lstat each); an entry removed meanwhile is left
     out. The hot loop of a large store: kept to one call and one tuple per entry."""
     lstat = os.stat
-    out = []
+    out: list[tuple[str, int, int, int, float]] = []
     append = out.append
     for name in names:
         try:

@@ -40,6 +40,7 @@ def map_parallel(target: str, shares: list) -> list:
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True)
             procs.append(proc)
             # arguments first, to every worker, so they all run at once
+            assert proc.stdin is not None  # stdin=PIPE
             proc.stdin.write(json.dumps([target, share]).encode())
             proc.stdin.close()
             proc.stdin = None  # communicate() below only reads

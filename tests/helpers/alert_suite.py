@@ -1,4 +1,5 @@
-"""Shared by the tests split from test_alert.py: The alert path: real gpg in temporary homes, a real SMTP server (aiosmtpd) on 127.0.0.1"""
+"""Shared by the alert plugin's tests (tests/plugins/alert/): real gpg in temporary homes,
+a real TLS relay on 127.0.0.1, mail logs; sdcheck run against them."""
 
 from __future__ import annotations
 

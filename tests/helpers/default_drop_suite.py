@@ -1,4 +1,5 @@
-"""Shared by the tests split from test_iptables_default_drop.py: iptables default-drop and backend checks against real iptables in namespaces, both backends."""
+"""Shared by the firewall tests (tests/plugins/iptables/): running sdcheck in a namespace
+holding SecureDrop's rules, on both backends."""
 
 from __future__ import annotations
 

@@ -26,7 +26,8 @@ class Netns:
     def exec_argv(self, argv: list[str]) -> list[str]:
         return ["ip", "netns", "exec", self.name, *argv]
 
-    def sh(self, script: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess:
+    def sh(self, script: str, check: bool = True,
+           input: str | None = None) -> subprocess.CompletedProcess:  # noqa: A002 - subprocess's name
         return subprocess.run(self.exec_argv(["sh", "-c", script]), check=check, text=True,
                               capture_output=True, input=input, timeout=60)
 

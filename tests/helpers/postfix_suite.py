@@ -1,4 +1,5 @@
-"""Shared by the tests split from test_postfix.py: Postfix checks against real Postfix tools (postconf, postmap from Debian's postfix) on"""
+"""Shared by the postfix plugin's tests (tests/plugins/postfix/): breakages of SecureDrop's
+Postfix configuration, each with the check that must report it and the words it must use."""
 
 from __future__ import annotations
 

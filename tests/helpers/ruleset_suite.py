@@ -1,4 +1,5 @@
-"""Shared by the tests split from test_iptables_ruleset.py: iptables.ruleset: the whole ruleset against the app/mon baselines, real iptables in"""
+"""Shared by the ruleset tests (tests/plugins/iptables/): SecureDrop's templates rendered,
+and the expected rule groups."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Shared by the tests split from test_store.py: store.*: the submission store against its SQLite database, on real directories and"""
+"""Shared by the store plugin's tests (tests/plugins/store/): a store and its SQLite database
+as SecureDrop lays them out, each kind of problem injected, sdcheck run against them."""
 
 from __future__ import annotations
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import time
 
-from sdcheck.lazy import Pattern
 
 
-TYPE_CHECKING = False
-
-
-FPR_RE = Pattern(r"^[0-9A-F]{40}$")
+FPR_RE = re.compile(r"^[0-9A-F]{40}$")
 
 
 DAY = 86400

@@ -5,32 +5,28 @@ from __future__ import annotations
 
 import re
 
-from sdcheck.lazy import Pattern
-
-
-TYPE_CHECKING = False
 
 
 # Postfix's own wording of each failure, as its smtp client logs it (status=deferred/bounced)
 MAIL_FAILURES = (
-    ("timed out", Pattern(r"Connection timed out|conversation with .* timed out|lost connection", re.I),
+    ("timed out", re.compile(r"Connection timed out|conversation with .* timed out|lost connection", re.I),
      "Check that the host name and port are correct in the relayhost line of /etc/postfix/main.cf."),
-    ("connection refused", Pattern(r"Connection refused", re.I),
+    ("connection refused", re.compile(r"Connection refused", re.I),
      "Check smtp_relay_port in site-specific and the relayhost line of /etc/postfix/main.cf."),
-    ("TLS verification failed", Pattern(r"certificate verif|Server certificate not (verified|trusted)|"
+    ("TLS verification failed", re.compile(r"certificate verif|Server certificate not (verified|trusted)|"
                                            r"Untrusted TLS|certificate verification failed|fingerprint", re.I),
      "Check that the relay certificate is valid; consider smtp_relay_cert_override_file (Troubleshooting SMTP TLS)."),
-    ("STARTTLS required", Pattern(r"TLS is required, but (was not offered|our TLS engine|unavailable)|"
+    ("STARTTLS required", re.compile(r"TLS is required, but (was not offered|our TLS engine|unavailable)|"
                                      r"Must issue a STARTTLS command first", re.I),
      "Use a relay port that offers STARTTLS (typically 587)."),
-    ("SASL authentication failed", Pattern(r"SASL authentication failed|Authentication (failed|failure|"
+    ("SASL authentication failed", re.compile(r"SASL authentication failed|Authentication (failed|failure|"
                                               r"credentials invalid)|Username and Password not accepted|"
                                               r"5\.7\.8", re.I),
      "Edit /etc/postfix/sasl_passwd so username, domain and password are right, run 'postmap "
      "/etc/postfix/sasl_passwd', then 'service postfix reload'."),
-    ("relay access denied", Pattern(r"Relay access denied|relaying denied|5\.7\.1 .*relay", re.I),
+    ("relay access denied", re.compile(r"Relay access denied|relaying denied|5\.7\.1 .*relay", re.I),
      "The relay refuses to relay for this account: check sasl_username/sasl_domain and that SASL is used."),
-    ("sender rejected", Pattern(r"Sender address rejected|sender.*(not owned|mismatch|rejected)", re.I),
+    ("sender rejected", re.compile(r"Sender address rejected|sender.*(not owned|mismatch|rejected)", re.I),
      "Set ossec_from_address in site-specific to the full address the relay account may send as, "
      "then re-run 'securedrop-admin install'."),
 )
@@ -68,13 +64,13 @@ def parse_syslog(line: str):
             return None
         when, month = f"{date} {clock[:8]}", int(m)
     else:  # BSD: "Nov 22 08:00:01 host ..."
-        month = _MONTHS.get(line[:3])
+        bsd_month = _MONTHS.get(line[:3])
         day, clock = line[4:6], line[7:15]
-        if (month is None or line[3:4] != " " or not day.strip().isdigit() or line[6:7] != " "
+        if (bsd_month is None or line[3:4] != " " or not day.strip().isdigit() or line[6:7] != " "
                 or not (_digits(clock[:2], 2) and clock[2] == ":" and _digits(clock[3:5], 2) and clock[5] == ":"
                         and _digits(clock[6:8], 2)) or line[15:16] != " "):
             return None
-        when, rest = line[:15], line[16:]
+        when, rest, month = line[:15], line[16:], bsd_month
     _host, _, rest = rest.partition(" ")
     tag, sep, message = rest.partition(": ")
     name, bracket, pid = tag.partition("[")

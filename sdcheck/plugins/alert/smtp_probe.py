@@ -32,7 +32,8 @@ def probe(a: dict) -> dict:
             return dict(out, error="refused")
         except OSError as exc:
             return dict(out, error="connect", detail=exc.strerror or str(exc))
-        smtp._host = a["host"]  # what STARTTLS verifies the certificate against (set by __init__ only)
+        # what STARTTLS verifies the certificate against (smtplib sets it in __init__ only)
+        smtp._host = a["host"]  # type: ignore[attr-defined]  # smtplib's undeclared attribute
         out["stage"] = "greeting"
         if code != 220:
             return dict(out, error="greeting", detail=str(code))
@@ -56,6 +57,8 @@ def probe(a: dict) -> dict:
         except ssl.SSLError as exc:
             return dict(out, error="tls", detail=exc.reason or str(exc))
         sock = smtp.sock
+        if not isinstance(sock, ssl.SSLSocket):  # starttls() returned without a TLS session
+            return dict(out, error="tls", detail="no TLS session after STARTTLS")
         out["protocol"] = sock.version()
         der = sock.getpeercert(binary_form=True) or b""
         if a["mode"] == "fingerprint":
@@ -83,7 +86,7 @@ def probe(a: dict) -> dict:
     finally:
         try:
             smtp.close()
-        except Exception:  # noqa: BLE001 - closing a broken connection
+        except Exception:  # noqa: BLE001, S110 - closing a broken connection
             pass
 
 

@@ -12,9 +12,6 @@ from sdcheck.plugins.iptables.rules import Rule
 from sdcheck.plugins.iptables.subjects import canonical_subject, format_rule
 
 
-TYPE_CHECKING = False
-
-
 # site variables the plugin reads itself (every check shares one snapshot of the firewall)
 SETTINGS = {
     "xtables_lock": Option(str, "/run/xtables.lock", help="an absolute path (iptables-legacy's lock file)",

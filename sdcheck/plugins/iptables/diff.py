@@ -9,10 +9,11 @@ their comment; and it renders a unified-diff-like view for the admin's report.
 from __future__ import annotations
 
 from collections import namedtuple
+from sdcheck.startup import TYPE_CHECKING
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from sdcheck.plugins.iptables.rules import Rule
+
 
 # kind: missing | unexpected | moved | changed | comment
 # exp_pos/act_pos: 1-based positions (0 when the rule is absent on that side)

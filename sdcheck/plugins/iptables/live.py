@@ -24,10 +24,11 @@ from sdcheck.plugins.iptables.legacy import rule_tokens
 from sdcheck.plugins.iptables.rules import Chain, ParseError, Table, rule_from_tokens
 from sdcheck.plugins.iptables.save_parser import parse_save
 
-TYPE_CHECKING = False
+from sdcheck.escape import escape
+from sdcheck.startup import TYPE_CHECKING
+
 if TYPE_CHECKING:
     from sdcheck.plugins.iptables.rules import Resolver
-from sdcheck.escape import escape
 
 LOCK_PATH = "/run/xtables.lock"
 SAVE_TIMEOUT = 20.0

@@ -12,15 +12,17 @@ Pure functions: no host access. Names are resolved through a callback.
 
 from __future__ import annotations
 
-TYPE_CHECKING = False
+import re
+
+
+from collections import namedtuple
+
+from sdcheck.startup import TYPE_CHECKING
+
 if TYPE_CHECKING:
     from typing import Callable
 
     Resolver = Callable[[str, str], "str | None"]  # (kind "user"|"group", name) -> id or None
-
-from collections import namedtuple
-
-from sdcheck.lazy import Pattern
 
 
 class ParseError(ValueError):
@@ -167,7 +169,7 @@ class Table:
         return sum(len(c.rules) for c in self.chains.values())
 
 
-_CANONICAL_V4 = Pattern(r"^(?:\d{1,3}\.){3}\d{1,3}/(?:3[0-2]|[12]?\d)$")
+_CANONICAL_V4 = re.compile(r"^(?:\d{1,3}\.){3}\d{1,3}/(?:3[0-2]|[12]?\d)$")
 
 
 def _norm_address(value: str) -> str:
@@ -218,7 +220,7 @@ def _norm_value(module: str, option: str, value: str, resolve: Resolver | None) 
     return value
 
 
-_ID_RANGE = Pattern(r"^\d+(?:-\d+)?$")
+_ID_RANGE = re.compile(r"^\d+(?:-\d+)?$")
 
 
 def resolve_owner(option: str, value: str, resolve: Resolver) -> str:

@@ -6,15 +6,14 @@ from __future__ import annotations
 import re
 
 from sdcheck.plugins.iptables.rules import Chain, ParseError, Rule, Table, odd_rule, rule_from_tokens
-from sdcheck.lazy import Pattern
+from sdcheck.startup import TYPE_CHECKING
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from sdcheck.plugins.iptables.rules import Resolver
 
 
-_TOKEN = Pattern(r'[ \t]*(?:"((?:[^"\\]|\\.)*)"|([^\s"\'\\]+))(?=[ \t]|$)', re.S)
-_UNESCAPE = Pattern(r"\\(.)", re.S)
+_TOKEN = re.compile(r'[ \t]*(?:"((?:[^"\\]|\\.)*)"|([^\s"\'\\]+))(?=[ \t]|$)', re.S)
+_UNESCAPE = re.compile(r"\\(.)", re.S)
 
 
 def _fast_split(text: str) -> list[str] | None:

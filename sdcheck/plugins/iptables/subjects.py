@@ -4,7 +4,8 @@ chain), which a waiver names: any spelling iptables accepts gives the same subje
 
 from __future__ import annotations
 
-from sdcheck.lazy import Pattern
+import re
+
 from sdcheck.plugins.iptables.rules import ParseError, Rule, TWO_ARGS
 
 
@@ -45,7 +46,7 @@ def format_rule(rule: Rule) -> str:
     return " ".join(_quote(t) for t in out)
 
 
-_NEEDS_QUOTES = Pattern(r"[\s\"'\\]")
+_NEEDS_QUOTES = re.compile(r"[\s\"'\\]")
 
 
 def _quote(token: str) -> str:

@@ -3,17 +3,15 @@ parameter, naming main.cf's line) and the wording they share."""
 
 from __future__ import annotations
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Iterable
 
 from sdcheck.check import Check, Option
 from sdcheck.host.base import FactError
 from sdcheck.model import Finding, Severity
 from sdcheck.plugins.postfix.live import PostfixConfig, config
+from sdcheck.startup import TYPE_CHECKING
 
-
-TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterable
 
 
 RERUN = ("Set the value in SecureDrop's site-specific file and re-run 'securedrop-admin install' "

@@ -43,7 +43,8 @@ def _logical_lines(text: str):
     main.cf, master.cf and lookup tables: physical lines end only at \n; a line whose first
     non-white character is # is a comment, and a blank one is skipped; a line starting with
     white space continues the logical line before it, which starts with non-white text."""
-    start, parts = 0, []
+    start = 0
+    parts: list[str] = []
     for number, raw in enumerate(text.split("\n"), 1):
         body = _strip(raw)
         if not body or body.startswith("#"):
@@ -129,7 +130,9 @@ def parse_service_params(text: str) -> list[tuple[str, str, str, str]]:
 def brace_words(value: str, separators: str = WHITESPACE) -> list[str]:
     """Words separated by ``separators`` outside braces: ``-o {name=a b}`` is two words, as
     master.cf's and map lists' ``{ }`` grouping reads (linear, no regex)."""
-    out, word, depth = [], [], 0
+    out: list[str] = []
+    word: list[str] = []
+    depth = 0
     for ch in value:
         if ch == "{":
             depth += 1

@@ -3,15 +3,13 @@
 
 from __future__ import annotations
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Iterable
 
 from sdcheck.check import Check, Context, Option
 from sdcheck.model import Finding, Severity
+from sdcheck.startup import TYPE_CHECKING
 
-
-TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterable
 
 
 REMEDY_DB = ("Compare with SecureDrop's own tools on the Application Server: "
@@ -21,7 +19,7 @@ REMEDY_DB = ("Compare with SecureDrop's own tools on the Application Server: "
              "what is confirmed stale with the matching 'delete-disconnected-*' command.")
 
 
-def size_text(n: int) -> str:
+def size_text(n: float) -> str:
     for unit in ("bytes", "kB", "MB", "GB", "TB"):
         if n < 1000 or unit == "TB":
             return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
@@ -39,7 +37,8 @@ def store_scan(ctx: Context, o: dict):
         facts = ctx.facts
         uid = facts.user_id(o["app_user"])
         return scan(facts, o["store_dir"], o["db_path"], app_uid=uid, timeout=float(o["db_busy_timeout"]),
-                    keep=int(ctx.detail_limit), leftover_dirs=tuple(d for d in (o["shredder_dir"], o["store_tmp_dir"]) if d),
+                    keep=int(ctx.detail_limit),
+                    leftover_dirs=tuple(d for d in (o["shredder_dir"], o["store_tmp_dir"]) if d),
                     leftover_age=float(o["leftover_max_age_hours"]) * 3600, progress=ctx.progress,
                     workers=o["store_workers"] or None)
     return ctx.memo(key, compute)

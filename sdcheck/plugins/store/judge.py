@@ -8,9 +8,10 @@ shows them).
 
 from __future__ import annotations
 
-from sdcheck.lazy import Pattern
+import re
 
-FILENAME_RE = Pattern(r"^\d+-[a-z0-9_-]*(msg|doc\.(gz|zip)|reply)\.gpg$")
+
+FILENAME_RE = re.compile(r"^\d+-[a-z0-9_-]*(msg|doc\.(gz|zip)|reply)\.gpg$")
 # misplaced files are found by matching missing rows against unclaimed files by name;
 # beyond this many candidates on either side the matching is skipped (and said so)
 MATCH_LIMIT = 200_000
@@ -25,7 +26,8 @@ class Tally:
     __slots__ = ("count", "bytes", "names", "keep", "parts")
 
     def __init__(self, keep: int):
-        self.count, self.bytes, self.names, self.keep = 0, 0, [], keep
+        self.count, self.bytes, self.keep = 0, 0, keep
+        self.names: list[str] = []
         self.parts: dict[str, int] = {}
 
     def add(self, name: str, size: int = 0, part: str = "") -> None:

@@ -1,4 +1,5 @@
-"""store.permissions: the submission store against its SQLite database (see test_store_scan.py for the pass they share)."""
+"""store.permissions: the submission store against its SQLite database
+(the pass the store checks share is tested in test_store_scan.py)."""
 
 from __future__ import annotations
 

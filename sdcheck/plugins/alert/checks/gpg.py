@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Iterable
 
 import re
 import time
@@ -15,6 +12,10 @@ from sdcheck.model import Finding, Severity
 from sdcheck.plugins.alert.base import GPG_REMEDY
 from sdcheck.plugins.alert.keys import DAY, FPR_RE, day, parse_colons
 from sdcheck.plugins.alert.live import GpgHome
+from sdcheck.startup import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Iterable
 
 
 class Gpg(Check):

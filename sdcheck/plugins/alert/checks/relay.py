@@ -3,16 +3,14 @@ certificate verifies, probed as the host's own Postfix would reach it."""
 
 from __future__ import annotations
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Iterable
 
 from sdcheck.check import Check, Option
 from sdcheck.host.base import FactError
 from sdcheck.model import Finding, Severity
+from sdcheck.startup import TYPE_CHECKING
 
-
-TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterable
 
 
 _RELAY_PROBLEMS = {

@@ -3,15 +3,16 @@
 
 from __future__ import annotations
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Iterable
 
 from sdcheck.check import Check, Option
 from sdcheck.model import Finding, Severity
 from sdcheck.plugins.iptables.base import PinnedWaivers, REINSTATE, TERMINAL_TARGETS, describe, is_catch_all, snapshot
 from sdcheck.plugins.iptables.rules import Chain, Table
 from sdcheck.plugins.iptables.subjects import policy_subject, rule_subject
+from sdcheck.startup import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Iterable
 
 
 class DefaultDrop(PinnedWaivers, Check):

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Iterable
 
 from sdcheck.check import Check, Option
 from sdcheck.model import Finding, Severity
 from sdcheck.plugins.iptables.base import PinnedWaivers, describe, ipv6_addresses, snapshot
 from sdcheck.plugins.iptables.effect import can_accept
 from sdcheck.plugins.iptables.subjects import policy_subject, rule_subject
+from sdcheck.startup import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Iterable
 
 
 class Ipv6(PinnedWaivers, Check):
@@ -37,13 +38,13 @@ class Ipv6(PinnedWaivers, Check):
             table = tables.get("filter")
             for name, want in self.opts["policies"].items():
                 chain = table.chains.get(name) if table else None
-                have = chain.policy if chain else "ACCEPT"
+                have = chain.policy if chain and chain.policy else "ACCEPT"  # built-in chains have one
                 if have != want:
                     problems.append((f"the {name} policy is {have}, expected {want} ({backend} backend)",
                                      policy_subject("filter", name, have)))
             for chain in (table.chains.values() if table else ()):
                 for pos, rule in enumerate(chain.rules, 1):
-                    if can_accept(rule, table.chains):
+                    if table and can_accept(rule, table.chains):
                         problems.append((f"rule #{pos} of {chain.name} can let traffic through: {describe(rule)} "
                                          f"({backend} backend)", rule_subject("filter", rule)))
         if not problems:

@@ -3,14 +3,15 @@ printed rules reloaded in a scratch network namespace and compared as nft JSON).
 
 from __future__ import annotations
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Iterable
 
 from sdcheck.check import Check
 from sdcheck.host.base import FactError
 from sdcheck.model import Finding, Severity
 from sdcheck.plugins.iptables.base import describe, nft_ruleset, snapshot
+from sdcheck.startup import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Iterable
 
 
 _SAVE = {4: "iptables", 6: "ip6tables"}
@@ -84,7 +85,8 @@ class NftKernel(Check):
             for table, chain, pos, what in differences(have, expected):
                 clean = False
                 where = f"{FAMILY[family]} {table}/{chain}" + (f"#{pos}" if pos else "")
-                printed = tables.get(table).chains.get(chain) if table in tables else None
+                printed_table = tables.get(table)
+                printed = printed_table.chains.get(chain) if printed_table else None
                 shown = describe(printed.rules[pos - 1]) if printed and 0 < pos <= len(printed.rules) else ""
                 yield self.fail(f"{where}: {what}" + (f" (iptables prints: {shown})" if shown else "") +
                                 "; the kernel enforces something iptables does not show", resource=where,

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Iterable
 
 from sdcheck.check import Check, Option
 from sdcheck.host.base import FactError
 from sdcheck.model import Finding, Severity
 from sdcheck.plugins.iptables.base import XTABLES_OWNED, nft_ruleset
+from sdcheck.startup import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Iterable
 
 
 class NftNative(Check):

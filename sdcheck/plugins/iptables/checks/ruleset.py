@@ -3,18 +3,29 @@ baseline; severity by what a difference can let through."""
 
 from __future__ import annotations
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Iterable
-
 from sdcheck.baseline import HOST_FACTS, line_of, substitute_facts
 from sdcheck.check import Check, Option
 from sdcheck.model import Finding, Severity
-from sdcheck.plugins.iptables.base import BUILTIN_CHAINS, PASS_TARGETS, PinnedWaivers, REINSTATE, by_effect, describe, first_catch_all, name_resolver, quote_comment, snapshot
-from sdcheck.plugins.iptables.expected import ExpectedTable, parse_expected
+from sdcheck.plugins.iptables.base import (
+    BUILTIN_CHAINS,
+    PASS_TARGETS,
+    REINSTATE,
+    PinnedWaivers,
+    by_effect,
+    describe,
+    first_catch_all,
+    name_resolver,
+    quote_comment,
+    snapshot,
+)
 from sdcheck.plugins.iptables.effect import can_accept, stops
+from sdcheck.plugins.iptables.expected import ExpectedTable, parse_expected
 from sdcheck.plugins.iptables.rules import Chain, Rule, Table, is_owner_id, rebind, resolve_owner
 from sdcheck.plugins.iptables.subjects import chain_subject, policy_subject, rule_subject
+from sdcheck.startup import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Iterable
 
 
 _KIND_WORDS = {"missing": "missing rules", "unexpected": "unexpected rules", "moved": "rules out of order",
@@ -129,9 +140,8 @@ class Ruleset(PinnedWaivers, Check):
                             expected=want, actual="no rules, ACCEPT policies", widens=True,
                             severity=Severity.CRITICAL, group=f"{pre}not-configured", remedy=REINSTATE)
             return
-        for tname, want in expected.items():
-            have = tables.get(tname) or Table(tname)
-            yield from self._table(want, have, tag, pre, backend)
+        for tname, table in expected.items():
+            yield from self._table(table, tables.get(tname) or Table(tname), tag, pre, backend)
         for tname, have in sorted(tables.items()):
             if tname in expected or tname in self.opts["ignore_tables"] or have.is_empty():
                 continue

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Iterable
 
 from sdcheck.baseline import line_of
 from sdcheck.check import Option
 from sdcheck.model import Finding
 from sdcheck.plugins.iptables.base import ipv6_addresses
 from sdcheck.plugins.iptables.checks.ruleset import Ruleset
+from sdcheck.startup import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Iterable
 
 
 class RulesetV6(Ruleset):

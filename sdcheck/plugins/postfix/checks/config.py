@@ -11,9 +11,6 @@ critical.
 
 from __future__ import annotations
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Iterable
 
 from sdcheck.baseline import item_lines, line_of
 from sdcheck.check import Option
@@ -21,6 +18,10 @@ from sdcheck.model import Finding, Severity
 from sdcheck.plugins.postfix.base import PostfixCheck, show
 from sdcheck.plugins.postfix.live import PASSWORD_MAPS, PostfixConfig, postconf
 from sdcheck.plugins.postfix.parse import parse_postconf, parse_services_full, program_of, value_words
+from sdcheck.startup import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Iterable
 
 # a parameter whose name holds one of these routes, trusts, encrypts, or can divert, copy,
 # discard or downgrade mail; any change to it is critical (others are high)
@@ -146,7 +147,7 @@ class Config(PostfixCheck):
             secret = name.endswith(PASSWORD_MAPS)
             shown = "(not shown: it may hold a password)" if secret and have else show(have or "")
             if have is None:
-                text = f"is not set (Postfix's default applies), expected {show(exp)}"
+                text = f"is not set (Postfix's default applies), expected {show(exp or '')}"
             elif exp is None:
                 text = f"= {shown} is set, and SecureDrop's configuration does not set it"
             else:

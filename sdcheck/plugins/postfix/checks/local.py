@@ -3,15 +3,16 @@ that reveal the server, and maps the sender as SecureDrop does."""
 
 from __future__ import annotations
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Iterable
 
 from sdcheck.check import Option
 from sdcheck.model import Finding, Severity
 from sdcheck.plugins.postfix.base import PostfixCheck, show
 from sdcheck.plugins.postfix.live import PostfixConfig, TIMEOUT
 from sdcheck.plugins.postfix.parse import split_words, table_refs, words
+from sdcheck.startup import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Iterable
 
 
 # headers of an alert mail that reveal the Monitor Server, each of which SecureDrop's

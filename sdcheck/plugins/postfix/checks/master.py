@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Iterable
 
 from sdcheck.model import Finding, Severity
 from sdcheck.plugins.postfix.base import PostfixCheck, show
 from sdcheck.plugins.postfix.live import PASSWORD_MAPS, PostfixConfig, postconf
 from sdcheck.plugins.postfix.parse import parse_service_params, parse_services, program_of
+from sdcheck.startup import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Iterable
 
 
 GUARDED_PREFIXES = ("smtp_tls_", "smtp_sasl_", "smtp_use_tls", "smtp_enforce_tls", "relayhost",

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Iterable
 
 from sdcheck.check import Option
 from sdcheck.model import Finding, Severity
 from sdcheck.plugins.postfix.base import PostfixCheck, show
 from sdcheck.plugins.postfix.live import PostfixConfig
 from sdcheck.plugins.postfix.parse import map_parts, table_refs, words
+from sdcheck.startup import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Iterable
 
 
 def relay_host(value: str) -> str:

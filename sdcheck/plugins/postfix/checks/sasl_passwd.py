@@ -3,15 +3,16 @@ readable by root only."""
 
 from __future__ import annotations
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Iterable
 
 from sdcheck.check import Option
 from sdcheck.model import Finding, Severity
 from sdcheck.plugins.postfix.base import PostfixCheck, SETTINGS
 from sdcheck.plugins.postfix.live import COMPILED, PostfixConfig, table_entries
 from sdcheck.plugins.postfix.parse import secret_parts, table_refs
+from sdcheck.startup import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Iterable
 
 
 class SaslPasswd(PostfixCheck):

@@ -3,14 +3,15 @@ loopback :25 only."""
 
 from __future__ import annotations
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Iterable
 
 from sdcheck.check import Check, Option
 from sdcheck.host.base import FactError
 from sdcheck.model import Finding, Severity
 from sdcheck.plugins.postfix.live import config
+from sdcheck.startup import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Iterable
 
 
 class Service(Check):

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Iterable
 
 from sdcheck.check import Option
 from sdcheck.host.base import FactError
@@ -12,6 +9,10 @@ from sdcheck.model import Finding, Severity
 from sdcheck.plugins.postfix.base import PostfixCheck, show
 from sdcheck.plugins.postfix.live import PostfixConfig
 from sdcheck.plugins.postfix.parse import allowed_protocols, normalise_fingerprint, words
+from sdcheck.startup import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Iterable
 
 
 class Tls(PostfixCheck):
