@@ -133,6 +133,7 @@ class Context:
 class Check:
     id: ClassVar[str] = ""
     title: ClassVar[str] = ""          # one line for `sdcheck list`
+    details: ClassVar[str] = ""        # what exactly is verified (sdcheck explain, docs/checks.md)
     severity: ClassVar[Severity] = Severity.HIGH
     remedy: ClassVar[str] = ""          # what an admin does when it fails
     why: ClassVar[str] = ""             # why it matters (for `sdcheck explain`)

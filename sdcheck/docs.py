@@ -45,6 +45,8 @@ def _settings(cls: type[Check]) -> list[str]:
 def explain(cls: type[Check]) -> str:
     """``sdcheck explain``: what a check verifies, why, how to fix it, what it accepts."""
     out = [f"{cls.id} [{cls.severity}]", "", f"Verifies: {cls.title}", ""]
+    if cls.details:
+        out += [f"Exactly: {cls.details}", ""]
     if cls.why:
         out += [f"Why it matters: {cls.why}", ""]
     out += [f"How to fix a failure: {cls.remedy}", ""]
@@ -62,6 +64,8 @@ def checks_markdown(classes: dict[str, type[Check]]) -> str:
            "Each check's code and tests are found from its id (see sdcheck/docs.py).", ""]
     for cid, cls in classes.items():
         out += [f"## {cid}", "", f"**{cls.title}** (severity: {cls.severity})", ""]
+        if cls.details:
+            out += [f"Verifies: {cls.details}", ""]
         if cls.why:
             out += [cls.why, ""]
         out += [f"Fix: {cls.remedy}", ""]

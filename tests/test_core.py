@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 
 import pytest
+from helpers import cli
 from helpers.all import SD
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -26,8 +25,7 @@ from sdcheck.runner import run_checks
 
 
 def sdcheck(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "sdcheck", *args], capture_output=True, text=True,
-                          timeout=60, **kw)
+    return cli.sdcheck(*args, timeout=60, **kw)
 
 
 # -- escaping ---------------------------------------------------------------------------
@@ -314,8 +312,7 @@ def test_no_check_selected_is_a_usage_error():
 @pytest.mark.parametrize("value", ["abc", ".nan", "-1", "99999", "[1, 2]"])
 def test_a_plugin_setting_of_the_wrong_kind_is_exit_2_naming_it(value):
     """iptables_lock_timeout is declared by the iptables plugin: checked before any check runs."""
-    res = subprocess.run([sys.executable, "-m", "sdcheck", "run", "--profile", "app", "--only", "iptables",
-                          "--var", f"iptables_lock_timeout={value}"], capture_output=True, text=True, timeout=60)
+    res = cli.sdcheck("run", "--profile", "app", "--only", "iptables", "--var", f"iptables_lock_timeout={value}", timeout=60)
     assert res.returncode == 2
     (line,) = res.stdout.splitlines()
     assert line.startswith("System configuration error: [sdcheck.config]")
@@ -323,7 +320,6 @@ def test_a_plugin_setting_of_the_wrong_kind_is_exit_2_naming_it(value):
 
 
 def test_explain_shows_the_plugin_settings():
-    res = subprocess.run([sys.executable, "-m", "sdcheck", "explain", "iptables.ruleset"], capture_output=True,
-                         text=True, timeout=60)
+    res = cli.sdcheck("explain", "iptables.ruleset", timeout=60)
     assert res.returncode == 0
     assert "iptables_lock_timeout: default 30" in res.stdout and "xtables_lock" in res.stdout

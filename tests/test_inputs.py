@@ -6,18 +6,18 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 
 import pytest
+from helpers import cli
+from helpers.cli import PREFIX
 
-PREFIX = "System configuration error: "
 SECRET = "hunter2-Secret-Value"
 
 
 def sdcheck(*args: str, timeout: float = 60) -> tuple[subprocess.CompletedProcess, float]:
     start = time.monotonic()
-    res = subprocess.run([sys.executable, "-m", "sdcheck", *args], capture_output=True, text=True, timeout=timeout)
+    res = cli.sdcheck(*args, timeout=timeout)
     return res, time.monotonic() - start
 
 
@@ -104,9 +104,7 @@ def test_output_in_an_ascii_locale_never_fails(tmp_path):
     (store / "\u00e9l\u00e8ve").mkdir(parents=True)
     env = dict(os.environ, PYTHONIOENCODING="ascii", LC_ALL="C")
     for command in (["run"], ["report"], ["report", "--format", "json"]):
-        res = subprocess.run([sys.executable, "-m", "sdcheck", *command, "--profile", "app", "--only", "store",
-                              "--var", f"store_dir={store}", "--var", f"db_path={tmp_path}/\u00e9l\u00e8ve.db"],
-                             capture_output=True, env=env, timeout=60)
+        res = cli.sdcheck(*command, "--profile", "app", "--only", "store", "--var", f"store_dir={store}", "--var", f"db_path={tmp_path}/\u00e9l\u00e8ve.db", text=False, env=env, timeout=60)
         assert res.returncode == 1, res.stderr
         assert b"UnicodeEncodeError" not in res.stdout + res.stderr and b"failed unexpectedly" not in res.stdout
         res.stdout.decode("ascii")  # run: ASCII only; report: escapes what the locale cannot show

@@ -155,18 +155,60 @@ def _check_classes_defined(tree: ast.AST) -> list[tuple[str, str]]:
     return out
 
 
-def test_each_check_module_defines_one_check_named_after_its_path():
+def shape_violations(root: Path) -> list[str]:
+    """The id-is-the-address rules, for the package directory ``root``: each module under
+    plugins/*/checks/ defines exactly one check whose id is its path; no module imports
+    another's underscore names; host/ imports no plugin and names no check; no module but
+    generated data is over MAX_MODULE_BYTES."""
     from sdcheck.docs import module_path
 
-    bad = []
-    for path in sorted(PACKAGE.glob("plugins/*/checks/*.py")):
-        if path.name == "__init__.py":
-            continue
-        rel = path.relative_to(ROOT).as_posix()
-        found = _check_classes_defined(ast.parse(path.read_text(), rel))
-        if len(found) != 1 or module_path(found[0][1]) != rel:
-            bad.append(f"{rel}: defines {found or 'no check'}")
-    assert bad == []
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        text = path.read_text()
+        tree = ast.parse(text, rel)
+        parts = rel.split("/")
+        if parts[0] == "plugins" and len(parts) == 4 and parts[2] == "checks" and parts[3] != "__init__.py":
+            checks = _check_classes_defined(tree)
+            if len(checks) != 1 or module_path(checks[0][1]) != f"{root.name}/{rel}":
+                found.append(f"{rel}: defines {checks or 'no check'}, not one check named after its path")
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(root.name):
+                found += [f"{rel}:{node.lineno}: imports {node.module}.{a.name}" for a in node.names
+                          if a.name.startswith("_") and a.name != "__version__"]
+        if parts[0] == "host":
+            found += sorted({f"{rel}:{line}: host imports a plugin" for name, line in _imports(tree)
+                             if name.startswith(f"{root.name}.plugins")})
+            found += [f"{rel}: host names a {plugin} check" for plugin in ("iptables", "postfix", "store", "alert")
+                      if f'"{plugin}.' in text]
+        if len(text.encode()) > MAX_MODULE_BYTES and rel not in GENERATED:
+            found.append(f"{rel}: {len(text.encode())} bytes, over {MAX_MODULE_BYTES}")
+    return found
+
+
+def test_the_package_keeps_the_id_is_the_address_shape():
+    assert shape_violations(PACKAGE) == []
+
+
+def test_the_shape_rules_catch_each_kind_of_break(tmp_path):
+    pkg = tmp_path / "sdcheck"
+    check = "from sdcheck.check import Check\n\nclass {cls}(Check):\n    id = {cid!r}\n"
+    files = {
+        "plugins/alpha/checks/good.py": check.format(cls="Good", cid="alpha.good"),
+        "plugins/alpha/checks/two.py": check.format(cls="A", cid="alpha.two") + check.format(cls="B", cid="alpha.b"),
+        "plugins/alpha/checks/misnamed.py": check.format(cls="M", cid="alpha.other-name"),
+        "plugins/alpha/live.py": "from sdcheck.plugins.alpha.base import _private\n",
+        "host/local.py": "from sdcheck.plugins.alpha import live\nNAME = \"alpha.good\"\nX = \"iptables.ruleset\"\n",
+        "big.py": "#" + "x" * MAX_MODULE_BYTES + "\n",
+    }
+    for rel, text in files.items():
+        (pkg / rel).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / rel).write_text(text)
+    found = shape_violations(pkg)
+    assert [f.split(":")[0] for f in found] == ["big.py", "host/local.py", "host/local.py",
+                                                  "plugins/alpha/checks/misnamed.py",
+                                                  "plugins/alpha/checks/two.py", "plugins/alpha/live.py"], found
+    assert "host imports a plugin" in found[1] and "host names a iptables check" in found[2]
 
 
 def test_every_check_id_leads_to_its_module_docs_entry_and_tests():
@@ -193,32 +235,11 @@ def test_docs_checks_md_is_current():
         "run 'python -m sdcheck.docs > docs/checks.md'"
 
 
-def test_no_module_imports_another_modules_underscore_names():
-    bad = []
-    for path in sorted(PACKAGE.rglob("*.py")):
-        rel = path.relative_to(PACKAGE).as_posix()
-        for node in ast.walk(ast.parse(path.read_text(), rel)):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("sdcheck"):
-                bad += [f"{rel}:{node.lineno}: {node.module}.{a.name}" for a in node.names
-                        if a.name.startswith("_") and a.name != "__version__"]
-    assert bad == []
 
 
-def test_the_host_layer_holds_no_plugin_logic():
-    """host/ gives primitives: it imports no plugin and names no check."""
-    bad = []
-    for path in sorted((PACKAGE / "host").rglob("*.py")):
-        text = path.read_text()
-        for name, line in _imports(ast.parse(text, path.name)):
-            if name.startswith("sdcheck.plugins"):
-                bad.append(f"host/{path.name}:{line}: imports {name}")
-        for plugin in ("iptables.", "postfix.", "store.", "alert."):
-            if f'"{plugin}' in text:
-                bad.append(f"host/{path.name}: names a {plugin[:-1]} check")
-    assert bad == []
-
-
-def test_no_module_is_over_the_size_limit():
-    big = [f"{p.relative_to(PACKAGE)}: {p.stat().st_size} bytes" for p in sorted(PACKAGE.rglob("*.py"))
-           if p.stat().st_size > MAX_MODULE_BYTES and p.relative_to(PACKAGE).as_posix() not in GENERATED]
-    assert big == []
+def test_tests_spell_the_command_and_the_ossec_prefix_once():
+    tests = Path(__file__).resolve().parent
+    needles = ('"-m", ' + '"sdcheck"', "PREFIX = " + '"System configuration error')  # not spelled here
+    spelled = [p.relative_to(tests).as_posix() for p in sorted(tests.rglob("*.py"))
+               if any(n in p.read_text() for n in needles)]
+    assert spelled == ["helpers/cli.py"]

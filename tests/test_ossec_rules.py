@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from helpers import cli
 from helpers.ossec_engine import evaluate, event_for, load_rules
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -59,7 +60,7 @@ def test_localfile_snippets():
 
 
 def _lines_of_real_run(args: list[str]) -> list[str]:
-    res = subprocess.run([sys.executable, "-m", "sdcheck", *args], capture_output=True, text=True, timeout=60)
+    res = cli.sdcheck(*args, timeout=60)
     return res.stdout.splitlines()
 
 
@@ -171,8 +172,7 @@ def test_rule_descriptions_fit_a_mail_subject():
 
 def test_run_never_prints_an_empty_line():
     for args in (["run", "--profile", "app", "--only", "store"], ["run", "--profile", "nosuch"]):
-        out = subprocess.run([sys.executable, "-m", "sdcheck", *args], capture_output=True, text=True,
-                             timeout=60).stdout
+        out = cli.sdcheck(*args, timeout=60).stdout
         assert out.endswith("\n") and "" not in out[:-1].split("\n"), repr(out)
 
 

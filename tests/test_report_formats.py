@@ -8,12 +8,12 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers import cli
 from helpers.all import need
 from helpers.storegen import StoreFixture, file_name
 
@@ -140,9 +140,7 @@ def test_html_renders_in_headless_chromium(tmp_path):
 def sdcheck(fx: StoreFixture, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     vars_file = fx.root.parent / "v.yml"
     vars_file.write_text(yaml.safe_dump(fx.vars()))
-    return subprocess.run([sys.executable, "-m", "sdcheck", *args, "--profile", "app", "--vars", str(vars_file),
-                           "--only", "store"], capture_output=True, text=True, timeout=60,
-                          env=dict(os.environ, **(env or {})))
+    return cli.sdcheck(*args, "--profile", "app", "--vars", str(vars_file), "--only", "store", timeout=60, env=dict(os.environ, **(env or {})))
 
 
 @pytest.fixture
@@ -262,7 +260,7 @@ def _in_pty(argv: list[str], env: dict) -> str:
 def test_colour_only_on_a_terminal_and_never_with_no_color(broken_store):
     vars_file = broken_store.root.parent / "v.yml"
     vars_file.write_text(yaml.safe_dump(broken_store.vars()))
-    argv = [sys.executable, "-m", "sdcheck", "report", "--profile", "app", "--vars", str(vars_file),
+    argv = [*cli.SDCHECK, "report", "--profile", "app", "--vars", str(vars_file),
             "--only", "store"]
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])

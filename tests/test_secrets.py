@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 
 import pytest
+from helpers import cli
+from helpers.cli import PREFIX
 from helpers.postfix import PASSWORD, PORT, RELAY, Site
 
-PREFIX = "System configuration error: "
 OK_LINE = re.compile(r"^sdcheck: OK: \d+ checks passed(, \d+ (skip|waived))* \(profile mon\)$")
 
 SHAPES = {
@@ -37,7 +36,7 @@ SENDER = "alerts@news.example"
 
 def _frame_words() -> list[str]:
     """sdcheck's fixed text: check ids and titles (from 'sdcheck list'), the prefix."""
-    res = subprocess.run([sys.executable, "-m", "sdcheck", "list"], capture_output=True, text=True, timeout=60)
+    res = cli.sdcheck("list", timeout=60)
     words = [PREFIX.strip(), "sdcheck: OK:"]
     for line in res.stdout.splitlines():
         cid, _sev, rest = line.split(None, 2)

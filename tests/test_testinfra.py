@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from helpers import cli
 from helpers.all import render, write_vars
 from helpers.sshd import SshHost
 
@@ -38,9 +38,7 @@ def ssh_host(tmp_path, client):
 
 
 def remote_report(cfg, *specs, extra=()) -> dict:
-    res = subprocess.run([sys.executable, "-m", "sdcheck", "report", "--hosts", ",".join(specs), "--ssh-config",
-                          str(cfg), "--profile", "app", "--vars", VARS, "--only", "iptables", "--format", "json",
-                          *extra], capture_output=True, text=True, timeout=300)
+    res = cli.sdcheck("report", "--hosts", ",".join(specs), "--ssh-config", str(cfg), "--profile", "app", "--vars", VARS, "--only", "iptables", "--format", "json", *extra, timeout=300)
     assert res.returncode in (0, 1), res.stderr
     return json.loads(res.stdout)
 
@@ -174,9 +172,7 @@ def test_ansible_unreachable_inventory_host_leaves_the_others_reported(ssh_host,
 def test_ansible_without_inventory_host_is_a_usage_error(client, tmp_path):
     _key, cfg = client
     inv = _inventory(tmp_path / "inventory.yml", cfg, {"app": "10.254.254.253"})
-    res = subprocess.run([sys.executable, "-m", "sdcheck", "report", "--hosts", "ansible://nosuchgroup",
-                          "--ansible-inventory", str(inv), "--profile", "app"],
-                         capture_output=True, text=True, timeout=120)
+    res = cli.sdcheck("report", "--hosts", "ansible://nosuchgroup", "--ansible-inventory", str(inv), "--profile", "app", timeout=120)
     assert res.returncode == 2
     assert "matches no host in the Ansible inventory" in res.stderr + res.stdout
 
@@ -193,8 +189,7 @@ def test_pytest_plugin_over_an_ansible_inventory(ssh_host, client, pytester, tmp
 
 def _iptables_checks() -> list[str]:
     """The checks '--sdcheck-only iptables' selects in the app profile, as sdcheck lists them."""
-    res = subprocess.run([sys.executable, "-m", "sdcheck", "list", "--profile", "app"], capture_output=True,
-                         text=True, timeout=60)
+    res = cli.sdcheck("list", "--profile", "app", timeout=60)
     ids = [ln.split()[0] for ln in res.stdout.splitlines() if ln.startswith("iptables.")]
     assert "iptables.ruleset-v6" in ids, res.stdout
     return ids

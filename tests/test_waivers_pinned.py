@@ -12,9 +12,9 @@ import json
 import pytest
 import yaml
 from helpers.all import render, write_vars
+from helpers.cli import PREFIX
 
 VARS = str(write_vars())
-PREFIX = "System configuration error: "
 NARROW = "-s 10.99.0.7/32 -p tcp -m tcp --dport 9100 -j ACCEPT"
 
 

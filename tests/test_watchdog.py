@@ -11,6 +11,7 @@ import sys
 import time
 
 import psutil
+from helpers import cli
 
 # 'run' with one check stuck in C code holding the GIL (catastrophic backtracking), which no
 # Python timer can interrupt: only the watchdog process can end it
@@ -30,9 +31,11 @@ def _start(deadline: str) -> subprocess.Popen:
                             env=dict(os.environ, SDCHECK_DEADLINE=deadline), start_new_session=True)
 
 
-def _children(pid: int) -> list[psutil.Process]:
+def _watchdogs(pid: int) -> list[psutil.Process]:
+    """run's forked children (its watchdog), not the commands it runs (prefetched dumps)."""
     try:
-        return psutil.Process(pid).children(recursive=True)
+        run = psutil.Process(pid)
+        return [c for c in run.children() if c.cmdline() == run.cmdline()]
     except psutil.NoSuchProcess:
         return []
 
@@ -56,10 +59,10 @@ def test_killing_run_ends_its_watchdog_and_releases_the_pipe():
     proc = _start("600")
     try:
         deadline = time.monotonic() + 30
-        while not _children(proc.pid):  # the watchdog has been forked
+        while not _watchdogs(proc.pid):  # the watchdog has been forked
             assert proc.poll() is None and time.monotonic() < deadline, "run did not start its watchdog"
             time.sleep(0.05)
-        (watchdog,) = _children(proc.pid)
+        (watchdog,) = _watchdogs(proc.pid)
         time.sleep(0.5)  # run is now stuck in its check
         os.kill(proc.pid, signal.SIGKILL)
         assert _eof_within(proc.stdout, 5) == b""
@@ -86,8 +89,7 @@ def test_the_deadline_ends_run_with_one_alert_line_and_nothing_left_behind():
 
 
 def test_a_finished_run_leaves_no_watchdog(tmp_path):
-    res = subprocess.run([sys.executable, "-m", "sdcheck", "run", "--profile", "app", "--only", "store"],
-                         capture_output=True, text=True, timeout=60)
+    res = cli.sdcheck("run", "--profile", "app", "--only", "store", timeout=60)
     assert res.stdout.startswith(("System configuration error:", "sdcheck: OK"))
     leftovers = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"]
                  and "--only" in p.info["cmdline"] and "store" in p.info["cmdline"]

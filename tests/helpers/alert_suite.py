@@ -8,24 +8,21 @@ import json
 import shutil
 import ssl
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
 
+from helpers import cli
 from helpers.all import need
 from helpers.certs import make_certs
-
-PREFIX = "System configuration error: "
 
 
 def sdcheck(tmp: Path, *args: str, **variables) -> subprocess.CompletedProcess:
     vars_file = tmp / "vars.yml"
     vars_file.write_text(yaml.safe_dump(variables))
-    return subprocess.run([sys.executable, "-m", "sdcheck", *args, "--profile", "mon", "--vars", str(vars_file),
-                           "--only", "alert"], capture_output=True, text=True, timeout=120)
+    return cli.sdcheck(*args, "--profile", "mon", "--vars", str(vars_file), "--only", "alert", timeout=120)
 
 
 def findings(res, check_id: str) -> list[dict]:

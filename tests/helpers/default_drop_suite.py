@@ -8,11 +8,11 @@ import subprocess
 import sys
 
 from helpers.all import SD, render, write_vars
+from helpers.cli import PREFIX
 
 VARS = str(write_vars())
 
 
-PREFIX = "System configuration error: "
 
 
 LINE_RE = re.compile(r"^System configuration error: \[[a-z][a-z0-9]*(\.[a-z0-9-]+)+\] \S")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import uuid
+
+from helpers import cli
 
 
 class Netns:
@@ -45,9 +46,8 @@ class Netns:
 
     def sdcheck(self, *args: str, timeout: float = 60, env: dict | None = None) -> subprocess.CompletedProcess:
         full_env = dict(os.environ, **(env or {}))
-        return subprocess.run(self.exec_argv([sys.executable, "-m", "sdcheck", *args]), text=True,
-                              capture_output=True, timeout=timeout, env=full_env,
-                              errors="surrogateescape")
+        return cli.sdcheck(*args, through=self.exec_argv([]), timeout=timeout, env=full_env,
+                           errors="surrogateescape")
 
     def delete(self) -> None:
         subprocess.run(["ip", "netns", "del", self.name], check=False)

@@ -7,13 +7,13 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import jinja2
 import yaml
 
+from helpers import cli
 from helpers.programs import need
 from helpers.securedrop import SD
 
@@ -166,9 +166,7 @@ class Site:
         return str(path)
 
     def sdcheck(self, *args: str, **extra_vars) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "sdcheck", *args, "--profile", "mon",
-                               "--vars", self.vars_file(**extra_vars), "--only", "postfix"],
-                              capture_output=True, text=True, timeout=60, errors="surrogateescape")
+        return cli.sdcheck(*args, "--profile", "mon", "--vars", self.vars_file(**extra_vars), "--only", "postfix", timeout=60, errors="surrogateescape")
 
     def run(self, **extra_vars) -> tuple[int, list[str]]:
         res = self.sdcheck("run", **extra_vars)

@@ -11,9 +11,8 @@ from pathlib import Path
 
 from hypothesis import strategies as st
 
+from helpers.cli import PREFIX
 from helpers.postfix import PASSWORD, PORT, RELAY, Site
-
-PREFIX = "System configuration error: "
 
 
 def lines_of(lines: list[str], check_id: str) -> list[str]:

@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 
 from helpers.all import write_vars
-
-PREFIX = "System configuration error: "
-
+from helpers.cli import PREFIX
 
 RULESET = "iptables.ruleset"
 

@@ -7,17 +7,15 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
+from helpers import cli
+from helpers.cli import PREFIX
 from helpers.storegen import StoreFixture, file_name
-
-PREFIX = "System configuration error: "
-
 
 CHECKS = ("store.missing-files", "store.orphan-files", "store.misplaced", "store.size", "store.unexpected",
           "store.unknown-sources", "store.permissions", "store.leftovers")
@@ -26,8 +24,7 @@ CHECKS = ("store.missing-files", "store.orphan-files", "store.misplaced", "store
 def sdcheck(fx: StoreFixture, *args: str, **extra_vars) -> subprocess.CompletedProcess:
     vars_file = fx.root.parent / f"{fx.root.name}-vars.yml"  # outside the tree the tests list
     vars_file.write_text(yaml.safe_dump(dict(fx.vars(), **extra_vars)))
-    return subprocess.run([sys.executable, "-m", "sdcheck", *args, "--profile", "app", "--vars",
-                           str(vars_file), "--only", "store"], capture_output=True, timeout=120)
+    return cli.sdcheck(*args, "--profile", "app", "--vars", str(vars_file), "--only", "store", text=False, timeout=120)
 
 
 def counts(fx: StoreFixture, **extra_vars) -> dict[str, int]:

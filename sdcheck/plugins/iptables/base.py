@@ -3,12 +3,14 @@ and family, wording shared by its checks, and what several checks judge the same
 
 from __future__ import annotations
 
+from sdcheck.baseline import HOST_FACTS, substitute_facts
 from sdcheck.check import Context, Option
 from sdcheck.host.base import FactError
-from sdcheck.model import Severity
-from sdcheck.plugins.iptables.live import Snapshot, read_snapshot
+from sdcheck.model import Finding, Severity
 from sdcheck.plugins.iptables.effect import can_accept
-from sdcheck.plugins.iptables.rules import Rule
+from sdcheck.plugins.iptables.expected import ExpectedTable
+from sdcheck.plugins.iptables.live import Snapshot, read_snapshot
+from sdcheck.plugins.iptables.rules import Rule, is_owner_id, rebind, resolve_owner
 from sdcheck.plugins.iptables.subjects import canonical_subject, format_rule
 
 
@@ -134,3 +136,53 @@ def nft_ruleset(ctx) -> bytes:
             raise FactError(f"'nft -j list ruleset' failed (exit {res.returncode}): {err[0]}")
         return res.stdout
     return ctx.memo("nft:ruleset", read)
+
+
+def bind_to_host(check, expected: dict[str, ExpectedTable]) -> tuple[dict[str, ExpectedTable], list[Finding]]:
+    """The baseline's rules bound to this host: ``${fact:NAME}`` substituted and account names
+    turned into the host's ids. A fact or name the host cannot give is a finding of ``check``
+    (the rules that use it cannot match)."""
+    problems: list[Finding] = []
+    unknown: dict[tuple[str, str], int] = {}
+    fact_values: dict[str, str | None] = {}
+    resolve = name_resolver(check.ctx)
+
+    def fact(name: str) -> str | None:
+        if name not in fact_values:
+            try:
+                fact_values[name] = value = check.ctx.fact(name)
+            except KeyError:
+                fact_values[name] = value = None
+                problems.append(check.fail(f"the baseline uses an unknown host fact {name!r} "
+                                          f"(known: {', '.join(HOST_FACTS)})", resource=f"facts/{name}",
+                                          group="facts", severity=Severity.HIGH))
+                return None
+            if value is None:
+                problems.append(check.fail(
+                    f"the host fact {name} could not be determined (no default route?); set the "
+                    "variable that uses it (for example ssh_interface) in the vars file",
+                    resource=f"facts/{name}", group="facts", severity=Severity.HIGH))
+        return fact_values[name]
+
+    def change(module: str, option: str, value: str) -> str:
+        value = substitute_facts(value, fact)
+        if option in ("uid-owner", "gid-owner"):
+            bound = resolve_owner(option, value, resolve)
+            if not is_owner_id(bound):
+                kind = "user" if option == "uid-owner" else "group"
+                unknown[(kind, bound)] = unknown.get((kind, bound), 0) + 1
+            return bound
+        return value
+
+    bound: dict[str, ExpectedTable] = {}
+    for tname, table in expected.items():
+        chains = {c: [rebind(r, change) for r in rules] for c, rules in table.chains.items()}
+        bound[tname] = ExpectedTable(tname, table.policies, chains)
+    for (kind, name), count in sorted(unknown.items()):
+        problems.append(check.fail(
+            f"the baseline names the {kind} {name!r} in {count} rule(s), but no such {kind} exists "
+            f"on this host, so those rules cannot match; set the variable that names it (for "
+            f"example tor_user, app_user, postfix_user, time_service_user, ssh_group) to the "
+            f"right name or id", resource=f"{kind}s/{name}", group="names",
+            expected=f"{kind} {name} exists", actual="no such " + kind))
+    return bound, problems

@@ -3,7 +3,8 @@ with certificates made by the test, and mail-log diagnosis."""
 
 from __future__ import annotations
 
-from helpers.alert_suite import MAILLOG, PREFIX, findings, sdcheck
+from helpers.alert_suite import MAILLOG, findings, sdcheck
+from helpers.cli import PREFIX
 
 from sdcheck.plugins.alert.mail_log import diagnose
 

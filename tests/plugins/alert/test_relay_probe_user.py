@@ -15,11 +15,11 @@ import pwd
 import shutil
 import socket
 import subprocess
-import sys
 import threading
 
 import pytest
 import yaml
+from helpers import cli
 from helpers.programs import need
 from helpers.sshd import SshHost
 
@@ -101,11 +101,7 @@ def test_probe_runs_as_the_hosts_postfix_user_for_a_non_root_admin_with_sudo(adm
     env = dict(os.environ, HOME=str(home))
     # not root here (uid nobody); the one capability to read sdcheck's installation wherever it
     # lies (a clone under /root, mode 0700, on a fresh machine) changes nothing of that
-    res = subprocess.run(["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups",
-                          "--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search", "--",
-                          sys.executable, "-m", "sdcheck", "report", "--hosts", host.spec, "--sudo", "--ssh-config",
-                          str(cfg), "--profile", "mon", "--vars", str(vars_file), "--only", "alert.relay", "--online",
-                          "--format", "json"], capture_output=True, text=True, timeout=240, env=env, cwd=str(home))
+    res = cli.sdcheck("report", "--hosts", host.spec, "--sudo", "--ssh-config", str(cfg), "--profile", "mon", "--vars", str(vars_file), "--only", "alert.relay", "--online", "--format", "json", through=["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups", "--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search", "--"], timeout=240, env=env, cwd=str(home))
     assert res.returncode in (0, 1), res.stderr
     assert res.stdout, res.stderr
     (section,) = json.loads(res.stdout)["hosts"]

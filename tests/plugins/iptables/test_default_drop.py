@@ -7,7 +7,8 @@ import time
 
 import pytest
 from helpers.all import render
-from helpers.default_drop_suite import PREFIX, VARS, lines_of, problems, run, tampered
+from helpers.cli import PREFIX
+from helpers.default_drop_suite import VARS, lines_of, problems, run, tampered
 
 
 def test_flushed_is_not_configured(netns, backend):

@@ -9,8 +9,8 @@ import json
 
 import pytest
 from helpers.all import need, render, write_vars
+from helpers.cli import PREFIX
 
-PREFIX = "System configuration error: "
 CHECK = "iptables.nft-kernel"
 VARS = str(write_vars())
 

@@ -8,6 +8,7 @@ import re
 
 import pytest
 import yaml
+from helpers import cli
 from helpers.all import ACCOUNTS, render
 from helpers.ruleset_suite import (
     PREFIX,
@@ -61,15 +62,12 @@ def test_capture_round_trips_and_names_users(netns, backend, tmp_path):
 
 
 def test_bad_rule_in_baseline_names_file_and_line(tmp_path):
-    import subprocess
-    import sys
 
     bad = tmp_path / "bad.yml"
     bad.write_text("sdcheck_baseline: 1\nprofile: app\nchecks:\n  iptables.ruleset:\n    tables:\n"
                    "      filter:\n        chains:\n          INPUT:\n            - -p tcp -j ACCEPT\n"
                    "            - -p tcp --dport\n")
-    res = subprocess.run([sys.executable, "-m", "sdcheck", "report", "--baseline", str(bad)],
-                         capture_output=True, text=True, timeout=30)
+    res = cli.sdcheck("report", "--baseline", str(bad), timeout=30)
     assert res.returncode == 2
     assert f"{bad}:10: iptables.ruleset: filter/INPUT: cannot parse rule" in res.stderr
     assert "Traceback" not in res.stderr

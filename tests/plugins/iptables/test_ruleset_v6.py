@@ -7,7 +7,8 @@ import json
 
 import pytest
 from helpers.all import render
-from helpers.ruleset_suite import PREFIX, TEMPLATE, VARS, run
+from helpers.cli import PREFIX
+from helpers.ruleset_suite import TEMPLATE, VARS, run
 
 
 @pytest.mark.parametrize("profile", ["app", "mon"])

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 from helpers.all import need
+from helpers.cli import PREFIX
 from helpers.postfix import Site
 
-PREFIX = "System configuration error: "
 CONFIG = "postfix.config"
 
 

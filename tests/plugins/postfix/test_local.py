@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
+from helpers import cli
+from helpers.cli import PREFIX
 from helpers.postfix_suite import BREAKAGES, breakage_is_detected
 
 from sdcheck.baseline import bundled_path
-
-PREFIX = "System configuration error: "
 
 
 @pytest.mark.parametrize("sample", ["X-Mailer:\tOSSEC HIDS", ""])
@@ -20,8 +17,7 @@ def test_a_header_sample_with_a_tab_or_empty_is_refused_with_file_and_line(tmp_p
                     f"  postfix.local:\n    header_samples:\n      - 'Mime-Version: 1.0'\n"
                     f"      - \"{sample.replace(chr(9), chr(92) + 't')}\"\n")
     for command in ("run", "report"):
-        res = subprocess.run([sys.executable, "-m", "sdcheck", command, "--baseline", str(base), "--only",
-                              "postfix.local"], capture_output=True, text=True, timeout=60)
+        res = cli.sdcheck(command, "--baseline", str(base), "--only", "postfix.local", timeout=60)
         assert res.returncode == 2, res.stdout + res.stderr
         where = f"{base}:6: postfix.local: option 'header_samples' must be headers (one line each, no tab)"
         if command == "run":

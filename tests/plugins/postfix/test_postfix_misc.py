@@ -3,10 +3,8 @@ configurations rendered from SecureDrop's templates into temporary directories."
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
+from helpers import cli
 from helpers.postfix import Site
 from helpers.postfix_suite import (
     _all_outputs,
@@ -23,8 +21,7 @@ def test_reference_configuration_passes(tmp_path, mode):
     site = Site(tmp_path, mode)
     code, lines = site.run()
     assert code == 0, lines
-    res = subprocess.run([sys.executable, "-m", "sdcheck", "list", "--profile", "mon"], capture_output=True,
-                         text=True, timeout=60)
+    res = cli.sdcheck("list", "--profile", "mon", timeout=60)
     n = sum(1 for ln in res.stdout.splitlines() if ln.startswith("postfix."))
     assert n >= 7  # postfix.config among them
     assert lines == [f"sdcheck: OK: {n - 1} checks passed, 1 skip (profile mon)"]  # the service is off

@@ -6,8 +6,9 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from helpers.cli import PREFIX
 from helpers.postfix import Site
-from helpers.postfix_suite import BREAKAGES, PREFIX, breakage_is_detected, lines_of
+from helpers.postfix_suite import BREAKAGES, breakage_is_detected, lines_of
 
 
 def test_missing_configuration_is_an_error_not_a_pass(tmp_path):

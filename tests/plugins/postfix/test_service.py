@@ -4,13 +4,13 @@ configurations rendered from SecureDrop's templates into temporary directories."
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
+from helpers import cli
 from helpers.all import need
+from helpers.cli import PREFIX
 from helpers.postfix import Master, Site
-from helpers.postfix_suite import PREFIX, lines_of
+from helpers.postfix_suite import lines_of
 
 
 def test_service_disabled_is_a_skip_and_enabled_without_postfix_fails(tmp_path):
@@ -33,9 +33,7 @@ def test_service_with_a_real_postfix(tmp_path, netns, interfaces, ok):
     try:
         # in the master's own mount namespace: its /etc/postfix and spool (master.pid) are there
         vars_file = site.vars_file(postfix_enable_service=True, postfix_dir="/etc/postfix")
-        res = subprocess.run(["nsenter", "-t", str(master.pid), "-m", "-n", sys.executable, "-m", "sdcheck", "report",
-                              "--profile", "mon", "--vars", vars_file, "--only", "postfix.service", "--format",
-                              "json"], capture_output=True, text=True, timeout=60)
+        res = cli.sdcheck("report", "--profile", "mon", "--vars", vars_file, "--only", "postfix.service", "--format", "json", through=["nsenter", "-t", str(master.pid), "-m", "-n"], timeout=60)
         data = json.loads(res.stdout)
         (finding,) = data["findings"]
         if ok:

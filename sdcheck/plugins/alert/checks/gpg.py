@@ -21,6 +21,12 @@ if TYPE_CHECKING:
 class Gpg(Check):
     id = "alert.gpg"
     title = "OSSEC's GPG key: the configured fingerprint, valid, able to encrypt"
+    # what exactly is verified (docs/checks.md, sdcheck explain)
+    details = ("(mon) `ossec_gpg_fpr` is 40 upper-case hex digits; the OSSEC user's keyring (`ossec_gnupg_home`, "
+               "read from a temporary copy: the real one is never written) holds that key, not revoked or expired, "
+               "with a valid encryption (sub)key; a test encryption succeeds; expiry within 30 days is a medium "
+               "finding; an exported key file (`ossec_alert_gpg_public_key`, absolute path), where present, has the "
+               "same fingerprint")
     severity = Severity.CRITICAL
     why = ("OSSEC encrypts every alert to this key. A wrong fingerprint, an expired or revoked key "
            "or one without an encryption subkey means the admins get 'Failed to encrypt OSSEC alert' "

@@ -17,6 +17,12 @@ if TYPE_CHECKING:
 class Maillog(Check):
     id = "alert.maillog"
     title = "The latest OSSEC alert deliveries in the mail log succeeded"
+    # what exactly is verified (docs/checks.md, sdcheck explain)
+    details = ("(mon) the tail of `mail_log` (bounded, `tail_bytes`): the latest delivery attempt of an alert (queue"
+               " ids whose sender starts `ossec@`), classified (timed out, refused, TLS verification, STARTTLS "
+               "required, SASL failure, relay denied, sender rejected) with since when it has been failing; "
+               "`procmail_log` lines saying an alert failed to encrypt. Only the category, time, relay and DSN are "
+               "printed, never addresses or mail content")
     severity = Severity.HIGH
     why = ("The mail log says why alerts stop arriving long before anyone notices the silence: "
            "timeouts, certificate failures, SASL failures, rejected senders, failed encryption.")

@@ -43,6 +43,12 @@ _RELAY_PROBLEMS = {
 class Relay(Check):
     id = "alert.relay"
     title = "The SMTP relay answers, offers STARTTLS and AUTH, and its certificate verifies (online)"
+    # what exactly is verified (docs/checks.md, sdcheck explain)
+    details = ("(mon, `report --online` only) connects to `[smtp_relay]:smtp_relay_port` **as the postfix user** "
+               "(SecureDrop's firewall lets only it out), reads the greeting, requires STARTTLS, verifies the "
+               "certificate as Postfix is configured to (system CA directory, override CA file, or fingerprint), "
+               "reports protocol and subject/issuer, and requires AUTH after STARTTLS. No credentials are sent. Each"
+               " failure names the seeds' fix")
     severity = Severity.HIGH
     why = ("Connects to the relay as Postfix would (as the postfix user, whom the firewall lets out) "
            "and verifies its certificate the way Postfix is configured to. Only with --online.")

@@ -18,6 +18,8 @@ class Backends(Check):
     # by family, and "nft" for 'nft -j list ruleset'
     reads = (4, 6)
     title = "Firewall rules live in one iptables backend only (nft or legacy)"
+    # what exactly is verified (docs/checks.md, sdcheck explain)
+    details = ("rules live in one backend only; rules in both nft and legacy are a finding (the kernel applies both)")
     severity = Severity.HIGH
     why = ("The kernel applies nft and legacy rules one after the other. Rules left in the "
            "backend the 'iptables' command does not show are invisible to admins and to "

@@ -21,6 +21,11 @@ class DefaultDrop(PinnedWaivers, Check):
     # by family, and "nft" for 'nft -j list ruleset'
     reads = (4,)
     title = "iptables drops by default: DROP policies, catch-all LOGNDROP and DROP rules"
+    # what exactly is verified (docs/checks.md, sdcheck explain)
+    details = ("filter policies INPUT/FORWARD/OUTPUT are DROP; INPUT ends with an unconditional jump to LOGNDROP, "
+               "OUTPUT with an unconditional DROP; LOGNDROP holds rate-limited LOG rules for tcp, udp and icmp, "
+               'nothing else, and ends with DROP. "Not configured" (no rules, ACCEPT policies) is its own finding. '
+               "Every deviation is named: chain, position, expected vs actual.")
     severity = Severity.CRITICAL
     why = ("Everything the firewall does not explicitly allow must be dropped and logged. "
            "This is what SecureDrop's checksdconfig.py was meant to verify every day.")

@@ -20,6 +20,11 @@ class Ipv6(PinnedWaivers, Check):
     # by family, and "nft" for 'nft -j list ruleset'
     reads = (6,)
     title = "IPv6 is off, or ip6tables drops everything (DROP policies, no rule that can accept)"
+    # what exactly is verified (docs/checks.md, sdcheck explain)
+    details = ("IPv6 is off in the kernel, or ip6tables has DROP policies and no rule that can let traffic through "
+               "(ACCEPT, QUEUE/NFQUEUE with or without bypass, an unknown target, or a jump or goto to a chain "
+               "holding one); an open ip6tables only passes while no interface but `lo` has an IPv6 address "
+               "(link-local ones count)")
     severity = Severity.HIGH
     why = ("SecureDrop's firewall is written for IPv4. An IPv6 address with an open ip6tables "
            "would bypass every IPv4 rule.")

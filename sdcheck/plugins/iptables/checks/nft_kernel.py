@@ -23,6 +23,15 @@ class NftKernel(Check):
     # by family, and "nft" for 'nft -j list ruleset'
     reads = (4, 6, "nft")
     title = "The kernel's nft rules in iptables' own tables are exactly what iptables shows"
+    # what exactly is verified (docs/checks.md, sdcheck explain)
+    details = ("what the kernel enforces in iptables' own nft tables is exactly what iptables shows. The rules "
+               "`iptables-nft-save`/`ip6tables-nft-save` print are loaded again into a network namespace of "
+               "sdcheck's own (`unshare --net`, gone when the command ends). The kernel's JSON of both (`nft -j list"
+               " ruleset`) must then be equal, expression for expression (handles and counter values aside). A "
+               "native nft expression the save tool cannot print (a set lookup, a mark match, another verdict), a "
+               "chain, set or map it does not show, and changed table flags (a `dormant` table filters nothing while"
+               " the save tool still prints its rules) are findings. So is a rule the save tool prints that cannot "
+               "be loaded again (ERROR: cannot verify)")
     severity = Severity.CRITICAL
     why = ("iptables-nft-save prints what it can express and silently leaves out the rest: a native nft "
            "expression (a set lookup, a mark match, another verdict) put into iptables' own table still "

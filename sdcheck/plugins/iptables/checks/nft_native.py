@@ -19,6 +19,10 @@ class NftNative(Check):
     # by family, and "nft" for 'nft -j list ruleset'
     reads = ("nft",)
     title = "No native nftables table filters traffic beside iptables' own tables"
+    # what exactly is verified (docs/checks.md, sdcheck explain)
+    details = ("no native nftables table (created with `nft`, invisible to `iptables -S` and iptables-save) besides "
+               "iptables' own; each is named with its chains, hooks and rule count. `nft_allowed_tables` accepts "
+               "known ones; without the `nft` program the check is a SKIP")
     severity = Severity.HIGH
     why = ("nftables tables created with 'nft' (not through iptables-nft) are invisible to "
            "'iptables -S' and to iptables-save, yet the kernel runs their chains on every packet: "

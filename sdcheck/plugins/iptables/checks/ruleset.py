@@ -3,7 +3,7 @@ baseline; severity by what a difference can let through."""
 
 from __future__ import annotations
 
-from sdcheck.baseline import HOST_FACTS, line_of, substitute_facts
+from sdcheck.baseline import line_of
 from sdcheck.check import Check, Option
 from sdcheck.model import Finding, Severity
 from sdcheck.plugins.iptables.base import (
@@ -11,16 +11,16 @@ from sdcheck.plugins.iptables.base import (
     PASS_TARGETS,
     REINSTATE,
     PinnedWaivers,
+    bind_to_host,
     by_effect,
     describe,
     first_catch_all,
-    name_resolver,
     quote_comment,
     snapshot,
 )
 from sdcheck.plugins.iptables.effect import can_accept, stops
 from sdcheck.plugins.iptables.expected import ExpectedTable, parse_expected
-from sdcheck.plugins.iptables.rules import Chain, Rule, Table, is_owner_id, rebind, resolve_owner
+from sdcheck.plugins.iptables.rules import Chain, Rule, Table
 from sdcheck.plugins.iptables.subjects import chain_subject, policy_subject, rule_subject
 from sdcheck.startup import TYPE_CHECKING
 
@@ -38,6 +38,18 @@ class Ruleset(PinnedWaivers, Check):
     # by family, and "nft" for 'nft -j list ruleset'
     reads = (4,)
     title = "The whole firewall ruleset matches the baseline, rule by rule and in order"
+    # what exactly is verified (docs/checks.md, sdcheck explain)
+    details = ("the whole ruleset against the baseline, rule by rule and in order: missing, unexpected, out-of-order"
+               " (both positions named) and changed rules, comment-only differences (low), policies, missing and "
+               "unexpected chains, and any rule in a table the baseline does not list (`nat`, `mangle`, `raw`, "
+               "`security`). Severity follows the effect, for IPv4 and IPv6 alike: a rule that can let traffic "
+               "through (see `iptables.ipv6`) added before the chain's catch-all drop, or replacing or moving a "
+               "rule, is critical when unconditional and high otherwise; a changed comment is low. A firewall with "
+               'nothing loaded is one critical "not configured" finding. A rule the parser finds odd (an unparseable'
+               ' rule, a chain name holding `"`, a comment with any number of newlines) is one odd rule in its '
+               "place, treated as one that may accept; the other rules are still compared. `run` prints one line per"
+               " chain and kind; `report` lists every difference and shows a unified-diff-like view per chain with "
+               "positions on both sides.")
     severity = Severity.HIGH
     why = ("checksdconfig.py only looked at the last rules of INPUT and OUTPUT, so an ACCEPT "
            "inserted early in a chain went unnoticed. Every rule, its position, the policies, "
@@ -60,7 +72,7 @@ class Ruleset(PinnedWaivers, Check):
     def run(self) -> Iterable[Finding]:
         family = self.opts["family"]
         self.cmd = "iptables" if family == 4 else "ip6tables"
-        expected, problems = self._bind(self.opts["_expected"])
+        expected, problems = bind_to_host(self, self.opts["_expected"])
         yield from problems
         snap = snapshot(self.ctx, family)
         effective = snap.effective()
@@ -78,52 +90,6 @@ class Ruleset(PinnedWaivers, Check):
             yield from found
 
     # -- binding host facts and names ------------------------------------------------
-    def _bind(self, expected: dict[str, ExpectedTable]):
-        problems: list[Finding] = []
-        unknown: dict[tuple[str, str], int] = {}
-        fact_values: dict[str, str | None] = {}
-        resolve = name_resolver(self.ctx)
-
-        def fact(name: str) -> str | None:
-            if name not in fact_values:
-                try:
-                    fact_values[name] = value = self.ctx.fact(name)
-                except KeyError:
-                    fact_values[name] = value = None
-                    problems.append(self.fail(f"the baseline uses an unknown host fact {name!r} "
-                                              f"(known: {', '.join(HOST_FACTS)})", resource=f"facts/{name}",
-                                              group="facts", severity=Severity.HIGH))
-                    return None
-                if value is None:
-                    problems.append(self.fail(
-                        f"the host fact {name} could not be determined (no default route?); set the "
-                        "variable that uses it (for example ssh_interface) in the vars file",
-                        resource=f"facts/{name}", group="facts", severity=Severity.HIGH))
-            return fact_values[name]
-
-        def change(module: str, option: str, value: str) -> str:
-            value = substitute_facts(value, fact)
-            if option in ("uid-owner", "gid-owner"):
-                bound = resolve_owner(option, value, resolve)
-                if not is_owner_id(bound):
-                    kind = "user" if option == "uid-owner" else "group"
-                    unknown[(kind, bound)] = unknown.get((kind, bound), 0) + 1
-                return bound
-            return value
-
-        bound: dict[str, ExpectedTable] = {}
-        for tname, table in expected.items():
-            chains = {c: [rebind(r, change) for r in rules] for c, rules in table.chains.items()}
-            bound[tname] = ExpectedTable(tname, table.policies, chains)
-        for (kind, name), count in sorted(unknown.items()):
-            problems.append(self.fail(
-                f"the baseline names the {kind} {name!r} in {count} rule(s), but no such {kind} exists "
-                f"on this host, so those rules cannot match; set the variable that names it (for "
-                f"example tor_user, app_user, postfix_user, time_service_user, ssh_group) to the "
-                f"right name or id", resource=f"{kind}s/{name}", group="names",
-                expected=f"{kind} {name} exists", actual="no such " + kind))
-        return bound, problems
-
     # -- comparison -------------------------------------------------------------------
     def _compare(self, expected: dict[str, ExpectedTable], tables: dict[str, Table], backend: str,
                  several: bool) -> Iterable[Finding]:

@@ -20,6 +20,11 @@ class RulesetV6(Ruleset):
     # by family, and "nft" for 'nft -j list ruleset'
     reads = (6,)
     title = "The whole IPv6 firewall ruleset (ip6tables) matches the baseline, rule by rule and in order"
+    # what exactly is verified (docs/checks.md, sdcheck explain)
+    details = ("(both) SecureDrop's `rules_v6` (DROP policies on INPUT, FORWARD and OUTPUT, no rule) compared with "
+               "ip6tables as `iptables.ruleset` compares IPv4, on both backends, whether or not an interface has an "
+               "IPv6 address yet; with IPv6 off in the kernel (no `/proc/net/if_inet6`) it passes. Nothing loaded is"
+               ' one critical "not configured" finding.')
     why = ("An IPv6 address with an open ip6tables bypasses every IPv4 rule. SecureDrop loads its "
            "rules_v6 (DROP everything) on both servers; they are compared as strictly as the IPv4 "
            "rules, whether or not the host has an IPv6 address yet. With IPv6 disabled in the kernel "

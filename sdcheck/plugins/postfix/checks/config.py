@@ -63,6 +63,14 @@ def _assignments(items: list, what: str, fail) -> dict[str, tuple[str, int]]:
 class Config(PostfixCheck):
     id = "postfix.config"
     title = "The whole Postfix configuration is SecureDrop's: every main.cf parameter and master.cf service"
+    # what exactly is verified (docs/checks.md, sdcheck explain)
+    details = ("(mon) the whole configuration: every parameter `postconf -n` reports against SecureDrop's main.cf "
+               "template rendered with the site's variables, and every master.cf service `postconf -M` reports "
+               "(fields, command, `-o` overrides) against Debian's master.cf. An added, changed or missing parameter"
+               " is a finding with its `file:line`; severity follows effect (anything routing, trusting, encrypting,"
+               " or able to divert, copy, discard or downgrade mail is critical, the rest high). A service is judged"
+               " by the program it runs (`./smtp` is the smtp client; a program outside `daemon_directory` is named "
+               "as such). A configuration Postfix refuses is an ERROR. Password map values are never shown")
     severity = Severity.CRITICAL
     why = ("Spot checks of a few parameters miss what decides delivery: 'default_transport = discard', "
            "'always_bcc = spy@...', a transport map to another host, 'mailbox_command_maps' skipping "

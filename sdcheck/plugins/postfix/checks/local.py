@@ -31,6 +31,14 @@ HEADER_SAMPLES = [
 class Local(PostfixCheck):
     id = "postfix.local"
     title = "Postfix only sends: loopback only, IPv4, no open relay, procmail, header stripping"
+    # what exactly is verified (docs/checks.md, sdcheck explain)
+    details = ("(mon) `inet_interfaces = loopback-only`, `inet_protocols = ipv4`, `reject_unauth_destination`, "
+               "`mailbox_command = /usr/bin/procmail`; header stripping is evaluated, not grepped: sample "
+               "`Received:`, `X-Originating-IP:`, `X-Mailer:`, `Mime-Version:` and `User-Agent:` headers are looked "
+               "up with `postmap -q` in the `smtp_header_checks` tables, in order, as the smtp client does "
+               "(if/endif, continuation lines, first match wins), and each must come back `IGNORE`; with a sender "
+               "address (`ossec_from_address`, else `sasl_username@sasl_domain`), `smtp_generic_maps` maps "
+               "`ossec@<myhostname>` to it (checked with `postmap -q`)")
     severity = Severity.HIGH
     why = ("The Monitor Server must not accept mail from the network or relay for others; alert "
            "mails go through procmail (GPG encryption) and lose headers that reveal the server.")

@@ -20,6 +20,9 @@ GUARDED_PREFIXES = ("smtp_tls_", "smtp_sasl_", "smtp_use_tls", "smtp_enforce_tls
 class Master(PostfixCheck):
     id = "postfix.master"
     title = "master.cf does not override relay, TLS or SASL settings for the smtp/relay services"
+    # what exactly is verified (docs/checks.md, sdcheck explain)
+    details = ("(mon) no `-o` override in master.cf of relay, TLS, SASL, header or generic-map settings on a service"
+               " that runs `smtp` (they beat main.cf and `postconf -n` hides them)")
     severity = Severity.HIGH
     why = ("A '-o smtp_tls_security_level=none' on the smtp or relay service in master.cf beats "
            "main.cf, and 'postconf -n' does not show it.")

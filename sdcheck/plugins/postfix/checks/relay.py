@@ -35,6 +35,9 @@ def maps_shown(value: str) -> str:
 class Relay(PostfixCheck):
     id = "postfix.relay"
     title = "Postfix relays through [smtp_relay]:smtp_relay_port with SASL authentication"
+    # what exactly is verified (docs/checks.md, sdcheck explain)
+    details = ("(mon) `relayhost` is exactly `[smtp_relay]:smtp_relay_port` (a bracket or port difference is named "
+               "as such); SASL on, `noanonymous`, `smtp_sasl_password_maps` names the sasl_passwd table")
     severity = Severity.HIGH
     why = ("Alerts reach the admins only through the configured SMTP relay. A wrong host or port "
            "gives 'Connection timed out'; without SASL the relay refuses to relay.")

@@ -18,6 +18,12 @@ if TYPE_CHECKING:
 class SaslPasswd(PostfixCheck):
     id = "postfix.sasl-passwd"
     title = "sasl_passwd: root-only, compiled with postmap, one entry keyed by the relayhost"
+    # what exactly is verified (docs/checks.md, sdcheck explain)
+    details = ("(mon) the source file exists, is not a symlink, is root's and 0600 or stricter; the compiled table "
+               "(`.db`/`.lmdb`/`.cdb` by the table type) exists, is not older than the source and not readable by "
+               "others; listed with `postmap -s`, it holds exactly one entry, keyed by the relayhost string, whose "
+               "user is `sasl_username@sasl_domain`; with `sasl_password` in the vars file the passwords are "
+               "compared in constant time. No password is ever shown")
     severity = Severity.HIGH
     why = ("Postfix looks the password up by the exact relayhost string. A key that differs "
            "(brackets, port), a table not re-compiled after an edit, or a missing .db means "

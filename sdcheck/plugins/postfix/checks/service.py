@@ -17,6 +17,11 @@ if TYPE_CHECKING:
 class Service(Check):
     id = "postfix.service"
     title = "Postfix's own master process runs as root, matches master.pid, and listens only on loopback port 25"
+    # what exactly is verified (docs/checks.md, sdcheck explain)
+    details = ("(mon) a process runs `$daemon_directory/master` (as postconf names it) with real and effective uid "
+               "0, its pid is the one in `$queue_directory/pid/master.pid`, and its TCP sockets are loopback port 25"
+               " only; another process named `master` is named in the finding; skipped when `postfix_enable_service`"
+               " is false (staging)")
     severity = Severity.HIGH
     why = ("Without a running Postfix no alert leaves the Monitor Server; listening beyond loopback exposes it. "
            "A process merely named 'master' proves nothing: it must be the master program of the "

@@ -18,6 +18,14 @@ if TYPE_CHECKING:
 class Tls(PostfixCheck):
     id = "postfix.tls"
     title = "Postfix verifies the relay's TLS certificate (secure or fingerprint), strong ciphers, no SSL"
+    # what exactly is verified (docs/checks.md, sdcheck explain)
+    details = ("(mon) exactly SecureDrop's TLS mode, chosen by the variables as its Ansible template does: "
+               "`fingerprint` (with `smtp_relay_fingerprint`; digest and `smtp_tls_fingerprint_cert_match` "
+               "compared), `secure` with the override CA file (`smtp_relay_cert_override_file`; the file must exist "
+               "and parse as a certificate), or `secure` with the system CA directory. A weaker level (`may`, "
+               "`encrypt`, `none`, unset) is critical. `smtp_tls_ciphers = high`; neither `smtp_tls_protocols` nor "
+               "`smtp_tls_mandatory_protocols` may allow SSLv2/SSLv3 (Postfix's `!`, list and `>=` forms all "
+               "understood); no `smtp_tls_policy_maps` (it can lower the level per destination)")
     severity = Severity.CRITICAL
     why = ("Alert mails and the SASL password cross the network to the relay. Without a verified "
            "TLS session a network attacker can read the password and the alert subjects, or drop "

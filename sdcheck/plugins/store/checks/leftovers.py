@@ -10,6 +10,8 @@ class Leftovers(StoreCheck):
     id = "store.leftovers"
     kind = "leftover"
     title = "Nothing lingers in the shredder or temporary areas past the threshold"
+    # what exactly is verified (docs/checks.md, sdcheck explain)
+    details = ("(app) nothing in the shredder or temporary area older than `leftover_max_age_hours` (24)")
     severity = Severity.MEDIUM
     why = "Deleted submissions waiting in the shredder, or upload leftovers, should not outlive a day."
     remedy = ("Check that SecureDrop's shredder service runs ('systemctl status securedrop-shredder') "

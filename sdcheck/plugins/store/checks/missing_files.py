@@ -9,6 +9,8 @@ class MissingFiles(StoreCheck):
     id = "store.missing-files"
     kind = "missing"
     title = "Every submission and reply in the database has its file in the store"
+    # what exactly is verified (docs/checks.md, sdcheck explain)
+    details = ("(app) every `submissions`/`replies` row has its file in its own source's directory")
     why = "A row without its file is a submission journalists see listed but cannot download: lost or moved data."
 
     def describe(self, t, r) -> str:

@@ -9,6 +9,8 @@ class OrphanFiles(StoreCheck):
     id = "store.orphan-files"
     kind = "orphan"
     title = "Every file in the store has its database row"
+    # what exactly is verified (docs/checks.md, sdcheck explain)
+    details = ("(app) every file has its row")
     why = ("A file without a row is invisible to journalists and never deleted with its source: "
            "data kept that the newsroom believes gone.")
 

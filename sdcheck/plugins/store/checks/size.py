@@ -10,6 +10,8 @@ class Size(StoreCheck):
     id = "store.size"
     kind = "size"
     title = "Each file's size on disk equals the size recorded in the database"
+    # what exactly is verified (docs/checks.md, sdcheck explain)
+    details = ("(app) size on disk equals the row's `size`")
     severity = Severity.MEDIUM
     why = "A different size means a truncated, replaced or corrupted submission."
 

@@ -9,6 +9,9 @@ class Unexpected(StoreCheck):
     id = "store.unexpected"
     kind = "unexpected"
     title = "The store holds only source directories of regular, well-named submission files"
+    # what exactly is verified (docs/checks.md, sdcheck explain)
+    details = ("(app) no symlinks, special files, subdirectories inside source directories, files in the store root,"
+               " or names outside SecureDrop's `<n>-<designation>-{msg,doc.gz,doc.zip,reply}.gpg`")
     why = ("Symlinks, special files, subdirectories, files in the store root or names outside "
            "SecureDrop's pattern are not written by SecureDrop: tampering or a failed manual fix.")
     remedy = ("Inspect the entries listed by 'sdcheck report --only store.unexpected' and remove "

@@ -9,6 +9,8 @@ class UnknownSources(StoreCheck):
     id = "store.unknown-sources"
     kind = "unknown_source"
     title = "Every source directory belongs to a source in the database"
+    # what exactly is verified (docs/checks.md, sdcheck explain)
+    details = ("(app) every source directory has a `sources` row")
     why = "A directory without a sources row holds submissions nobody can see or delete."
 
     def describe(self, t, r) -> str:
