@@ -131,8 +131,10 @@ def test_tests_never_import_each_other():
     for path in sorted(tests.rglob("*.py")):
         for name, line in _imports(ast.parse(path.read_text(), path.name)):
             top = name.split(".")[0]
-            if top.startswith("test_") or top == "conftest":
+            if top.startswith("test_") or top == "conftest" or (top == "plugins" and ".test_" in name):
                 bad.append(f"{path.name}:{line}: imports {name} (shared code goes in tests/helpers/)")
+            if top == "helpers" and name.rsplit(".", 1)[-1].startswith("_"):
+                bad.append(f"{path.name}:{line}: imports {name}, another module's private name")
     assert bad == []
 
 

@@ -115,7 +115,7 @@ def certs():
     shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _fingerprint(path: Path) -> str:
+def cert_fingerprint(path: Path) -> str:
     der = ssl.PEM_cert_to_DER_cert(path.read_text())
     h = hashlib.sha1(der).hexdigest().upper()  # noqa: S324 - Postfix's fingerprint digest here
     return ":".join(h[i:i + 2] for i in range(0, 40, 2))

@@ -72,7 +72,7 @@ LEGACY_CORPUS = [
 ]
 
 
-def _both_legacy_readers(netns, rules: str | list[str]) -> tuple[dict, dict]:
+def both_legacy_readers(netns, rules: str | list[str]) -> tuple[dict, dict]:
     """{chain: [policy, rule...]} as python-iptables and as iptables-legacy-save read
     ``rules`` (a ruleset, or rule lines for the filter table) loaded into legacy tables."""
     import json

@@ -27,11 +27,11 @@ def _relay_brackets(site):
     site.main_cf(f"relayhost = {RELAY}:{PORT}")
 
 
-def _key_differs(site):
+def break_key(site):
     site.write_sasl(f"{RELAY}:{PORT} {site.sender}:{site.password}")
 
 
-def _mode_0644(site):
+def break_mode_0644(site):
     os.chmod(site.dir / "sasl_passwd", 0o644)
 
 
@@ -108,8 +108,8 @@ BREAKAGES = {
     # name: (mode, change, check id, words in its run line)
     "relayhost port": ("system", _relay_port, "postfix.relay", "relayhost is [smtp.gmail.com]:25, expected [smtp.gmail.com]:587 (same host"),
     "relayhost brackets": ("system", _relay_brackets, "postfix.relay", "the port or the [brackets] differ"),
-    "sasl key differs": ("system", _key_differs, "postfix.sasl-passwd", "has no entry for [smtp.gmail.com]:587"),
-    "sasl_passwd 0644": ("system", _mode_0644, "postfix.sasl-passwd", "has mode 0644"),
+    "sasl key differs": ("system", break_key, "postfix.sasl-passwd", "has no entry for [smtp.gmail.com]:587"),
+    "sasl_passwd 0644": ("system", break_mode_0644, "postfix.sasl-passwd", "has mode 0644"),
     "source newer than db": ("system", _source_newer, "postfix.sasl-passwd", "was changed after"),
     "db missing": ("system", _db_missing, "postfix.sasl-passwd", "sasl_passwd.db does not exist"),
     "tls may": ("system", _level_may, "postfix.tls", "smtp_tls_security_level is may, expected secure"),
@@ -129,7 +129,7 @@ BREAKAGES = {
 }
 
 
-def _all_outputs(site: Site) -> str:
+def every_output(site: Site) -> str:
     out = []
     for args in (["run"], ["report"], ["report", "--format", "json"], ["report", "--verbose"]):
         res = site.sdcheck(*args)

@@ -43,22 +43,22 @@ def fails(data: dict) -> list[dict]:
     return [f for f in data["findings"] if f["status"] == "fail"]
 
 
-def _rule_lines(text: str) -> list[int]:
+def rule_lines(text: str) -> list[int]:
     return [i for i, ln in enumerate(text.splitlines()) if ln.startswith("-A ")]
 
 
-def _chain_positions(text: str) -> dict[int, tuple[str, int]]:
+def chain_positions(text: str) -> dict[int, tuple[str, int]]:
     """line index -> (chain, 1-based position in that chain)"""
     seen: dict[str, int] = {}
     out = {}
-    for i in _rule_lines(text):
+    for i in rule_lines(text):
         chain = text.splitlines()[i].split()[1]
         seen[chain] = seen.get(chain, 0) + 1
         out[i] = (chain, seen[chain])
     return out
 
 
-def _load(ns, backend, text):
+def load_rules(ns, backend, text):
     # replace whatever is loaded (restore flushes the tables it names)
     ns.restore(backend, text)
 

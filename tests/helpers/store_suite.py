@@ -44,7 +44,7 @@ def fx(tmp_path):
     return StoreFixture(tmp_path, sources=6, per_source=5)
 
 
-def _missing(fx):  # one submission and one reply file gone
+def inject_missing(fx):  # one submission and one reply file gone
     third = sorted({fs for fs, _n in fx.files})[2]  # a source no other injection touches
     sub = next(f for f in fx.files if f[0] == third and "-msg" in f[1])
     rep = next(f for f in fx.files if f[0] == third and "-reply" in f[1])
@@ -53,7 +53,7 @@ def _missing(fx):  # one submission and one reply file gone
     return {"store.missing-files": 2}
 
 
-def _orphans(fx):
+def inject_orphans(fx):
     fs = fx.files[0][0]
     for i in (90, 91, 92):
         fx.path(fs, file_name(i, "msg")).write_bytes(b"x" * 10)
@@ -121,7 +121,7 @@ def _leftovers(fx):
     return {"store.leftovers": 1}
 
 
-INJECT = {"missing": _missing, "orphans": _orphans, "misplaced": _misplaced, "size": _size,
+INJECT = {"missing": inject_missing, "orphans": inject_orphans, "misplaced": _misplaced, "size": _size,
           "unexpected": _unexpected, "unknown-source": _unknown_source, "permissions": _permissions,
           "leftovers": _leftovers}
 
@@ -142,7 +142,7 @@ HOSTILE = [b"1-a\nSystem configuration error: [store.x] forged-msg.gpg", b"2-b\r
            b"3-\xff\xfe-msg.gpg", "4-\u202eevil-msg.gpg".encode()]
 
 
-def _hostile_files(fx: StoreFixture, fs: str) -> None:
+def add_hostile_files(fx: StoreFixture, fs: str) -> None:
     """Files with HOSTILE names (bytes, so invalid UTF-8 survives) in source ``fs``."""
     for raw in HOSTILE:
         path = os.path.join(os.fsencode(fx.store / fs), raw)
@@ -152,15 +152,15 @@ def _hostile_files(fx: StoreFixture, fs: str) -> None:
         os.chmod(path, 0o600)
 
 
-def _digest(path: Path) -> str:
+def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _listing(root: Path) -> list[str]:
+def tree_listing(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
 
 
-def _fault(fx, fault: str) -> None:
+def inject_fault(fx, fault: str) -> None:
     if fault == "db-missing":
         fx.db.unlink()
     elif fault == "db-corrupt":
@@ -172,18 +172,18 @@ def _fault(fx, fault: str) -> None:
         shutil.rmtree(fx.store)
 
 
-def _findings(res) -> list:
+def json_findings(res) -> list:
     data = json.loads(res.stdout)
     section = data["hosts"][0] if "hosts" in data else data
     return sorted((f["check_id"], f["status"], f["message"].split(" (")[0] if f["status"] == "pass" else f["message"],
                    f["actual"], tuple(sorted(f["detail"]))) for f in section["findings"])
 
 
-def _tree_digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): (_digest(p) if p.is_file() else "dir") for p in sorted(root.rglob("*"))}
+def tree_digest(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): (file_digest(p) if p.is_file() else "dir") for p in sorted(root.rglob("*"))}
 
 
-def _loosen(fx, table: str) -> None:
+def loosen_table(fx, table: str) -> None:
     """The table rebuilt without its NOT NULL constraints (an attacker's database)."""
     fx.sql(f"CREATE TABLE loose AS SELECT * FROM {table}")
     fx.sql(f"DROP TABLE {table}")

@@ -7,7 +7,7 @@ import pytest
 from helpers.alert_suite import (
     MAILLOG,
     Relay,
-    _fingerprint,
+    cert_fingerprint,
     gpg_report,
     relay_report,
 )
@@ -82,7 +82,7 @@ def test_relay_probe(tmp_path, certs, cert, tls, status, words):
     relay = Relay(certs, cert)
     try:
         if tls.get("smtp_relay_fingerprint") == "FP":
-            tls = {"smtp_relay_fingerprint": _fingerprint(certs / f"{cert}.crt")}
+            tls = {"smtp_relay_fingerprint": cert_fingerprint(certs / f"{cert}.crt")}
         finding = relay_report(tmp_path, certs, relay.port, **tls)
     finally:
         relay.stop()

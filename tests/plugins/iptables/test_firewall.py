@@ -8,7 +8,7 @@ import pytest
 from helpers.all import render
 from helpers.default_drop_suite import (
     LEGACY_CORPUS,
-    _both_legacy_readers,
+    both_legacy_readers,
     run,
     tampered,
 )
@@ -85,7 +85,7 @@ def test_lock_free_after_release(netns, tmp_path):
 def test_python_iptables_and_legacy_save_agree(netns):
     """The two legacy readers yield the same canonical rules (SecureDrop app and mon rulesets)."""
     for template in ("iptables-app-prod.j2", "iptables-mon-prod.j2"):
-        a, b = _both_legacy_readers(netns, render(template))
+        a, b = both_legacy_readers(netns, render(template))
         assert a == b
         assert sum(len(v) - 1 for v in b.values()) >= 30
 
@@ -93,7 +93,7 @@ def test_python_iptables_and_legacy_save_agree(netns):
 def test_both_legacy_readers_agree_on_a_corpus_of_modules_and_flags(netns):
     """python-iptables and iptables-legacy-save give the same canonical rule for every match,
     target and flag in the corpus: a field one reader cannot see is a bug."""
-    a, b = _both_legacy_readers(netns, LEGACY_CORPUS)
+    a, b = both_legacy_readers(netns, LEGACY_CORPUS)
     assert sum(len(v) - 1 for v in b.values()) == len(LEGACY_CORPUS)
     assert a == b
     assert "'f'" in b["OUTPUT"][1]  # the fragment flag is part of the canonical rule
@@ -102,5 +102,5 @@ def test_both_legacy_readers_agree_on_a_corpus_of_modules_and_flags(netns):
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.sampled_from(LEGACY_CORPUS), min_size=1, max_size=10))
 def test_both_legacy_readers_agree_on_random_rulesets(netns, rules):
-    a, b = _both_legacy_readers(netns, rules)
+    a, b = both_legacy_readers(netns, rules)
     assert a == b and sum(len(v) - 1 for v in b.values()) == len(rules)

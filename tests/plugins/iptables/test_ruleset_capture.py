@@ -16,9 +16,9 @@ from helpers.ruleset_suite import (
     TEMPLATE,
     VARS,
     VARS_TOR,
-    _chain_positions,
-    _load,
-    _rule_lines,
+    chain_positions,
+    load_rules,
+    rule_lines,
     fails,
     report,
     ruleset_lines,
@@ -50,10 +50,10 @@ def test_variant_mismatch_is_detected(netns):
 def test_every_single_rule_deleted_is_detected(netns, backend):
     base = render(TEMPLATE["app"])
     lines = base.splitlines()
-    positions = _chain_positions(base)
+    positions = chain_positions(base)
     assert len(positions) > 30
     for index, (chain, pos) in positions.items():
-        _load(netns, backend, "\n".join(lines[:index] + lines[index + 1:]) + "\n")
+        load_rules(netns, backend, "\n".join(lines[:index] + lines[index + 1:]) + "\n")
         data = report(netns)
         missing = [f for f in fails(data) if f["resource"] == f"filter/{chain}#{pos}"]
         assert missing and "of the baseline is missing" in missing[0]["message"], (chain, pos, fails(data))
@@ -63,7 +63,7 @@ def test_every_single_rule_deleted_is_detected(netns, backend):
 def test_adjacent_rules_swapped_are_detected(netns, backend):
     base = render(TEMPLATE["mon"])
     lines = base.splitlines()
-    idx = _rule_lines(base)
+    idx = rule_lines(base)
     swaps = 0
     for a, b in zip(idx, idx[1:]):
         ta, tb = lines[a], lines[b]
@@ -71,7 +71,7 @@ def test_adjacent_rules_swapped_are_detected(netns, backend):
             continue
         swapped = list(lines)
         swapped[a], swapped[b] = tb, ta
-        _load(netns, backend, "\n".join(swapped) + "\n")
+        load_rules(netns, backend, "\n".join(swapped) + "\n")
         res = run(netns, "mon")
         assert res.returncode == 1 and ruleset_lines(res), (ta, tb)
         assert "out of order" in " ".join(ruleset_lines(res))
@@ -104,7 +104,7 @@ def test_tampering_is_detected(netns, backend, name):
 def test_moved_rule_names_both_positions(netns):
     base = render(TEMPLATE["app"])
     lines = base.splitlines()
-    idx = _rule_lines(base)
+    idx = rule_lines(base)
     first = lines[idx[0]]  # INPUT #1 moved to the end of INPUT, before the LOGNDROP jump
     last_input = max(i for i in idx if lines[i].split()[1] == "INPUT")
     moved = lines[:idx[0]] + lines[idx[0] + 1:last_input] + [first] + lines[last_input:]

@@ -7,9 +7,9 @@ import pytest
 from helpers import cli
 from helpers.postfix import Site
 from helpers.postfix_suite import (
-    _all_outputs,
-    _key_differs,
-    _mode_0644,
+    every_output,
+    break_key,
+    break_mode_0644,
     passwords,
 )
 from hypothesis import HealthCheck, given, settings
@@ -34,11 +34,11 @@ def test_password_never_in_any_output(tmp_path_factory, password, state):
         root = tmp_path_factory.mktemp("pw")
         site = Site(root, "system", password=pw)
         if state == "failing":
-            _key_differs(site)
-            _mode_0644(site)
+            break_key(site)
+            break_mode_0644(site)
         elif state == "broken":
             (site.dir / "sasl_passwd.db").write_bytes(b"\0garbage" * 64)
-        return _all_outputs(site).replace(str(root), "ROOT")
+        return every_output(site).replace(str(root), "ROOT")
 
     text = outputs(password)
     if password in text:

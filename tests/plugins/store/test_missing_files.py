@@ -4,7 +4,7 @@ real SQLite files, read-only."""
 from __future__ import annotations
 
 import pytest
-from helpers.store_suite import _loosen, counts, each_kind_alone, sdcheck
+from helpers.store_suite import loosen_table, counts, each_kind_alone, sdcheck
 
 
 def test_match_is_by_source_and_name_not_bare_name(fx):
@@ -22,7 +22,7 @@ def test_match_is_by_source_and_name_not_bare_name(fx):
 
 @pytest.mark.parametrize("value", [None, "abc", 2.5])
 def test_rows_without_a_valid_source_id_are_findings(fx, value):
-    _loosen(fx, "submissions")
+    loosen_table(fx, "submissions")
     fx.sql("UPDATE submissions SET source_id = ? WHERE id = (SELECT min(id) FROM submissions)", value)
     got = counts(fx)
     # the row names no source: its file is missing from any source's directory, and the file it

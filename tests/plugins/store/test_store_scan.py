@@ -13,13 +13,13 @@ from helpers.store_suite import (
     CHECKS,
     INJECT,
     PREFIX,
-    _digest,
-    _fault,
-    _findings,
-    _hostile_files,
-    _listing,
-    _missing,
-    _orphans,
+    file_digest,
+    inject_fault,
+    json_findings,
+    add_hostile_files,
+    tree_listing,
+    inject_missing,
+    inject_orphans,
     counts,
     sdcheck,
 )
@@ -60,8 +60,8 @@ def test_all_kinds_together(tmp_path, workers):
 
 def test_run_prints_no_names_or_ids_and_hostile_names_cannot_forge(fx):
     fs = fx.files[0][0]
-    _hostile_files(fx, fs)
-    _missing(fx)
+    add_hostile_files(fx, fs)
+    inject_missing(fx)
     res = sdcheck(fx, "run")
     out = res.stdout.decode("utf-8", "surrogateescape")
     lines = out.splitlines()
@@ -80,14 +80,14 @@ def test_run_prints_no_names_or_ids_and_hostile_names_cannot_forge(fx):
 
 
 def test_report_lists_names_up_to_the_limit(fx):
-    _orphans(fx)
+    inject_orphans(fx)
     text = sdcheck(fx, "report", "--limit", "2").stdout.decode()
     assert "2 of 3 (first 2 shown):" in text
     assert text.count("-msg.gpg") >= 2
 
 
 def test_database_locked_by_a_writer_is_an_error_within_the_bound(fx):
-    before, files_before = _digest(fx.db), _listing(fx.root)
+    before, files_before = file_digest(fx.db), tree_listing(fx.root)
     writer = subprocess.Popen([sys.executable, "-c", (
         "import sqlite3, sys, time\n"
         f"c = sqlite3.connect({str(fx.db)!r}, isolation_level=None)\n"
@@ -110,7 +110,7 @@ def test_database_locked_by_a_writer_is_an_error_within_the_bound(fx):
     journal = fx.root / "db.sqlite-journal"
     if journal.exists():  # the killed writer's; SQLite rolls it back on the next write open
         journal.unlink()
-    assert _digest(fx.db) == before and _listing(fx.root) == files_before
+    assert file_digest(fx.db) == before and tree_listing(fx.root) == files_before
 
 
 @pytest.mark.parametrize("fault,words", [
@@ -123,28 +123,28 @@ def test_database_locked_by_a_writer_is_an_error_within_the_bound(fx):
 ])
 def test_faults_are_errors_and_write_nothing(fx, fault, words):
     if fault in ("db-missing", "db-corrupt", "db-no-table", "store-missing"):
-        _fault(fx, fault)
+        inject_fault(fx, fault)
     elif fault == "db-symlink":
         real = fx.root / "real.sqlite"
         fx.db.rename(real)
         fx.db.symlink_to(real)
     else:  # a database directory where nothing may be created, and a hot journal to roll back
         (fx.root / "db.sqlite-journal").write_bytes(b"\xd9\xd5\x05\xf9\x20\xa1\x63\xd7" + b"\0" * 504)
-    before = _listing(fx.root)
-    digest = _digest(fx.db) if fx.db.exists() and not fx.db.is_symlink() else None
+    before = tree_listing(fx.root)
+    digest = file_digest(fx.db) if fx.db.exists() and not fx.db.is_symlink() else None
     res = sdcheck(fx, "run")
     out = res.stdout.decode()
     assert res.returncode == 1 and len(out.splitlines()) == 1, out
     assert out.startswith(f"{PREFIX}[store.") and words in out
-    assert _listing(fx.root) == before
+    assert tree_listing(fx.root) == before
     if digest:
-        assert _digest(fx.db) == digest
+        assert file_digest(fx.db) == digest
 
 
 def test_reading_leaves_the_database_untouched(fx):
-    before = (_digest(fx.db), fx.db.stat().st_mtime_ns, _listing(fx.root))
+    before = (file_digest(fx.db), fx.db.stat().st_mtime_ns, tree_listing(fx.root))
     assert sdcheck(fx, "run").returncode == 0
-    assert (_digest(fx.db), fx.db.stat().st_mtime_ns, _listing(fx.root)) == before
+    assert (file_digest(fx.db), fx.db.stat().st_mtime_ns, tree_listing(fx.root)) == before
 
 
 def test_same_findings_through_testinfra(tmp_path):
@@ -152,19 +152,19 @@ def test_same_findings_through_testinfra(tmp_path):
     for inject in INJECT.values():
         inject(fx)
     fs = fx.files[1][0]
-    _hostile_files(fx, fs)
+    add_hostile_files(fx, fs)
     fx.sql("INSERT INTO submissions (uuid, source_id, filename, size) VALUES ('u-h', 2, CAST(? AS TEXT), 9)",
            "5-\udcff-msg.gpg".encode("utf-8", "surrogateescape"))
     local = sdcheck(fx, "report", "--format", "json", "--limit", "100")
     remote = sdcheck(fx, "report", "--format", "json", "--limit", "100", "--hosts", "local://")
-    assert _findings(local) == _findings(remote)
-    assert any(f[1] == "fail" for f in _findings(remote))
+    assert json_findings(local) == json_findings(remote)
+    assert any(f[1] == "fail" for f in json_findings(remote))
 
 
 @pytest.mark.parametrize("fault", ["db-missing", "db-corrupt", "db-no-table", "store-missing"])
 def test_faults_through_testinfra(fx, fault):
-    _fault(fx, fault)
+    inject_fault(fx, fault)
     local = sdcheck(fx, "report", "--format", "json")
     remote = sdcheck(fx, "report", "--format", "json", "--hosts", "local://")
-    assert {f[1] for f in _findings(remote)} == {"error"}
-    assert _findings(local)[0][2].split(" (")[0][:40] == _findings(remote)[0][2].split(" (")[0][:40]
+    assert {f[1] for f in json_findings(remote)} == {"error"}
+    assert json_findings(local)[0][2].split(" (")[0][:40] == json_findings(remote)[0][2].split(" (")[0][:40]

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers.store_suite import _tree_digest, counts, each_kind_alone, sdcheck
+from helpers.store_suite import tree_digest, counts, each_kind_alone, sdcheck
 from helpers.storegen import StoreFixture
 
 
@@ -46,9 +46,9 @@ def test_a_wal_database_is_read_without_creating_files_beside_it(fx):
     try:
         assert writer.stdout.readline().strip() == "ready"
         assert (fx.root / "db.sqlite-wal").exists()
-        before = _tree_digest(fx.root)
+        before = tree_digest(fx.root)
         got = counts(fx)
-        after = _tree_digest(fx.root)
+        after = tree_digest(fx.root)
     finally:
         writer.kill()
         writer.wait()
