@@ -11,6 +11,7 @@ import sys
 import time
 
 import psutil
+import pytest
 from helpers import cli
 
 # 'run' with one check stuck in C code holding the GIL (catastrophic backtracking), which no
@@ -25,19 +26,28 @@ STUCK = ("import re, sys\n"
          "sys.exit(main(['run', '--profile', 'app', '--only', 'iptables.backends']))\n")
 
 
-def _start(deadline: str) -> subprocess.Popen:
+def _start(deadline: str, stdin_closed: bool = False) -> subprocess.Popen:
     # stdout is a pipe read as OSSEC's command monitor reads it: until EOF
     return subprocess.Popen([sys.executable, "-c", STUCK], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env=dict(os.environ, SDCHECK_DEADLINE=deadline), start_new_session=True)
+                            env=dict(os.environ, SDCHECK_DEADLINE=deadline), start_new_session=True,
+                            preexec_fn=(lambda: os.close(0)) if stdin_closed else None)
 
 
 def _watchdogs(pid: int) -> list[psutil.Process]:
     """run's forked children (its watchdog), not the commands it runs (prefetched dumps)."""
     try:
         run = psutil.Process(pid)
-        return [c for c in run.children() if c.cmdline() == run.cmdline()]
+        mine, children = run.cmdline(), run.children()
     except psutil.NoSuchProcess:
         return []
+    found = []
+    for child in children:  # a prefetched command may end while it is looked at
+        try:
+            if child.cmdline() == mine:
+                found.append(child)
+        except psutil.NoSuchProcess:
+            continue
+    return found
 
 
 def _eof_within(stream, seconds: float) -> bytes:
@@ -62,7 +72,7 @@ def test_killing_run_ends_its_watchdog_and_releases_the_pipe():
         while not _watchdogs(proc.pid):  # the watchdog has been forked
             assert proc.poll() is None and time.monotonic() < deadline, "run did not start its watchdog"
             time.sleep(0.05)
-        (watchdog,) = _watchdogs(proc.pid)
+        watchdog = min(_watchdogs(proc.pid), key=lambda c: c.create_time())  # forked before any command
         time.sleep(0.5)  # run is now stuck in its check
         os.kill(proc.pid, signal.SIGKILL)
         assert _eof_within(proc.stdout, 5) == b""
@@ -75,8 +85,9 @@ def test_killing_run_ends_its_watchdog_and_releases_the_pipe():
         proc.stdout.close()
 
 
-def test_the_deadline_ends_run_with_one_alert_line_and_nothing_left_behind():
-    proc = _start("3")
+@pytest.mark.parametrize("stdin_closed", [False, True])
+def test_the_deadline_ends_run_with_one_alert_line_and_nothing_left_behind(stdin_closed):
+    proc = _start("3", stdin_closed)
     try:
         out = _eof_within(proc.stdout, 60).decode()
         assert proc.wait(10) == -signal.SIGKILL

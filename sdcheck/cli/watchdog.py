@@ -51,7 +51,7 @@ def start(deadline: float) -> Watchdog | None:
     sys.stdout.flush()
     sys.stderr.flush()
     try:
-        me = os.pidfd_open(os.getpid())
+        me = _above_stdio(os.pidfd_open(os.getpid()))
     except (AttributeError, OSError):
         return None
     try:
@@ -70,12 +70,13 @@ def start(deadline: float) -> Watchdog | None:
         return None
 
 
-def _watch(parent: int, deadline: float) -> None:
-    """The watchdog process: plain system calls only, and always ``os._exit``."""
+def _watch(run_fd: int, deadline: float) -> None:
+    """The watchdog process: plain system calls only, and always ``os._exit``. ``run_fd`` is
+    the pidfd of run, inherited from before the fork."""
     try:
         _parent_death_signal(signal.SIGKILL)
-        os.closerange(3, parent)
-        os.closerange(parent + 1, _max_fd())
+        os.closerange(3, run_fd)
+        os.closerange(run_fd + 1, _max_fd())
         for fd in (0, 2):
             try:
                 os.close(fd)
@@ -84,15 +85,28 @@ def _watch(parent: int, deadline: float) -> None:
         import select
 
         poller = select.poll()
-        poller.register(parent, select.POLLIN)
+        poller.register(run_fd, select.POLLIN)
         if poller.poll(max(0.0, deadline) * 1000):
             os._exit(0)  # run is gone: so is its watchdog
         _parent_death_signal(0)  # run's death is now ours to cause: live to print the line
-        signal.pidfd_send_signal(parent, signal.SIGKILL)
+        signal.pidfd_send_signal(run_fd, signal.SIGKILL)
         poller.poll(10_000)  # until it is gone, so the line is the last thing OSSEC reads
         os.write(1, HANG_LINE.format(deadline=deadline).encode())
     finally:
         os._exit(0)
+
+
+def _above_stdio(fd: int) -> int:
+    """``fd`` moved to 3 or above: started with standard input closed, run's first free
+    descriptor is 0, and the watchdog keeps only 1 and its pidfd."""
+    if fd > 2:
+        return fd
+    import fcntl
+
+    try:
+        return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+    finally:
+        os.close(fd)
 
 
 def _parent_death_signal(sig: int) -> None:
