@@ -6,6 +6,8 @@ Exit codes (shared by run and report):
   2  sdcheck itself could not run: bad arguments, bad baseline or vars file, broken plugin
      (the error's kind, sdcheck/errors.py, names it: usage, config, plugins, profile,
      internal)
+A reader that goes away before the output is written (``sdcheck list | head``) ends it
+quietly with exit 0: the output was cut by the reader, not by sdcheck.
 
 ``run`` is what OSSEC executes: everything it has to say, including its own failures,
 goes to standard output as lines OSSEC's rules understand (see formatters/ossec.py).
