@@ -107,7 +107,7 @@ def _unknown_source(fx):
 
 
 def _permissions(fx):
-    fx.path(*fx.files[5]).chmod(0o644)
+    fx.path(*fx.files[5]).chmod(0o664)  # writable by the group: 0644 is what SecureDrop makes
     os.chown(fx.path(*fx.files[6]), 0, 0)
     return {"store.permissions": 2}
 

@@ -58,11 +58,23 @@ def file_name(index: int, kind: str, designation: str = "abject_cactus") -> str:
 
 
 class StoreFixture:
-    """A store and database under ``root``: sources with ``per_source`` files each, sizes
-    ``100 + index`` bytes (sparse), owned by ``uid``."""
+    """A store and database under ``root`` laid out as SecureDrop lays them out: sources with
+    ``per_source`` files each, sizes ``100 + index`` bytes (sparse), owned by ``uid``.
+
+    As on a real Application Server: the store, shredder and tmp directories are 0700 (the
+    app-code postinst); source directories come from a bare mkdir and files are written with
+    no mode by the web application, under ``umask`` (Apache's 022: 0755 and 0644); the
+    database is created under umask 0027 (0640, the postinst)."""
 
     def __init__(self, root: Path, sources: int = 5, per_source: int = 4, uid: int = 33,
-                 sparse: bool = True):
+                 sparse: bool = True, umask: int = 0o022):
+        old = os.umask(0o027)
+        try:
+            self._build(Path(root), sources, per_source, uid, sparse, umask)
+        finally:
+            os.umask(old)
+
+    def _build(self, root: Path, sources: int, per_source: int, uid: int, sparse: bool, umask: int) -> None:
         self.root = Path(root)
         self.store = self.root / "store"
         self.db = self.root / "db.sqlite"
@@ -73,6 +85,7 @@ class StoreFixture:
             d.mkdir(parents=True, exist_ok=True)
             os.chown(d, uid, uid)
             d.chmod(0o700)
+        os.umask(0o027)
         conn = sqlite3.connect(self.db)
         conn.executescript(SCHEMA)
         self.files: list[tuple[str, str]] = []  # (filesystem_id, filename)
@@ -81,15 +94,15 @@ class StoreFixture:
             fs = filesystem_id(s)
             src_rows.append((s, str(uuid.UUID(int=s)), fs, f"source {s}", 1))
             sdir = self.store / fs
+            os.umask(umask)
             sdir.mkdir()
             os.chown(sdir, uid, uid)
-            sdir.chmod(0o700)
             for i in range(1, per_source + 1):
                 kind = KINDS[(i - 1) % len(KINDS)]
                 name = file_name(i, kind, f"d{s}_cactus")  # designations differ per source
                 size = 100 + i
                 path = sdir / name
-                fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+                fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o666)  # as open() does: the umask decides
                 if sparse:
                     os.ftruncate(fd, size)
                 else:
@@ -110,6 +123,7 @@ class StoreFixture:
                          "deleted_by_source) VALUES (?, ?, ?, ?, ?, ?, ?)", rep_rows)
         conn.commit()
         conn.close()
+        os.chown(self.db, uid, uid)
 
     def path(self, fs: str, name: str) -> Path:
         return self.store / fs / name

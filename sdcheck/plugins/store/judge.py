@@ -65,8 +65,19 @@ def kind_word(mode: int) -> str:
             else "special file")
 
 
-def bad_permissions(mode: int, uid: int, app_uid: int | None) -> bool:
-    return bool(mode & 0o077) or (app_uid is not None and uid != app_uid)
+# SecureDrop's layout (its app-code postinst, its source app and redwood): the store directory
+# is 0700 and the application user's; inside it the web application creates source
+# directories with a bare mkdir and submission files with no mode, under Apache's umask 022,
+# so they are 0755 and 0644. Closed by the store directory, their read bits give nobody
+# anything. What matters inside: the owner, write bits for group or other, and set-id or
+# sticky bits. The store directory itself must be closed to group and other.
+INSIDE_FORBIDDEN = 0o7022
+STORE_FORBIDDEN = 0o7077
+
+
+def bad_permissions(mode: int, uid: int, app_uid: int | None, forbidden: int = INSIDE_FORBIDDEN) -> bool:
+    """The entry is not the application user's, or has a bit of ``forbidden``."""
+    return bool(mode & forbidden) or (app_uid is not None and uid != app_uid)
 
 
 def group_rows(batches):
@@ -103,7 +114,7 @@ def judge_entries(fs: str, entries, rows: dict, part: Part, app_uid: int | None)
             continue  # a row naming it still counts as missing: it is not a stored file
         part.files += 1
         part.bytes += size
-        if mode & 0o077 or (app_uid is not None and uid != app_uid):
+        if bad_permissions(mode, uid, app_uid):
             t["permissions"].add(f"{fs}/{name} (uid {uid}, mode {mode & 0o7777:04o})")
         if not match(name):
             t["unexpected"].add(f"{fs}/{name} (name does not fit SecureDrop's pattern)", part="unexpected name")

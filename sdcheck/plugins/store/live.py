@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 
 from sdcheck.host.base import FactError
-from sdcheck.plugins.store.judge import (Part, StoreScan, bad_permissions, group_rows, judge_entries,
+from sdcheck.plugins.store.judge import (STORE_FORBIDDEN, Part, StoreScan, bad_permissions, group_rows, judge_entries,
                                          kind_word, leftovers, match_misplaced, merge, rows_without_directory)
 
 TABLES = {"sources": ("id", "filesystem_id"), "submissions": ("source_id", "filename", "size"),
@@ -175,7 +175,7 @@ def _list_root(facts, store_dir: str, out: StoreScan, app_uid: int | None) -> li
     ((_path, st, entries, error),) = facts.list_dirs([store_dir])
     if error:
         raise StoreFault(f"the store {store_dir} {error}")
-    if bad_permissions(st.mode, st.uid, app_uid):
+    if bad_permissions(st.mode, st.uid, app_uid, STORE_FORBIDDEN):
         out.tally["permissions"].add(f"{store_dir} (uid {st.uid}, mode {st.mode:04o})")
     dirs = []
     for name, mode, _uid, _size, _mtime in entries:
