@@ -7,9 +7,8 @@ exit code and reaches the host only through ``ctx.facts``.
 
 from __future__ import annotations
 
-import re
-
 import _thread  # threading's Lock, without importing threading (start-up)
+import re
 
 from sdcheck.host.base import Facts
 from sdcheck.model import Finding, Severity, Status

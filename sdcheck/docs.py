@@ -7,6 +7,7 @@ The id is the address: check ``<plugin>.<name>`` lives in
 """
 
 from __future__ import annotations
+
 from sdcheck.startup import TYPE_CHECKING
 
 if TYPE_CHECKING:

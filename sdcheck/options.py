@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 
-
 from sdcheck.baseline.files import line_of
 from sdcheck.baseline.loader import SECRET_VARS
 from sdcheck.baseline.template import interpolate

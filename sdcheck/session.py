@@ -59,9 +59,9 @@ def plan(opts: Options, facts=None, redact_hook=None) -> Plan:
     BaselineError, RegistryError or ProfileError. ``redact_hook(redactor)`` receives the
     redactor as soon as the secrets are known, so an error after that is redacted too."""
     from sdcheck.baseline import SECRET_VARS, load_vars_file, merge_variables, parse_var_option
-    from sdcheck.options import resolve_options, resolve_settings
     from sdcheck.escape import Redactor
     from sdcheck.host.local import LocalFacts
+    from sdcheck.options import resolve_options, resolve_settings
     from sdcheck.registry import hooks
 
     facts = facts or LocalFacts()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 
-
 from sdcheck.baseline.files import MDict, MList, item_lines, line_of, loader_class, read_input_file
 from sdcheck.baseline.loader import BASELINE_DIR
 from sdcheck.startup import TYPE_CHECKING

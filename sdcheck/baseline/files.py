@@ -8,7 +8,6 @@ import errno
 import os
 import stat
 
-
 from sdcheck.errors import BaselineError
 from sdcheck.startup import TYPE_CHECKING
 

@@ -8,10 +8,8 @@ Every error names the file and line, so an admin can go straight to it.
 
 from __future__ import annotations
 
-import re
-
 import os
-
+import re
 
 from sdcheck.baseline.files import MDict, line_of, load_yaml
 from sdcheck.baseline.template import NAME_RE

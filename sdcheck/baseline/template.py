@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 
-
 from sdcheck.baseline.files import MDict, MList, item_lines, line_of
 from sdcheck.errors import BaselineError
 from sdcheck.startup import TYPE_CHECKING

@@ -8,9 +8,8 @@ plugin turns them into rules (plugins/iptables/legacy.py).
 
 from __future__ import annotations
 
-import os
 import _thread
-
+import os
 from collections import namedtuple
 
 from sdcheck.escape import escape

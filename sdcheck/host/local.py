@@ -6,8 +6,8 @@ import os
 import stat
 import subprocess
 
-from sdcheck.host.base import CommandResult, FactError, Facts, FileStat
 from sdcheck.escape import escape
+from sdcheck.host.base import CommandResult, FactError, Facts, FileStat
 
 # Programs are looked up here only, never through the caller's PATH (sdcheck runs as root
 # from OSSEC).

@@ -12,9 +12,9 @@ from __future__ import annotations
 import base64
 import shlex
 
+from sdcheck.escape import escape
 from sdcheck.host.base import CommandResult, FactError, Facts, FileStat
 from sdcheck.host.local import SYSTEM_PATH
-from sdcheck.escape import escape
 
 _PATH = ":".join(SYSTEM_PATH)
 

@@ -18,7 +18,7 @@ from helpers.cli import PREFIX
 from helpers.storegen import StoreFixture, file_name
 
 CHECKS = ("store.missing-files", "store.orphan-files", "store.misplaced", "store.size", "store.unexpected",
-          "store.unknown-sources", "store.permissions", "store.leftovers")
+          "store.unknown-sources", "store.permissions", "store.leftovers", "store.claims")
 
 
 def sdcheck(fx: StoreFixture, *args: str, **extra_vars) -> subprocess.CompletedProcess:
@@ -121,9 +121,17 @@ def _leftovers(fx):
     return {"store.leftovers": 1}
 
 
+def inject_claims(fx):  # a submission recorded as a reply: hidden among the replies
+    fs, name = next(f for f in reversed(fx.files) if "-msg" in f[1])  # a file no other injection touches
+    fx.sql("INSERT INTO replies (id, uuid, journalist_id, source_id, filename, size, deleted_by_source) "
+           "SELECT 10000, 'claims', 1, source_id, filename, size, 0 FROM submissions WHERE filename = ?", name)
+    fx.sql("DELETE FROM submissions WHERE filename = ?", name)
+    return {"store.claims": 1}
+
+
 INJECT = {"missing": inject_missing, "orphans": inject_orphans, "misplaced": _misplaced, "size": _size,
           "unexpected": _unexpected, "unknown-source": _unknown_source, "permissions": _permissions,
-          "leftovers": _leftovers}
+          "leftovers": _leftovers, "claims": inject_claims}
 
 
 def each_kind_alone(fx, kind):

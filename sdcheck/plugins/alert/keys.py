@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import re
-
 import time
-
-
 
 FPR_RE = re.compile(r"^[0-9A-F]{40}$")
 

@@ -4,7 +4,6 @@ the OSSEC user's keyring."""
 from __future__ import annotations
 
 
-
 class GpgHome:
     """A temporary GnuPG home on this machine (the host layer's scratch area), removed, and
     its gpg-agent stopped, on exit."""

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import re
 
-
-
 # Postfix's own wording of each failure, as its smtp client logs it (status=deferred/bounced)
 MAIL_FAILURES = (
     ("timed out", re.compile(r"Connection timed out|conversation with .* timed out|lost connection", re.I),

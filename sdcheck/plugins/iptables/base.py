@@ -13,7 +13,6 @@ from sdcheck.plugins.iptables.live import Snapshot, read_snapshot
 from sdcheck.plugins.iptables.rules import Rule, is_owner_id, rebind, resolve_owner
 from sdcheck.plugins.iptables.subjects import canonical_subject, format_rule
 
-
 # site variables the plugin reads itself (every check shares one snapshot of the firewall)
 SETTINGS = {
     "xtables_lock": Option(str, "/run/xtables.lock", help="an absolute path (iptables-legacy's lock file)",

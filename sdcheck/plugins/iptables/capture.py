@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 
 from sdcheck.errors import UsageError
-
 from sdcheck.plugins.iptables.base import BUILTIN_CHAINS, snapshot
 from sdcheck.plugins.iptables.rules import is_owner_id, rebind
 from sdcheck.plugins.iptables.subjects import format_rule

@@ -9,6 +9,7 @@ their comment; and it renders a unified-diff-like view for the admin's report.
 from __future__ import annotations
 
 from collections import namedtuple
+
 from sdcheck.startup import TYPE_CHECKING
 
 if TYPE_CHECKING:

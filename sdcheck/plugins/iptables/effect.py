@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from sdcheck.plugins.iptables.rules import Rule
 
-
 # verdicts that never let a packet through, and targets that do not end the traversal
 _STOPS = frozenset({"DROP", "REJECT", "RETURN"})
 

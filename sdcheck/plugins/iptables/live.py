@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import os
 
+from sdcheck.escape import escape
 from sdcheck.host.base import FactError, Facts
 from sdcheck.plugins.iptables.legacy import rule_tokens
 from sdcheck.plugins.iptables.rules import Chain, ParseError, Table, rule_from_tokens
 from sdcheck.plugins.iptables.save_parser import parse_save
-
-from sdcheck.escape import escape
 from sdcheck.startup import TYPE_CHECKING
 
 if TYPE_CHECKING:

@@ -13,8 +13,6 @@ Pure functions: no host access. Names are resolved through a callback.
 from __future__ import annotations
 
 import re
-
-
 from collections import namedtuple
 
 from sdcheck.startup import TYPE_CHECKING

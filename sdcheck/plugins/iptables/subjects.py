@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from sdcheck.plugins.iptables.rules import ParseError, Rule, TWO_ARGS
+from sdcheck.plugins.iptables.rules import TWO_ARGS, ParseError, Rule
 
 
 # iptables-save's quoting: bare words, or "..." with \" and \\ escapes. One token per match.

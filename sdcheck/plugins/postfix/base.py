@@ -3,7 +3,6 @@ parameter, naming main.cf's line) and the wording they share."""
 
 from __future__ import annotations
 
-
 from sdcheck.check import Check, Option
 from sdcheck.host.base import FactError
 from sdcheck.model import Finding, Severity

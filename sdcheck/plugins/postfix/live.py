@@ -7,7 +7,6 @@ from sdcheck.check import Context
 from sdcheck.host.base import FactError
 from sdcheck.plugins.postfix.parse import main_cf_lines, map_parts, parse_postconf, parse_service_params, secret_parts
 
-
 COMPILED = {"hash": ".db", "btree": ".db", "lmdb": ".lmdb", "cdb": ".cdb", "dbm": ".pag", "sdbm": ".pag"}
 
 

@@ -7,7 +7,6 @@ finding can point at ``file:line``.
 
 from __future__ import annotations
 
-
 PROTOCOLS = ("SSLv2", "SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 _ORDER = {p.lower(): i for i, p in enumerate(PROTOCOLS)}
 # Postfix's white space is C's isspace() in the C locale; nothing else (not \x1c-\x1f, \x85,

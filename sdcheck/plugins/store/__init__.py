@@ -1,5 +1,6 @@
 """The store plugin: the submission store on disk against its SQLite database."""
 
+from sdcheck.plugins.store.checks.claims import Claims
 from sdcheck.plugins.store.checks.leftovers import Leftovers
 from sdcheck.plugins.store.checks.misplaced import Misplaced
 from sdcheck.plugins.store.checks.missing_files import MissingFiles
@@ -9,6 +10,7 @@ from sdcheck.plugins.store.checks.size import Size
 from sdcheck.plugins.store.checks.unexpected import Unexpected
 from sdcheck.plugins.store.checks.unknown_sources import UnknownSources
 
-CHECKS = [MissingFiles, OrphanFiles, Misplaced, Size, Unexpected, UnknownSources, Permissions, Leftovers]
+CHECKS = [MissingFiles, OrphanFiles, Misplaced, Size, Unexpected, UnknownSources, Permissions, Leftovers,
+          Claims]
 
 __all__ = ["CHECKS"]

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-
 from sdcheck.check import Check, Context, Option
 from sdcheck.model import Finding, Severity
 from sdcheck.startup import TYPE_CHECKING

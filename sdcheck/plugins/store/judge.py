@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import re
 
-
 FILENAME_RE = re.compile(r"^\d+-[a-z0-9_-]*(msg|doc\.(gz|zip)|reply)\.gpg$")
 # misplaced files are found by matching missing rows against unclaimed files by name;
 # beyond this many candidates on either side the matching is skipped (and said so)
 MATCH_LIMIT = 200_000
 
 KINDS = ("missing", "orphan", "misplaced", "size", "unexpected", "unknown_source", "permissions",
-         "leftover")
+         "leftover", "claims")
 
 _REG, _DIR, _LNK, _FMT = 0o100000, 0o040000, 0o120000, 0o170000
 
@@ -80,12 +79,15 @@ def bad_permissions(mode: int, uid: int, app_uid: int | None, forbidden: int = I
     return bool(mode & forbidden) or (app_uid is not None and uid != app_uid)
 
 
-def group_rows(batches):
+def group_rows(batches, claimed_twice: list | None = None):
     """Consecutive rows ``(source_id, filename, size, kind)``, in lists, with the same
     source_id -> ``(source_id, {filename: (size, kind)})``. A file name given as bytes is
-    decoded as os.listdir decodes names (so a name that is not UTF-8 still matches)."""
+    decoded as os.listdir decodes names (so a name that is not UTF-8 still matches). A name
+    that a second row of the same source claims (in submissions or replies) is appended to
+    ``claimed_twice`` as ``(source_id, name)``, once per extra row; the first row stands."""
     start = object()  # not None: rows whose source_id is NULL are a group of their own
-    current, bucket = start, {}
+    current: object = start
+    bucket: dict[str, tuple[int | None, int]] = {}
     for batch in batches:
         for source_id, filename, size, kind in batch:
             if source_id != current or current is start:
@@ -93,6 +95,10 @@ def group_rows(batches):
                     yield current, bucket
                 current, bucket = source_id, {}
             name = filename.decode("utf-8", "surrogateescape") if type(filename) is bytes else str(filename)
+            if name in bucket:
+                if claimed_twice is not None:
+                    claimed_twice.append((source_id, name))
+                continue
             # SQLite columns hold any type: a size that is not a whole number is kept as None
             bucket[name] = (size if type(size) is int else None, kind)
     if current is not start:
@@ -119,6 +125,10 @@ def judge_entries(fs: str, entries, rows: dict, part: Part, app_uid: int | None)
         if not match(name):
             t["unexpected"].add(f"{fs}/{name} (name does not fit SecureDrop's pattern)", part="unexpected name")
         row = pop(name, None)
+        if row is not None and name.endswith(REPLY_SUFFIX) != (row[1] == REPLY):
+            shown = ("a reply row; the name is a submission's" if row[1] == REPLY else
+                     "a submission row; the name is a reply's")
+            t["claims"].add(f"{fs}/{name} ({shown})", part="wrong kind")
         if row is None:
             orphans.setdefault(name, []).append((fs, size))
         elif row[0] is None:
@@ -128,8 +138,16 @@ def judge_entries(fs: str, entries, rows: dict, part: Part, app_uid: int | None)
     part.missing.extend((fs, name, size, kind) for name, (size, kind) in rows.items())
 
 
+# a row's kind (the reads' second column) and the name SecureDrop gives a reply's file
+SUBMISSION, REPLY = 0, 1
+REPLY_SUFFIX = "-reply.gpg"
+# a row whose source_id is not valid or names no sources row: its file has no place to be
+SOURCELESS = "sourceless row"
+
+
 def rows_without_directory(label: str, rows: dict, part: Part) -> None:
-    """A source with rows but no directory (or no sources row): every file is missing."""
+    """A source with rows but no directory: every file is missing. ``label`` in parentheses:
+    the rows have no source at all (no sources row, or no valid source_id)."""
     part.rows += len(rows)
     part.missing.extend((label, name, size, kind) for name, (size, kind) in rows.items())
 
@@ -159,8 +177,10 @@ def match_misplaced(out: StoreScan, missing: list, orphans: dict) -> None:
         if elsewhere:
             other, disk = elsewhere.pop(0)
             t["misplaced"].add(f"{name}: row of {fs}, file under {other}", disk)
+        elif fs.startswith("("):  # a label, not a directory: the row belongs to no source
+            t["missing"].add(f"{fs} {name}", size or 0, part=SOURCELESS)
         else:
-            t["missing"].add(f"{fs}/{name}", size or 0, part="reply" if kind == 1 else "submission")
+            t["missing"].add(f"{fs}/{name}", size or 0, part="reply" if kind == REPLY else "submission")
     for name, places in orphans.items():
         for fs, size in places:
             t["orphan"].add(f"{fs}/{name}", size)

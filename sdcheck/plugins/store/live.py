@@ -14,8 +14,21 @@ from __future__ import annotations
 import time
 
 from sdcheck.host.base import FactError
-from sdcheck.plugins.store.judge import (STORE_FORBIDDEN, Part, StoreScan, bad_permissions, group_rows, judge_entries,
-                                         kind_word, leftovers, match_misplaced, merge, rows_without_directory)
+from sdcheck.plugins.store.judge import (
+    REPLY,
+    STORE_FORBIDDEN,
+    SUBMISSION,
+    Part,
+    StoreScan,
+    bad_permissions,
+    group_rows,
+    judge_entries,
+    kind_word,
+    leftovers,
+    match_misplaced,
+    merge,
+    rows_without_directory,
+)
 
 TABLES = {"sources": ("id", "filesystem_id"), "submissions": ("source_id", "filename", "size"),
           "replies": ("source_id", "filename", "size")}
@@ -70,8 +83,8 @@ def _row_batches(facts, db_path: str, timeout: float, share: int = 0, shares: in
     # rows whose source_id is not an integer (NULL, text) go to share 0 only
     where = (f" WHERE (typeof(source_id) = 'integer' AND source_id % {int(shares)} = {int(share)})"
              + (" OR typeof(source_id) != 'integer'" if share == 0 else "")) if shares > 1 else ""
-    sql = (f"SELECT source_id AS s, CAST(filename AS BLOB) AS f, size AS z, 0 AS k FROM submissions{where} "
-           f"UNION ALL SELECT source_id, CAST(filename AS BLOB), size, 1 FROM replies{where}")
+    sql = (f"SELECT source_id AS s, CAST(filename AS BLOB) AS f, size AS z, {SUBMISSION} AS k FROM submissions{where} "
+           f"UNION ALL SELECT source_id, CAST(filename AS BLOB), size, {REPLY} FROM replies{where}")
     try:
         yield from facts.sqlite_batches(db_path, sql + " ORDER BY 1", ["s", "f", "z", "k"], timeout)
     except FactError as exc:
@@ -152,7 +165,8 @@ def compare_share(facts, share_args) -> Part:
         judge_entries(fs, entries or (), rows, part, app_uid)
         k += 1
 
-    for source_id, rows in group_rows(_row_batches(facts, db_path, timeout, share, shares)):
+    claimed_twice: list = []
+    for source_id, rows in group_rows(_row_batches(facts, db_path, timeout, share, shares), claimed_twice):
         if not isinstance(source_id, int) or isinstance(source_id, bool):
             # NULL, text or another type: no source, no directory; every such file is missing
             rows_without_directory("(rows with no valid source_id)", rows, part)
@@ -166,6 +180,9 @@ def compare_share(facts, share_args) -> Part:
             rows_without_directory(fs if fs is not None else f"(source id {source_id}, no sources row)", rows, part)
     while k < len(mine):
         judge_next({})
+    for source_id, name in claimed_twice:
+        fs = by_id.get(str(source_id)) or f"(source id {source_id})"
+        part.tally["claims"].add(f"{fs}/{name} (claimed by another row too)", part="claimed twice")
     if len(part.missing) > MATCH_LIMIT or sum(map(len, part.orphans.values())) > MATCH_LIMIT:
         part.match_skipped = True
     return part

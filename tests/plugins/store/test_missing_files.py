@@ -34,3 +34,15 @@ def test_rows_without_a_valid_source_id_are_findings(fx, value):
 
 def test_found_alone_with_the_exact_count(fx):
     each_kind_alone(fx, 'missing')
+
+
+def test_rows_whose_source_is_gone_are_named_as_such(fx):
+    """Deleting a source's row (not its files' rows) leaves rows that belong to no source:
+    the finding says so, instead of saying files are missing."""
+    fs = sorted({fs for fs, _n in fx.files})[3]
+    n = sum(1 for f, _n in fx.files if f == fs)
+    fx.sql("DELETE FROM sources WHERE filesystem_id = ?", fs)
+    lines = sdcheck(fx, "run").stdout.decode().splitlines()
+    (line,) = [ln for ln in lines if "[store.missing-files]" in ln]
+    assert f"] {n} database row(s) belong to no source: their sources row is gone" in line, line
+    assert "unknown-sources" in " ".join(lines)  # and its directory is a source the database does not know

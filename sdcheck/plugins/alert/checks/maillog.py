@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from sdcheck.check import Check, Option
 from sdcheck.host.base import FactError
 from sdcheck.model import Finding, Severity

@@ -3,7 +3,6 @@ certificate verifies, probed as the host's own Postfix would reach it."""
 
 from __future__ import annotations
 
-
 from sdcheck.check import Check, Option
 from sdcheck.host.base import FactError
 from sdcheck.model import Finding, Severity

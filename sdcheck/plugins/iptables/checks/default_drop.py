@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-
 from sdcheck.check import Check, Option
 from sdcheck.model import Finding, Severity
-from sdcheck.plugins.iptables.base import PinnedWaivers, REINSTATE, TERMINAL_TARGETS, describe, is_catch_all, snapshot
+from sdcheck.plugins.iptables.base import REINSTATE, TERMINAL_TARGETS, PinnedWaivers, describe, is_catch_all, snapshot
 from sdcheck.plugins.iptables.rules import Chain, Table
 from sdcheck.plugins.iptables.subjects import policy_subject, rule_subject
 from sdcheck.startup import TYPE_CHECKING

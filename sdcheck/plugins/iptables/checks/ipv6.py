@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from sdcheck.check import Check, Option
 from sdcheck.model import Finding, Severity
 from sdcheck.plugins.iptables.base import PinnedWaivers, describe, ipv6_addresses, snapshot

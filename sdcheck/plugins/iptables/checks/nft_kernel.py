@@ -3,7 +3,6 @@ printed rules reloaded in a scratch network namespace and compared as nft JSON).
 
 from __future__ import annotations
 
-
 from sdcheck.check import Check
 from sdcheck.host.base import FactError
 from sdcheck.model import Finding, Severity

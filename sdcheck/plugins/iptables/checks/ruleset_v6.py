@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from sdcheck.baseline import line_of
 from sdcheck.check import Option
 from sdcheck.model import Finding

@@ -11,7 +11,6 @@ critical.
 
 from __future__ import annotations
 
-
 from sdcheck.baseline import item_lines, line_of
 from sdcheck.check import Option
 from sdcheck.model import Finding, Severity

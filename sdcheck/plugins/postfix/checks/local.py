@@ -3,11 +3,10 @@ that reveal the server, and maps the sender as SecureDrop does."""
 
 from __future__ import annotations
 
-
 from sdcheck.check import Option
 from sdcheck.model import Finding, Severity
 from sdcheck.plugins.postfix.base import PostfixCheck, show
-from sdcheck.plugins.postfix.live import PostfixConfig, TIMEOUT
+from sdcheck.plugins.postfix.live import TIMEOUT, PostfixConfig
 from sdcheck.plugins.postfix.parse import split_words, table_refs, words
 from sdcheck.startup import TYPE_CHECKING
 

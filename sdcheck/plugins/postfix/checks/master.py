@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from sdcheck.model import Finding, Severity
 from sdcheck.plugins.postfix.base import PostfixCheck, show
 from sdcheck.plugins.postfix.live import PASSWORD_MAPS, PostfixConfig, postconf

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from sdcheck.check import Option
 from sdcheck.model import Finding, Severity
 from sdcheck.plugins.postfix.base import PostfixCheck, show

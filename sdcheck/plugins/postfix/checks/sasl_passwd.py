@@ -3,10 +3,9 @@ readable by root only."""
 
 from __future__ import annotations
 
-
 from sdcheck.check import Option
 from sdcheck.model import Finding, Severity
-from sdcheck.plugins.postfix.base import PostfixCheck, SETTINGS
+from sdcheck.plugins.postfix.base import SETTINGS, PostfixCheck
 from sdcheck.plugins.postfix.live import COMPILED, PostfixConfig, table_entries
 from sdcheck.plugins.postfix.parse import secret_parts, table_refs
 from sdcheck.startup import TYPE_CHECKING

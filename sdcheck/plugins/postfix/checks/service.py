@@ -3,7 +3,6 @@ loopback :25 only."""
 
 from __future__ import annotations
 
-
 from sdcheck.check import Check, Option
 from sdcheck.host.base import FactError
 from sdcheck.model import Finding, Severity
