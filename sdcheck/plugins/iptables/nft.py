@@ -58,34 +58,50 @@ def tables_of(text: str | bytes, family: str) -> dict[str, dict]:
     return out
 
 
+def _changes_nothing(chain: dict) -> bool:
+    """A base chain with ACCEPT policy and no rules: holding it or not, the kernel does the
+    same. iptables-nft creates the chains a rule needs and nothing more, while
+    iptables-nft-save prints every built-in chain of a table (``:INPUT ACCEPT``...)."""
+    base = chain.get("base") or ()
+    return not chain["rules"] and len(base) > 3 and base[1] is not None and base[3] == "accept"
+
+
 def differences(live: dict[str, dict], expected: dict[str, dict]) -> list[tuple[str, str, int, str]]:
     """How the kernel's tables differ from what iptables-nft makes of the rules it prints:
-    ``(table, chain, position (0: the chain itself), what)``, in table and chain order."""
+    ``(table, chain, position (0: the chain itself), what)``, in table and chain order; each
+    ``what`` says which way it goes (the kernel enforces something iptables does not show, or
+    does not enforce something it shows)."""
     found = []
     for tname in sorted(set(live) | set(expected)):
         have = live.get(tname, {"chains": {}, "objects": set(), "flags": None})
         want = expected.get(tname, {"chains": {}, "objects": set(), "flags": None})
         if have.get("flags") != want.get("flags"):
             found.append((tname, "", 0, "the table's flags differ from what iptables makes (a dormant table "
-                                        "filters nothing)"))
+                                        "filters nothing, whatever iptables shows)"))
         for kind, name in sorted(have["objects"] - want["objects"]):
-            found.append((tname, "", 0, f"a {kind} '{name}' that iptables does not show"))
+            found.append((tname, "", 0, f"a {kind} '{name}' that iptables does not show; the kernel holds "
+                                        "and may use it"))
         for cname in sorted(set(have["chains"]) | set(want["chains"])):
             hc, wc = have["chains"].get(cname), want["chains"].get(cname)
             if wc is None:
-                found.append((tname, cname, 0, f"a chain that iptables does not show ({len(hc['rules'])} rule(s))"))
+                found.append((tname, cname, 0, f"a chain that iptables does not show ({len(hc['rules'])} rule(s)); "
+                                               "the kernel enforces it"))
                 continue
             if hc is None:
-                found.append((tname, cname, 0, "a chain iptables shows is not in the kernel"))
+                if not _changes_nothing(wc):
+                    found.append((tname, cname, 0, "a chain iptables shows is not in the kernel; the kernel "
+                                                   "enforces neither its policy nor its rules"))
                 continue
             if hc.get("base") != wc.get("base"):
-                found.append((tname, cname, 0, "its hook, priority or policy differs from what iptables shows"))
+                found.append((tname, cname, 0, "its hook, priority or policy differs from what iptables shows; "
+                                               "the kernel enforces its own"))
             for pos in range(max(len(hc["rules"]), len(wc["rules"]))):
                 h = hc["rules"][pos] if pos < len(hc["rules"]) else None
                 w = wc["rules"][pos] if pos < len(wc["rules"]) else None
                 if h != w:
-                    what = ("a rule that iptables does not show" if w is None else
-                            "iptables shows a rule the kernel does not hold" if h is None else
-                            "the kernel's rule is not what iptables shows")
+                    what = ("a rule that iptables does not show; the kernel enforces it" if w is None else
+                            "iptables shows a rule the kernel does not hold; the kernel does not enforce it"
+                            if h is None else
+                            "the kernel's rule is not what iptables shows; the kernel enforces its own")
                     found.append((tname, cname, pos + 1, what))
     return found

@@ -88,3 +88,52 @@ def test_critical_and_read_only(app):
     data = json.loads(res.stdout)
     assert {f["status"] for f in data["findings"]} == {"pass"}
     assert json.loads(app.sh("nft -j list ruleset").stdout) == app_state  # nothing changed here
+
+
+# iptables-nft creates a table's chains lazily (only those a rule needs) while iptables-nft-save
+# prints every built-in chain of the table: that is how SecureDrop's own servers look
+LAZY = ["-t nat -A POSTROUTING -o eth0 -j MASQUERADE", "-t raw -A PREROUTING -p udp --dport 53 -j NOTRACK",
+        "-t mangle -A OUTPUT -p tcp --dport 22 -j TOS --set-tos 0x10",
+        "-t mangle -A FORWARD -j ACCEPT"]
+
+
+@pytest.mark.parametrize("rule", LAZY)
+def test_a_table_made_by_one_iptables_append_gives_no_line(app, rule):
+    app.sh(f"iptables-nft {rule}")
+    code, lines = _lines(app)
+    assert code == 0 and lines[0].startswith("sdcheck: OK"), lines
+
+
+def test_an_empty_table_left_after_add_and_delete_gives_no_line(app):
+    app.sh("iptables-nft -t nat -A PREROUTING -j RETURN && iptables-nft -t nat -D PREROUTING -j RETURN")
+    assert "*nat" in app.sh("iptables-nft-save").stdout
+    code, lines = _lines(app)
+    assert code == 0 and lines[0].startswith("sdcheck: OK"), lines
+
+
+def test_a_native_chain_that_accepts_is_still_found(app):
+    app.sh("iptables-nft -t nat -A POSTROUTING -o eth0 -j MASQUERADE")
+    app.sh("nft add chain ip nat sneaky '{ type filter hook prerouting priority -150; policy accept; }' "
+           "&& nft add rule ip nat sneaky tcp dport 4444 accept")
+    code, lines = _lines(app)
+    hit = [ln for ln in lines if ln.startswith(f"{PREFIX}[{CHECK}] ip nat/sneaky: a chain that iptables does "
+                                               "not show (1 rule(s)); the kernel enforces it")]
+    assert code == 1 and hit, lines
+
+
+def test_a_printed_chain_the_kernel_lacks_counts_unless_it_changes_nothing():
+    """The pure comparison: a base chain with ACCEPT policy and no rules changes nothing when
+    absent; one with a DROP policy, or with rules, or a user chain, is the kernel enforcing
+    less than iptables shows."""
+    from sdcheck.plugins.iptables.nft import differences
+
+    def chain(policy, rules=(), hook="input"):
+        return {"base": ("filter", hook, 0, policy, None) if hook else None, "rules": list(rules)}
+
+    printed = {"filter": {"flags": None, "objects": set(), "chains": {
+        "INPUT": chain("accept"), "FORWARD": chain("drop"), "OUTPUT": chain("accept", ["x"]),
+        "MINE": chain(None, hook=None)}}}
+    kernel = {"filter": {"flags": None, "objects": set(), "chains": {}}}
+    found = {(c, what) for _t, c, _pos, what in differences(kernel, printed)}
+    assert found == {(c, "a chain iptables shows is not in the kernel; the kernel enforces neither its policy "
+                         "nor its rules") for c in ("FORWARD", "OUTPUT", "MINE")}

@@ -30,7 +30,9 @@ class NftKernel(Check):
                "native nft expression the save tool cannot print (a set lookup, a mark match, another verdict), a "
                "chain, set or map it does not show, and changed table flags (a `dormant` table filters nothing while"
                " the save tool still prints its rules) are findings. So is a rule the save tool prints that cannot "
-               "be loaded again (ERROR: cannot verify)")
+               "be loaded again (ERROR: cannot verify). A built-in chain the save tool prints with ACCEPT policy "
+               "and no rule, which iptables-nft never created in the kernel (it creates only the chains a rule "
+               "needs), changes nothing and is not a finding.")
     severity = Severity.CRITICAL
     why = ("iptables-nft-save prints what it can express and silently leaves out the rest: a native nft "
            "expression (a set lookup, a mark match, another verdict) put into iptables' own table still "
@@ -96,8 +98,7 @@ class NftKernel(Check):
                 printed_table = tables.get(table)
                 printed = printed_table.chains.get(chain) if printed_table else None
                 shown = describe(printed.rules[pos - 1]) if printed and 0 < pos <= len(printed.rules) else ""
-                yield self.fail(f"{where}: {what}" + (f" (iptables prints: {shown})" if shown else "") +
-                                "; the kernel enforces something iptables does not show", resource=where,
+                yield self.fail(f"{where}: {what}" + (f" (iptables prints: {shown})" if shown else ""), resource=where,
                                 expected=shown or "what iptables shows", actual="another nft rule or object",
                                 group=f"{family}:{table}/{chain}")
         if clean:
