@@ -62,8 +62,8 @@ def _changes_nothing(chain: dict) -> bool:
     """A base chain with ACCEPT policy and no rules: holding it or not, the kernel does the
     same. iptables-nft creates the chains a rule needs and nothing more, while
     iptables-nft-save prints every built-in chain of a table (``:INPUT ACCEPT``...)."""
-    base = chain.get("base") or ()
-    return not chain["rules"] and len(base) > 3 and base[1] is not None and base[3] == "accept"
+    base = chain.get("base")  # (type, hook, priority, policy, device) of a base chain, else None
+    return not chain["rules"] and base is not None and base[1] is not None and base[3] == "accept"
 
 
 def differences(live: dict[str, dict], expected: dict[str, dict]) -> list[tuple[str, str, int, str]]:
