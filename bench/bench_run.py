@@ -169,7 +169,7 @@ def floor_script(work: Path, label: str, python: str, commands: list[dict], read
     return script
 
 
-def whole_runs(python: str, sdcheck: str, rounds: int) -> None:
+def whole_runs(python: str, sdcheck: str, rounds: int, against: list[str] | None = None) -> None:
     work = Path(tempfile.mkdtemp(prefix="sdcheck-bench-"))
     work.chmod(0o755)
     hosts = []
@@ -184,6 +184,10 @@ def whole_runs(python: str, sdcheck: str, rounds: int) -> None:
             print(f"  {label}: {len(commands)} commands ({', '.join(names)})", flush=True)
             script = floor_script(work, label, python, commands, reads)
             compare(f"{label} profile, whole run", host.argv([str(script)]), host.argv(ours), rounds)
+            if against:
+                theirs = [*against, "run", "--profile", label, "--vars", str(vars_file)]
+                compare(f"{label} profile, whole run, before/after", host.argv(theirs), host.argv(ours), rounds,
+                        names=("before", "after"))
     finally:
         for host in hosts:
             host.delete()
@@ -224,17 +228,26 @@ def main() -> int:
     ap.add_argument("--python", help="interpreter for all (default: the one of --sdcheck)")
     ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--only", choices=("whole", "checksdconfig", "list"), action="append")
+    ap.add_argument("--against", metavar="SDCHECK", help="another sdcheck console script (a previous release's "
+                    "install) to time interleaved with --sdcheck: before/after figures from one run")
     args = ap.parse_args()
     sdcheck = str(Path(args.sdcheck).resolve())
     python = args.python or str(Path(sdcheck).parent / "python")
     print(f"python: {python}")
     only = set(args.only or ("whole", "checksdconfig", "list"))
+    against = None
+    if args.against:
+        other = str(Path(args.against).resolve())
+        against = [str(Path(other).parent / "python"), other]
     if "list" in only:
         print("start-up:")
         compare("'sdcheck list' (target: 40 ms)", [*GUARD, python, "-c", "pass"], [*GUARD, python, sdcheck, "list"],
                 args.rounds * 2, names=("python -c pass", "sdcheck list"))
+        if against:
+            compare("'sdcheck list', before/after", [*GUARD, *against, "list"], [*GUARD, python, sdcheck, "list"],
+                    args.rounds * 2, names=("before", "after"))
     if "whole" in only:
-        whole_runs(python, sdcheck, args.rounds)
+        whole_runs(python, sdcheck, args.rounds, against)
     if "checksdconfig" in only:
         checksdconfig_job(python, sdcheck, args.rounds)
     return 0

@@ -9,7 +9,7 @@ interrupted by any Python timer, so a separate process watches the run:
 - It sleeps in ``poll()`` on that pidfd. When ``run`` ends in any way (finishes, crashes, is
   killed with SIGKILL) the pidfd becomes readable and the watchdog exits at once, so it never
   holds OSSEC's output pipe open after ``run`` is gone (OSSEC reads a command's output until
-  EOF). It also asks the kernel to kill it if ``run`` dies (PR_SET_PDEATHSIG).
+  EOF). It imports nothing at start (it shares two cores with the run and its commands).
 - It keeps only standard output (for its one line) and that pidfd; every other descriptor is
   closed.
 - At the deadline it kills ``run`` through the pidfd, waits for it to be gone, and prints
@@ -26,7 +26,6 @@ import sys
 
 HANG_LINE = ("System configuration error: [sdcheck.hang] sdcheck did not finish within {deadline:g} s "
              "and was stopped; run 'sdcheck report --debug' on the server\n")
-_PR_SET_PDEATHSIG = 1
 
 
 class Watchdog:
@@ -74,7 +73,6 @@ def _watch(run_fd: int, deadline: float) -> None:
     """The watchdog process: plain system calls only, and always ``os._exit``. ``run_fd`` is
     the pidfd of run, inherited from before the fork."""
     try:
-        _parent_death_signal(signal.SIGKILL)
         os.closerange(3, run_fd)
         os.closerange(run_fd + 1, _max_fd())
         for fd in (0, 2):
@@ -88,7 +86,6 @@ def _watch(run_fd: int, deadline: float) -> None:
         poller.register(run_fd, select.POLLIN)
         if poller.poll(max(0.0, deadline) * 1000):
             os._exit(0)  # run is gone: so is its watchdog
-        _parent_death_signal(0)  # run's death is now ours to cause: live to print the line
         signal.pidfd_send_signal(run_fd, signal.SIGKILL)
         poller.poll(10_000)  # until it is gone, so the line is the last thing OSSEC reads
         os.write(1, HANG_LINE.format(deadline=deadline).encode())
@@ -107,18 +104,6 @@ def _above_stdio(fd: int) -> int:
         return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
     finally:
         os.close(fd)
-
-
-def _parent_death_signal(sig: int) -> None:
-    """Ask the kernel to send ``sig`` to this process when run's main thread ends (0: none);
-    where that is not available the pidfd poll does the same a moment later."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
 
 
 def _max_fd() -> int:
