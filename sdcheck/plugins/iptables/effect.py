@@ -31,7 +31,24 @@ def can_accept(rule: Rule, chains: dict, _seen: frozenset = frozenset()) -> bool
     return True
 
 
-# -- subjects: what a waiver pins ------------------------------------------------------
+# targets that hand a packet, or a copy of it with its contents, to something outside the
+# firewall's verdict: a program reading a netlink socket (NFLOG, ULOG) or a queue (QUEUE,
+# NFQUEUE), or another host (TEE, MIRROR). LOG writes headers to the kernel log, not contents.
+COPY_TARGETS = frozenset({"NFLOG", "ULOG", "QUEUE", "NFQUEUE", "TEE", "MIRROR"})
+
+
+def copies(rule: Rule, chains: dict, _seen: frozenset = frozenset()) -> bool:
+    """Whether packets this rule matches, or copies of them, can leave the firewall: a copying
+    or queueing target, or a jump or goto to a chain holding such a rule."""
+    target = rule.target
+    if target in COPY_TARGETS:
+        return True
+    chain = chains.get(target) if target else None
+    if chain is None or target in _seen:
+        return False
+    return any(copies(r, chains, _seen | {target}) for r in chain.rules)
+
+
 def stops(rule: Rule) -> bool:
     """Whether the rule can end a packet's way with something other than acceptance (a DROP,
     a REJECT, a jump that may drop): taking it away or moving it can let more through."""

@@ -3,6 +3,7 @@ namespaces, both backends; tamperings; the report diff; baseline capture."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 
@@ -120,3 +121,33 @@ def test_nothing_masks_the_rest(netns, oddity):
     accept = [f for f in fails if "unexpected rule #1 accepts traffic" in f["message"]]
     assert accept and accept[0]["severity"] == "critical", [f["message"] for f in fails]
     assert len(fails) >= 2  # the oddity is reported too
+
+
+# rules that hand packets, or copies with their contents, to a program or another host: the
+# plaintext Tor-to-Apache hop would leave the firewall
+COPIERS = {
+    "nflog": ["-I INPUT 1 -p tcp --dport 80 -j NFLOG --nflog-group 5"],
+    "tee": ["-I OUTPUT 1 -j TEE --gateway 10.99.0.9"],
+    "tee in mangle": ["-t mangle -A PREROUTING -j TEE --gateway 10.99.0.9"],
+    "jump to a copying chain": ["-N COPY", "-A COPY -j NFLOG", "-I INPUT 1 -p tcp --dport 80 -j COPY"],
+}
+
+
+@pytest.mark.parametrize("backend", ["nft", "legacy"])
+@pytest.mark.parametrize("name", sorted(COPIERS))
+def test_a_rule_that_copies_traffic_is_critical_and_no_pattern_waives_it(netns, tmp_path, backend, name):
+    netns.restore_securedrop(backend, render("iptables-app-prod.j2"))
+    for rule in COPIERS[name]:
+        netns.sh(f"iptables-{backend} {rule}")
+    waivers = tmp_path / "waivers.yml"
+    waivers.write_text(yaml.safe_dump({"waivers": [{"check": "iptables.ruleset", "rule_pattern": "*",
+                                                    "reason": "everything, ticket 1",
+                                                    "expires": datetime.date(2099, 12, 31)}]}))
+    for extra in ([], ["--waivers", str(waivers)]):
+        res = netns.sdcheck("report", "--profile", "app", "--vars", VARS, "--only", RULESET, "--format", "json",
+                            "--fail-on", "critical", *extra)
+        assert res.returncode == 1, res.stderr
+        copied = [f for f in json.loads(res.stdout)["findings"]
+                  if f["status"] == "fail" and "hands packets or copies of them" in f["message"]]
+        assert res.returncode == 1 and copied, res.stdout
+        assert {f["severity"] for f in copied} == {"critical"} and all(f["widens"] for f in copied)

@@ -18,7 +18,7 @@ from sdcheck.plugins.iptables.base import (
     quote_comment,
     snapshot,
 )
-from sdcheck.plugins.iptables.effect import can_accept, stops
+from sdcheck.plugins.iptables.effect import can_accept, copies, stops
 from sdcheck.plugins.iptables.expected import ExpectedTable, parse_expected
 from sdcheck.plugins.iptables.rules import Chain, Rule, Table
 from sdcheck.plugins.iptables.subjects import chain_subject, policy_subject, rule_subject
@@ -113,12 +113,15 @@ class Ruleset(PinnedWaivers, Check):
                 continue
             chains = [c.name for c in have.chains.values() if c.rules or not c.builtin
                       or c.policy != "ACCEPT"]
+            rules = [r for c in have.chains.values() for r in c.rules]
+            copying = any(copies(r, have.chains) for r in rules)
             yield self.fail(
                 f"the {tname} table holds {have.rule_count()} rule(s) (in {', '.join(chains)}), "
-                f"which the baseline does not allow" + tag,
+                f"which the baseline does not allow" +
+                ("; one hands packets or copies of them to a program or another host" if copying else "") + tag,
                 resource=f"{pre}{tname}", group=f"{pre}{tname}", expected="empty table",
-                actual=f"{have.rule_count()} rules", severity=Severity.HIGH,
-                widens=any(can_accept(r, have.chains) for c in have.chains.values() for r in c.rules),
+                actual=f"{have.rule_count()} rules", severity=Severity.CRITICAL if copying else Severity.HIGH,
+                widens=copying or any(can_accept(r, have.chains) for r in rules),
                 detail=[describe(r) for c in have.chains.values() for r in c.rules][:50])
 
     def _table(self, want: ExpectedTable, have: Table, tag: str, pre: str, backend: str):
@@ -206,6 +209,11 @@ class Ruleset(PinnedWaivers, Check):
                        f"differs: {quote_comment(ch.actual.comment)} instead of {quote_comment(ch.expected.comment)}")
                 sev = Severity.LOW
                 exp, act = quote_comment(ch.expected.comment), quote_comment(ch.actual.comment)
+            if ch.kind != "comment" and ch.actual is not None and copies(ch.actual, chains):
+                # the plaintext hops SecureDrop's firewall guards (Tor to Apache) leave it: as grave
+                # as accepting, and no pattern may excuse it
+                msg += "; it hands packets or copies of them to a program or another host"
+                sev, widens = Severity.CRITICAL, True
             yield self.fail(f"{tname}/{chain}: {msg}" + tag, resource=f"{where}#{pos}", expected=exp,
                             actual=act, severity=sev, group=f"{where}:{ch.kind}",
                             detail=diff if n == 0 else (), subject=subject, widens=widens)
