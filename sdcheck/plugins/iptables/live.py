@@ -24,6 +24,7 @@ from sdcheck.host.base import FactError, Facts
 from sdcheck.plugins.iptables.legacy import rule_tokens
 from sdcheck.plugins.iptables.rules import Chain, ParseError, Table, rule_from_tokens
 from sdcheck.plugins.iptables.save_parser import parse_save
+from sdcheck.plugins.iptables.subjects import quote_token
 from sdcheck.startup import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ def _read_legacy_iptc(facts: Facts, names: list[str], family: int, resolve: Reso
             chain = Chain(chain_name, policy)
             for pos, entry in enumerate(rules, 1):
                 tokens = rule_tokens(entry)
-                text = "-A " + chain_name + " " + " ".join(tokens)
+                text = " ".join(quote_token(t) for t in ["-A", chain_name, *tokens])  # as iptables-save prints it
                 try:
                     chain.rules.append(rule_from_tokens(chain_name, tokens, resolve, text=text, line=pos))
                 except ParseError as exc:

@@ -43,13 +43,13 @@ def format_rule(rule: Rule) -> str:
             out.append(f"--{k}")
             if v:
                 out.append(v)
-    return " ".join(_quote(t) for t in out)
+    return " ".join(quote_token(t) for t in out)
 
 
 _NEEDS_QUOTES = re.compile(r"[\s\"'\\]")
 
 
-def _quote(token: str) -> str:
+def quote_token(token: str) -> str:
     """iptables-save's quoting: "..." with \\ and \" escapes, only where needed."""
     if token and not _NEEDS_QUOTES.search(token):
         return token

@@ -151,3 +151,19 @@ def test_a_rule_that_copies_traffic_is_critical_and_no_pattern_waives_it(netns, 
                   if f["status"] == "fail" and "hands packets or copies of them" in f["message"]]
         assert res.returncode == 1 and copied, res.stdout
         assert {f["severity"] for f in copied} == {"critical"} and all(f["widens"] for f in copied)
+
+
+@pytest.mark.parametrize("backend", ["nft", "legacy"])
+def test_a_rule_is_shown_as_iptables_save_prints_it_and_can_be_pasted_into_a_waiver(netns, tmp_path, backend):
+    netns.restore_securedrop(backend, render("iptables-app-prod.j2"))
+    netns.sh(f"iptables-{backend} -I INPUT 1 -s 10.99.0.7 -p tcp --dport 9100 -m comment "
+             "--comment 'monitoring host' -j ACCEPT")
+    res = netns.sdcheck("report", "--profile", "app", "--vars", VARS, "--only", RULESET, "--format", "json")
+    (finding,) = [f for f in json.loads(res.stdout)["findings"] if f["status"] == "fail"]
+    assert '--comment "monitoring host"' in finding["message"] and '"monitoring host"' in finding["actual"]
+    shown = finding["actual"]  # the rule as the report shows it, pasted as an admin would
+    waivers = tmp_path / "waivers.yml"
+    waivers.write_text(yaml.safe_dump({"waivers": [{"check": RULESET, "rule": shown, "reason": "ticket 7",
+                                                    "expires": datetime.date(2099, 12, 31)}]}))
+    res = netns.sdcheck("run", "--profile", "app", "--vars", VARS, "--only", RULESET, "--waivers", str(waivers))
+    assert res.returncode == 0 and res.stdout.startswith("sdcheck: OK"), res.stdout
