@@ -110,9 +110,11 @@ def _read_legacy_iptc(facts: Facts, names: list[str], family: int, resolve: Reso
             chain = Chain(chain_name, policy)
             for pos, entry in enumerate(rules, 1):
                 tokens = rule_tokens(entry)
-                text = " ".join(quote_token(t) for t in ["-A", chain_name, *tokens])  # as iptables-save prints it
+                # shown in canonical form (format_rule), as iptables-legacy-save would print it; this
+                # text only names a rule that cannot be parsed
+                text = " ".join(quote_token(t) for t in ["-A", chain_name, *tokens])
                 try:
-                    chain.rules.append(rule_from_tokens(chain_name, tokens, resolve, text=text, line=pos))
+                    chain.rules.append(rule_from_tokens(chain_name, tokens, resolve, line=pos))
                 except ParseError as exc:
                     raise FactError(f"cannot understand legacy rule {escape(text)}: {escape(exc)}") from None
             table.chains[chain_name] = chain

@@ -161,6 +161,7 @@ def test_a_rule_is_shown_as_iptables_save_prints_it_and_can_be_pasted_into_a_wai
     res = netns.sdcheck("report", "--profile", "app", "--vars", VARS, "--only", RULESET, "--format", "json")
     (finding,) = [f for f in json.loads(res.stdout)["findings"] if f["status"] == "fail"]
     assert '--comment "monitoring host"' in finding["message"] and '"monitoring host"' in finding["actual"]
+    assert "-s 10.99.0.7/32 " in finding["message"]  # as the backend's save tool prints it, either backend
     shown = finding["actual"]  # the rule as the report shows it, pasted as an admin would
     waivers = tmp_path / "waivers.yml"
     waivers.write_text(yaml.safe_dump({"waivers": [{"check": RULESET, "rule": shown, "reason": "ticket 7",
