@@ -163,8 +163,14 @@ def bind_to_host(check, expected: dict[str, ExpectedTable]) -> tuple[dict[str, E
                     resource=f"facts/{name}", group="facts", severity=Severity.HIGH))
         return fact_values[name]
 
+    def shown(name: str) -> str:
+        # a fact the host cannot give (its finding says why) is shown as such in the rules that
+        # use it; longer than any interface name, so the rule still matches nothing real
+        value = fact(name)
+        return value if value is not None else f"<{name}:unknown>"
+
     def change(module: str, option: str, value: str) -> str:
-        value = substitute_facts(value, fact)
+        value = substitute_facts(value, shown)
         if option in ("uid-owner", "gid-owner"):
             bound = resolve_owner(option, value, resolve)
             if not is_owner_id(bound):
@@ -173,9 +179,14 @@ def bind_to_host(check, expected: dict[str, ExpectedTable]) -> tuple[dict[str, E
             return bound
         return value
 
+    def bind(rule: Rule) -> Rule:
+        # shown in the baseline's own spelling (account names stay names), facts filled in
+        bound_rule = rebind(rule, change)
+        return bound_rule._replace(text=substitute_facts(bound_rule.text, shown)) if bound_rule.text else bound_rule
+
     bound: dict[str, ExpectedTable] = {}
     for tname, table in expected.items():
-        chains = {c: [rebind(r, change) for r in rules] for c, rules in table.chains.items()}
+        chains = {c: [bind(r) for r in rules] for c, rules in table.chains.items()}
         bound[tname] = ExpectedTable(tname, table.policies, chains)
     for (kind, name), count in sorted(unknown.items()):
         problems.append(check.fail(

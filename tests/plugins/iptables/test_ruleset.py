@@ -168,3 +168,14 @@ def test_a_rule_is_shown_as_iptables_save_prints_it_and_can_be_pasted_into_a_wai
                                                     "expires": datetime.date(2099, 12, 31)}]}))
     res = netns.sdcheck("run", "--profile", "app", "--vars", VARS, "--only", RULESET, "--waivers", str(waivers))
     assert res.returncode == 0 and res.stdout.startswith("sdcheck: OK"), res.stdout
+
+
+def test_a_host_fact_that_cannot_be_known_is_named_not_printed_as_a_placeholder(netns):
+    netns.restore_securedrop("nft", render("iptables-app-prod.j2"))
+    netns.sh("ip route del default")
+    res = netns.sdcheck("run", "--profile", "app", "--vars", VARS, "--only", RULESET)
+    assert res.returncode == 1
+    assert "${fact:" not in res.stdout, res.stdout
+    assert any("host fact default_interface could not be determined" in ln for ln in res.stdout.splitlines())
+    assert "<default_interface:unknown>" in netns.sdcheck("report", "--profile", "app", "--vars", VARS,
+                                                            "--only", RULESET).stdout
