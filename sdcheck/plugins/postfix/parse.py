@@ -37,25 +37,31 @@ def split_words(value: str, separators: str = WHITESPACE) -> list[str]:
     return out
 
 
-def _logical_lines(text: str):
+def _logical_lines(text: str, raw: bool = False):
     """(first line number, joined text) of each logical line, as Postfix's readllines() reads
     main.cf, master.cf and lookup tables: physical lines end only at \n; a line whose first
     non-white character is # is a comment, and a blank one is skipped; a line starting with
-    white space continues the logical line before it, which starts with non-white text."""
+    white space continues the logical line before it, which starts with non-white text (with
+    none before it, it is skipped). ``raw``: the joined text as it is (a lookup table's);
+    else with main.cf's blanks folded."""
+    fold = (lambda line: line) if raw else _blanks
     start = 0
     parts: list[str] = []
-    for number, raw in enumerate(text.split("\n"), 1):
-        body = _strip(raw)
+    for number, physical in enumerate(text.split("\n"), 1):
+        body = _strip(physical)
         if not body or body.startswith("#"):
             continue
-        if _is_space(raw[:1]) and parts:
-            parts.append(raw)  # joined as it is, the line break dropped
+        if _is_space(physical[:1]):
+            if parts:
+                parts.append(physical)  # joined as it is, the line break dropped
+            # else: continues no logical line; Postfix warns "logical line must not start with
+            # whitespace" and skips it
             continue
         if parts:
-            yield start, _blanks("".join(parts))
-        start, parts = number, [raw]
+            yield start, fold("".join(parts))
+        start, parts = number, [physical]
     if parts:
-        yield start, _blanks("".join(parts))
+        yield start, fold("".join(parts))
 
 
 def _blanks(line: str) -> str:
@@ -260,3 +266,24 @@ def secret_parts(result: str) -> list[str]:
     whole, and both sides: swapped fields put the password where the user belongs)."""
     user, colon, password = result.partition(":")
     return [result] + ([user, password] if colon else [])
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def map_source_entries(text: str) -> dict[str, str]:
+    """What postmap makes of an indexed lookup table's source (hash, lmdb, cdb...): per logical
+    line, the key up to the first white space, lower-cased in ASCII as postmap does without
+    -f, and the value the rest without the white space around it. A line without a value is
+    skipped and a repeated key keeps its first value, as postmap does (with a warning)."""
+    out: dict[str, str] = {}
+    for _line, logical in _logical_lines(text, raw=True):
+        line = _strip(logical)
+        cut = next((i for i, ch in enumerate(line) if _is_space(ch)), None)
+        if cut is None:
+            continue
+        key, value = line[:cut].translate(_ASCII_LOWER), _strip(line[cut:])
+        if value:
+            out.setdefault(key, value)
+    return out
+

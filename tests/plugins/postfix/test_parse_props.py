@@ -61,3 +61,36 @@ def test_sdcheck_reads_every_parameter_as_postconf_does(tmp_path_factory, text):
         assert shown.get(name) == truth, (name, text)
         assert mine[name] == truth, (name, text)
     assert set(shown) - {"config_directory"} == set(mine), text
+
+
+TABLE_WORD = st.text(st.sampled_from(list("abzAZ@._-01") + ["\u00e9", "\u00c9"] + ODD), min_size=0, max_size=10)
+
+
+@st.composite
+def table_source(draw):
+    lines = []
+    for _ in range(draw(st.integers(1, 8))):
+        lines.append(draw(TABLE_WORD) + draw(st.sampled_from([" ", "\t", "  ", " \t"])) + draw(TABLE_WORD))
+        for _ in range(draw(st.integers(0, 2))):
+            lines.append(draw(LINE_START) + draw(TABLE_WORD) if draw(st.booleans()) else draw(st.sampled_from(
+                ["", "  # a comment", "# a comment", " "])))
+    return "\n".join(lines) + draw(st.sampled_from(["\n", ""]))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=table_source())
+def test_a_lookup_table_source_reads_as_postmap_compiles_it(tmp_path, text):
+    """map_source_entries against Debian's postmap: compile the source, list it with -s."""
+    from sdcheck.plugins.postfix.parse import map_source_entries
+
+    need("postmap")
+    (tmp_path / "main.cf").write_text("setgid_group = postdrop\nmydomain = example.org\n")
+    source = tmp_path / "generic"
+    source.write_bytes(text.encode("utf-8"))
+    made = subprocess.run(["postmap", "-c", str(tmp_path), f"hash:{source}"], capture_output=True, timeout=30)
+    assert made.returncode == 0, made.stderr
+    listed = subprocess.run(["postmap", "-c", str(tmp_path), "-s", f"hash:{source}"], capture_output=True,
+                            timeout=30)
+    assert listed.returncode == 0, listed.stderr
+    compiled = dict(line.split("\t", 1) for line in listed.stdout.decode("utf-8").split("\n") if line)
+    assert map_source_entries(text) == compiled
