@@ -24,8 +24,9 @@ class Maps(PostfixCheck):
     id = "postfix.maps"
     title = "Postfix's lookup tables are root's alone, and each compiled one holds what its source says"
     # what exactly is verified (docs/checks.md, sdcheck explain)
-    details = ("(mon) every file a `*_maps` or `*_checks` parameter set in main.cf names (SecureDrop: `smtp_header_checks`, "
-               "`smtp_generic_maps`), except the password maps (`postfix.sasl-passwd`) and the alias maps, is a "
+    details = ("(mon) every file a `*_maps` or `*_checks` parameter set in main.cf names (SecureDrop: "
+               "`smtp_header_checks`, `smtp_generic_maps`), except the password maps (`postfix.sasl-passwd`) "
+               "and the alias maps, is a "
                "regular file (not a symlink) of root that neither group nor other can write (SecureDrop's "
                "header_checks is 0644, as its test requires). For an indexed table (hash, lmdb, cdb...) the "
                "compiled file exists, is root's and not writable by others, and `postmap -s` lists exactly the "
