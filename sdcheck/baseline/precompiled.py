@@ -38,7 +38,7 @@ BASELINES = {
         b'  store.permissions: *store\n'
         b'  store.leftovers: *store\n'
         b'  store.claims: *store\n'
-        b'  store.app-data:\n'
+        b'  system.app-data:\n'
         b'    data_dir: ${data_dir}\n'
         b'    db_path: ${db_path}\n'
         b'    app_user: ${app_user}\n'
@@ -232,7 +232,7 @@ BASELINES = {
                 ('db_busy_timeout', 25, '${db_busy_timeout}'),
                 ('store_workers', 26, '${store_workers}'),
                 ('app_user', 27, '${app_user}')))),
-             ('store.app-data',
+             ('system.app-data',
               36,
               ('M',
                37,

@@ -61,8 +61,9 @@ class StoreFixture:
     """A store and database under ``root`` laid out as SecureDrop lays them out: sources with
     ``per_source`` files each, sizes ``100 + index`` bytes (sparse), owned by ``uid``.
 
-    As on a real Application Server: the store, shredder and tmp directories are 0700 (the
-    app-code postinst); source directories come from a bare mkdir and files are written with
+    As on a real Application Server, ``root`` is SecureDrop's data directory: it and its
+    store, shredder, tmp, keys (with private-keys-v1.d, openpgp-revocs.d) and backups
+    directories are 0700 and ``uid``'s (the app-code postinst); source directories come from a bare mkdir and files are written with
     no mode by the web application, under ``umask`` (Apache's 022: 0755 and 0644); the
     database is created under umask 0027 (0640, the postinst)."""
 
@@ -81,7 +82,8 @@ class StoreFixture:
         self.shredder = self.root / "shredder"
         self.tmp = self.root / "tmp"
         self.uid = uid
-        for d in (self.store, self.shredder, self.tmp):
+        for d in (self.root, self.store, self.shredder, self.tmp, self.root / "keys",
+                  self.root / "keys/private-keys-v1.d", self.root / "keys/openpgp-revocs.d", self.root / "backups"):
             d.mkdir(parents=True, exist_ok=True)
             os.chown(d, uid, uid)
             d.chmod(0o700)
@@ -135,5 +137,5 @@ class StoreFixture:
         conn.close()
 
     def vars(self) -> dict:
-        return {"store_dir": str(self.store), "db_path": str(self.db), "shredder_dir": str(self.shredder),
+        return {"data_dir": str(self.root), "store_dir": str(self.store), "db_path": str(self.db), "shredder_dir": str(self.shredder),
                 "store_tmp_dir": str(self.tmp), "app_user": "www-data"}

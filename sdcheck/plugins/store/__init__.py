@@ -1,6 +1,5 @@
 """The store plugin: the submission store on disk against its SQLite database."""
 
-from sdcheck.plugins.store.checks.app_data import AppData
 from sdcheck.plugins.store.checks.claims import Claims
 from sdcheck.plugins.store.checks.leftovers import Leftovers
 from sdcheck.plugins.store.checks.misplaced import Misplaced
@@ -12,6 +11,6 @@ from sdcheck.plugins.store.checks.unexpected import Unexpected
 from sdcheck.plugins.store.checks.unknown_sources import UnknownSources
 
 CHECKS = [MissingFiles, OrphanFiles, Misplaced, Size, Unexpected, UnknownSources, Permissions, Leftovers,
-          Claims, AppData]
+          Claims]
 
 __all__ = ["CHECKS"]

@@ -1,4 +1,4 @@
-"""store.app-data: SecureDrop's data directory, its subdirectories and its database have the
+"""system.app-data: SecureDrop's data directory, its subdirectories and its database have the
 owner and modes SecureDrop's app-code postinst gives them."""
 
 from __future__ import annotations
@@ -10,23 +10,24 @@ from sdcheck.startup import TYPE_CHECKING
 if TYPE_CHECKING:
     from typing import Iterable
 
-# what the postinst creates with 'mkdir -p; chmod 0700' and 'chown -R www-data:www-data'
-SUBDIRS = ["tmp", "shredder", "store", "keys", "keys/private-keys-v1.d", "keys/openpgp-revocs.d", "backups"]
+# what the postinst creates with 'mkdir -p; chmod 0700' and 'chown -R www-data:www-data' (but
+# the store, which store.permissions judges with what is in it)
+SUBDIRS = ["tmp", "shredder", "keys", "keys/private-keys-v1.d", "keys/openpgp-revocs.d", "backups"]
 DIR_FORBIDDEN = 0o7077   # 0700: nothing for group or other, no set-id or sticky bit
 DB_FORBIDDEN = 0o7137    # 0640 at most: the group may read, nobody else anything, nothing executable
 
 
 class AppData(Check):
-    id = "store.app-data"
+    id = "system.app-data"
     title = "SecureDrop's data directory, its keys and its database are the application user's alone"
     # what exactly is verified (docs/checks.md, sdcheck explain)
-    details = ("(app) `data_dir` (/var/lib/securedrop) and its `tmp`, `shredder`, `store`, `keys`, "
+    details = ("(app) `data_dir` (/var/lib/securedrop) and its `tmp`, `shredder`, `keys`, "
                "`keys/private-keys-v1.d`, `keys/openpgp-revocs.d` and `backups` are directories (not symlinks) "
                "of the application user (`app_user`) with no permission for group or other (0700, as "
                "SecureDrop's app-code postinst sets them); the database (`db_path`) is a regular file of the "
                "application user, readable by its group at most (0640, created by the postinst under umask "
-               "0027; SecureDrop's own test requires exactly that). A missing database is reported by the "
-               "other store checks.")
+               "0027; SecureDrop's own test requires exactly that). The store directory is `store.permissions`'s, "
+               "and a missing or symlinked database is reported by the store checks.")
     severity = Severity.CRITICAL
     why = ("The database holds the journalists' password hashes and two-factor secrets; the keys directory "
            "holds the private key every submission is encrypted to; tmp and the shredder hold submissions "
@@ -55,7 +56,7 @@ class AppData(Check):
         paths = [o["data_dir"]] + [f"{o['data_dir'].rstrip('/')}/{d}" for d in o["subdirs"]]
         bad = [f for path in paths for f in self._judge(path, uid, directory=True)]
         db = facts.lstat(o["db_path"])
-        if db is not None:
+        if db is not None and db.is_file and not db.is_symlink:  # else the store checks say what it is
             bad.extend(self._judge(o["db_path"], uid, directory=False, st=db))
         yield from bad or [self.passed(f"{o['data_dir']}, its {len(o['subdirs'])} directories and the database "
                                        "have SecureDrop's owner and modes", resource=o["data_dir"])]

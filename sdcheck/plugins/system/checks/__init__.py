@@ -1,0 +1,1 @@
+"""One module per check, named after its id (see sdcheck/docs.py)."""
