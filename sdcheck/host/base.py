@@ -79,6 +79,11 @@ class Facts:
     def group_name(self, gid: int) -> str | None:
         raise NotImplementedError
 
+    def names_with_id(self, db: str, number: int) -> list[str]:
+        """Every account (``db`` "passwd") or group ("group") whose id is ``number``, in the
+        order the database lists them: more than one means they are the same to the kernel."""
+        raise NotImplementedError
+
     def processes(self, name: str) -> list[tuple[int, str, int, int]]:
         """(pid, executable path or command line, real uid, effective uid) of processes called
         ``name`` (uids -1 when unknown)."""

@@ -222,6 +222,14 @@ class LocalFacts(Facts):
         except (KeyError, OverflowError):
             return None
 
+    def names_with_id(self, db: str, number: int) -> list[str]:
+        import grp
+        import pwd
+
+        if db == "passwd":
+            return [p.pw_name for p in pwd.getpwall() if p.pw_uid == number]
+        return [g.gr_name for g in grp.getgrall() if g.gr_gid == number]
+
     def group_name(self, gid: int) -> str | None:
         import grp
 

@@ -137,6 +137,13 @@ class TestinfraFacts(Facts):
         got = self._getent("group", name, 2)
         return int(got) if got and got.isdigit() else None
 
+    def names_with_id(self, db: str, number: int) -> list[str]:
+        if db not in ("passwd", "group"):
+            raise ValueError(db)
+        out = self._sh(f"getent {db} || true").stdout
+        return [f[0] for f in (line.split(":") for line in out.splitlines())
+                if len(f) > 2 and f[2].strip() == str(int(number))]
+
     def user_name(self, uid: int) -> str | None:
         return self._getent("passwd", int(uid), 0)
 

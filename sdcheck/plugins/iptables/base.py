@@ -143,6 +143,7 @@ def bind_to_host(check, expected: dict[str, ExpectedTable]) -> tuple[dict[str, E
     (the rules that use it cannot match)."""
     problems: list[Finding] = []
     unknown: dict[tuple[str, str], int] = {}
+    named: dict[tuple[str, str], str] = {}  # (kind, the name the baseline writes) -> the host's id
     fact_values: dict[str, str | None] = {}
     resolve = name_resolver(check.ctx)
 
@@ -173,9 +174,11 @@ def bind_to_host(check, expected: dict[str, ExpectedTable]) -> tuple[dict[str, E
         value = substitute_facts(value, shown)
         if option in ("uid-owner", "gid-owner"):
             bound = resolve_owner(option, value, resolve)
+            kind = "user" if option == "uid-owner" else "group"
             if not is_owner_id(bound):
-                kind = "user" if option == "uid-owner" else "group"
                 unknown[(kind, bound)] = unknown.get((kind, bound), 0) + 1
+            elif not is_owner_id(value):
+                named[(kind, value)] = bound
             return bound
         return value
 
@@ -188,6 +191,19 @@ def bind_to_host(check, expected: dict[str, ExpectedTable]) -> tuple[dict[str, E
     for tname, table in expected.items():
         chains = {c: [bind(r) for r in rules] for c, rules in table.chains.items()}
         bound[tname] = ExpectedTable(tname, table.policies, chains)
+    for (kind, name), number in sorted(named.items()):
+        if not number.isdigit():  # a range: not an account's id
+            continue
+        others = [n for n in check.ctx.facts.names_with_id("passwd" if kind == "user" else "group", int(number))
+                  if n != name]
+        if others:
+            # the kernel sees ids, not names: a rule for this account matches the others too
+            problems.append(check.fail(
+                f"the {kind} {name!r} the baseline's rules name has {'uid' if kind == 'user' else 'gid'} {number}, "
+                f"which the {kind}(s) {', '.join(repr(o) for o in others[:5])} also have: every rule for "
+                f"{name} matches them too", resource=f"{kind}s/{name}", group="names",
+                expected=f"{kind} {name} alone with id {number}", actual=f"shared with {len(others)} other(s)",
+                severity=Severity.CRITICAL, widens=True))
     for (kind, name), count in sorted(unknown.items()):
         problems.append(check.fail(
             f"the baseline names the {kind} {name!r} in {count} rule(s), but no such {kind} exists "

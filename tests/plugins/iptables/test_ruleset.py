@@ -179,3 +179,32 @@ def test_a_host_fact_that_cannot_be_known_is_named_not_printed_as_a_placeholder(
     assert any("host fact default_interface could not be determined" in ln for ln in res.stdout.splitlines())
     assert "<default_interface:unknown>" in netns.sdcheck("report", "--profile", "app", "--vars", VARS,
                                                             "--only", RULESET).stdout
+
+
+def test_an_account_name_given_another_accounts_uid_is_found(netns, tmp_path):
+    """The attack: in /etc/passwd the Tor account gets the web application's uid, and the
+    firewall is loaded for that uid. Every rule matches its baseline by name, yet tor's ACCEPT
+    rules now let the web application out. Run in a private mount namespace holding the
+    changed /etc/passwd."""
+    import pwd
+
+    from helpers.securedrop import ACCOUNTS
+
+    app_uid = pwd.getpwnam(ACCOUNTS["app_user"]).pw_uid
+    netns.restore_securedrop("nft", render("iptables-app-prod.j2", tor_user_id=app_uid))
+    tor = ACCOUNTS["tor_user"]
+    lines = []
+    for line in open("/etc/passwd", encoding="utf-8").read().splitlines():
+        f = line.split(":")
+        lines.append(":".join(f[:2] + [str(app_uid)] + f[3:]) if f[0] == tor else line)
+    passwd = tmp_path / "passwd"
+    passwd.write_text("\n".join(lines) + "\n")
+    through = netns.exec_argv(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                               'mount --bind "$0" /etc/passwd && exec "$@"', str(passwd)])
+    res = cli.sdcheck("run", "--profile", "app", "--vars", VARS, "--only", RULESET, through=through)
+    found = [ln for ln in res.stdout.splitlines() if f"the user '{tor}'" in ln]
+    assert res.returncode == 1 and found, res.stdout
+    assert f"uid {app_uid}, which the user(s) '{ACCOUNTS['app_user']}' also have" in found[0]
+    # and as the machine really is, nothing to say
+    res = netns.sdcheck("run", "--profile", "app", "--vars", VARS, "--only", RULESET)
+    assert f"the user '{tor}'" not in res.stdout
