@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from helpers.all import render
+from helpers.default_drop_suite import log_chain_from
 
 SECRET = "Pa55:w rd-plugin\u00e9"
 SUITE = '''
@@ -20,9 +21,7 @@ def test_through_the_fixture(host, sdcheck):
 
 def test_failures_junit_and_fixture_are_redacted(netns, tmp_path):
     netns.restore_securedrop("nft", render("iptables-app-prod.j2"))
-    base = tmp_path / "b.yml"
-    base.write_text("sdcheck_baseline: 1\nprofile: app\nvars:\n  sasl_password: ''\n"
-                    "checks:\n  iptables.default-drop:\n    log_chain: ${sasl_password}\n")
+    base = log_chain_from(tmp_path, "sasl_password", "")
     varsf = tmp_path / "v.yml"
     varsf.write_text(f"sasl_password: '{SECRET}'\n")
     (tmp_path / "test_suite.py").write_text(SUITE)

@@ -98,3 +98,12 @@ def both_legacy_readers(netns, rules: str | list[str]) -> tuple[dict, dict]:
     got = json.loads(res.stdout)
     assert set(got) == {"python-iptables", "iptables-legacy-save"}
     return got["python-iptables"], got["iptables-legacy-save"]
+
+
+def log_chain_from(tmp_path, variable: str, default: str):
+    """A baseline whose iptables.default-drop takes its log chain from ``variable`` (default
+    ``default``): a value that reaches a finding's message."""
+    path = tmp_path / "b.yml"
+    path.write_text(f"sdcheck_baseline: 1\nprofile: app\nvars:\n  {variable}: {default!r}\n"
+                    f"checks:\n  iptables.default-drop:\n    log_chain: ${{{variable}}}\n")
+    return path

@@ -8,7 +8,7 @@ import time
 import pytest
 from helpers.all import render
 from helpers.cli import PREFIX
-from helpers.default_drop_suite import VARS, lines_of, problems, run, tampered
+from helpers.default_drop_suite import VARS, lines_of, log_chain_from, problems, run, tampered
 
 
 def test_flushed_is_not_configured(netns, backend):
@@ -70,9 +70,7 @@ def test_lock_held_is_an_error_within_the_bound(netns, backend, tmp_path):
 def test_variables_reach_the_check(netns, tmp_path):
     """A baseline option taken from a variable, overridden by a vars file, then by --var."""
     netns.restore_securedrop("nft", render("iptables-app-prod.j2"))
-    base = tmp_path / "b.yml"
-    base.write_text("sdcheck_baseline: 1\nprofile: app\nvars:\n  chain: LOGNDROP\n"
-                    "checks:\n  iptables.default-drop:\n    log_chain: ${chain}\n")
+    base = log_chain_from(tmp_path, "chain", "LOGNDROP")
     varsf = tmp_path / "v.yml"
     varsf.write_text("chain: FROM_FILE\n")
     res = netns.sdcheck("run", "--baseline", str(base))
@@ -143,9 +141,7 @@ def test_password_that_reaches_a_message_is_redacted(netns, tmp_path):
     finding is replaced in every output, whether it came from the baseline, a vars file or --var."""
     secret = "Pa55:w rd\u00e9"
     netns.restore_securedrop("nft", render("iptables-app-prod.j2"))
-    base = tmp_path / "b.yml"
-    base.write_text("sdcheck_baseline: 1\nprofile: app\nvars:\n  sasl_password: default-Secret-1\n"
-                    "checks:\n  iptables.default-drop:\n    log_chain: ${sasl_password}\n")
+    base = log_chain_from(tmp_path, "sasl_password", "default-Secret-1")
     varsf = tmp_path / "v.yml"
     varsf.write_text(f"sasl_password: '{secret}'\n")
     for extra, value in (([], "default-Secret-1"), (["--vars", str(varsf)], secret),
