@@ -46,6 +46,10 @@ class Host:
 
         self.name = f"sdc-bench-{uuid.uuid4().hex[:8]}"
         subprocess.run(["ip", "netns", "add", self.name], check=True)
+        # as SecureDrop's common role leaves a server: its kernel settings, IPv6 off
+        from sdcheck.plugins.system.checks.sysctl import FLAGS
+
+        self.sh(" && ".join(f"sysctl -q -w {name}={value}" for name, value in FLAGS.items()))
         self.sh("ip link set lo up && ip link add eth0 type veth peer name eth0p && "
                 "ip addr add 10.99.0.2/24 dev eth0 && ip link set eth0 up && ip route add default via 10.99.0.1")
         self.restore("iptables-nft-restore", render_rules_v4(role, False))

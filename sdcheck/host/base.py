@@ -149,6 +149,24 @@ class Facts:
                 best = (metric, parts[0])
         return best[1] if best else None
 
+    def ipv6_addresses(self) -> list[tuple[str, str]] | None:
+        """(address, interface) of every IPv6 address, from /proc/net/if_inet6; None when the
+        kernel has IPv6 off (no such file: SecureDrop disables IPv6 at boot)."""
+        import ipaddress
+
+        if self.lstat("/proc/net/if_inet6") is None:
+            return None
+        out = []
+        for line in self.read_text("/proc/net/if_inet6", 1 << 20).splitlines():
+            parts = line.split()
+            if len(parts) >= 6:
+                try:
+                    address = str(ipaddress.IPv6Address(int(parts[0], 16)))
+                except ValueError:
+                    address = parts[0]
+                out.append((address, parts[5]))
+        return out
+
     def shared_lock(self, path: str, timeout: float, what: str = "the lock"):
         """A context manager holding a shared lock on ``path`` (a local lock file) while a
         reading is taken; where the host cannot hold one across commands, nothing."""

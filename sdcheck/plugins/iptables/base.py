@@ -66,21 +66,9 @@ class PinnedWaivers:
 
 
 def ipv6_addresses(facts) -> list[str] | None:
-    """IPv6 addresses on interfaces other than lo, from /proc/net/if_inet6 (None: IPv6 off)."""
-    if facts.lstat("/proc/net/if_inet6") is None:
-        return None
-    out = []
-    for line in facts.read_text("/proc/net/if_inet6", 1 << 20).splitlines():
-        parts = line.split()
-        if len(parts) >= 6 and parts[5] != "lo":
-            import ipaddress
-
-            try:
-                address = str(ipaddress.IPv6Address(int(parts[0], 16)))
-            except ValueError:
-                address = parts[0]
-            out.append(f"{address}%{parts[5]}")
-    return out
+    """IPv6 addresses on interfaces other than lo, as ``address%interface`` (None: IPv6 off)."""
+    found = facts.ipv6_addresses()
+    return None if found is None else [f"{a}%{i}" for a, i in found if i != "lo"]
 
 
 def is_catch_all(rule: Rule, target: str) -> bool:

@@ -2,7 +2,9 @@
 Postfix and the store: for now, the application's data directory, keys and database."""
 
 from sdcheck.plugins.system.checks.app_data import AppData
+from sdcheck.plugins.system.checks.ipv6_addresses import Ipv6Addresses
+from sdcheck.plugins.system.checks.sysctl import Sysctl
 
-CHECKS = [AppData]
+CHECKS = [AppData, Sysctl, Ipv6Addresses]
 
 __all__ = ["CHECKS"]
