@@ -55,7 +55,7 @@ def test_localfile_snippets():
         assert el.findtext("alias") == "sdcheck"
         assert el.findtext("frequency") == "90000"
         command = el.findtext("command")
-        assert command.startswith("/") and f" run --profile {profile} --state /var/lib/sdcheck/state.json " in command
+        assert f"/opt/sdcheck/bin/sdcheck run --profile {profile} --state /var/lib/sdcheck/state.json " in command
         assert " 2>/dev/stdout;" in command  # OSSEC reads standard output only
 
 
@@ -82,7 +82,8 @@ def test_success_line_raises_nothing():
                                     [Finding("iptables.default-drop", Status.PASS, Severity.HIGH, "ok")])]
     (line,) = ossec.lines(result, Redactor())
     assert "error" not in line.lower()
-    assert level(line) == 0
+    assert level(line) == 1  # logged for the heartbeat, below SecureDrop's email_alert_level (7)
+    assert evaluate(RULES, event_for(line))["options"] is None
 
 
 def test_unexpected_output_alerts():
@@ -111,7 +112,7 @@ def test_every_rendered_problem_line_alerts(items):
     for line in lines:
         assert "\n" not in line and "\r" not in line
         assert len(line.encode("utf-8", "surrogatepass")) <= ossec.MAX_LINE_BYTES
-        assert level(line) == (12 if problem else 0)
+        assert level(line) == (12 if problem else 1)
     assert (len(lines) <= 3) if problem else len(lines) == 1
 
 
@@ -125,8 +126,8 @@ def _command(profile: str) -> str:
 def _as_ossec_runs_it(command: str, program: str) -> list[str]:
     """The command through /bin/sh as OSSEC's command monitor runs it (popen: standard
     output only), with sdcheck's path replaced by ``program``."""
-    assert command.startswith("/opt/sdcheck/bin/sdcheck ")
-    res = subprocess.run(["/bin/sh", "-c", program + command[len("/opt/sdcheck/bin/sdcheck"):]],
+    assert command.count("/opt/sdcheck/bin/sdcheck ") == 1
+    res = subprocess.run(["/bin/sh", "-c", command.replace("/opt/sdcheck/bin/sdcheck ", program + " ")],
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=60)
     return [ln for ln in res.stdout.split("\n") if ln]
 
@@ -144,16 +145,18 @@ def _fake(tmp_path, body: str) -> str:
     ("killed", "kill -9 $$"),
     ("crash on stderr", "echo 'Traceback (most recent call last):' >&2; exit 3"),
     ("silent exit 1", "exit 1"),
+    ("silent exit 0", "exit 0"),
+    ("silent exit 2", "exec >&-; exit 2"),
 ])
 def test_the_command_alerts_when_sdcheck_cannot_run(tmp_path, profile, case, body):
     program = str(tmp_path / "no-such-sdcheck") if body is None else _fake(tmp_path, body)
     lines = _as_ossec_runs_it(_command(profile), program)
-    if case == "silent exit 1":
-        assert lines == []  # exit 1 always comes with its own lines; nothing to add
-        return
     assert lines, f"{case}: OSSEC would see nothing"
     assert max(level(ln) for ln in lines) == 12, lines
-    if case != "crash on stderr":
+    if case.startswith("silent"):
+        assert lines == ["System configuration error: [sdcheck.silent] sdcheck printed nothing; run sdcheck "
+                         "report on the server"]
+    elif case != "crash on stderr":
         assert any(ln.startswith("System configuration error: [sdcheck.crash]") for ln in lines)
 
 
@@ -162,7 +165,7 @@ def test_the_command_stays_quiet_when_all_is_well(tmp_path, profile):
     program = _fake(tmp_path, "echo 'sdcheck: OK: 5 checks passed (profile app)'; exit 0")
     lines = _as_ossec_runs_it(_command(profile), program)
     assert lines == ["sdcheck: OK: 5 checks passed (profile app)"]
-    assert level(lines[0]) == 0
+    assert level(lines[0]) == 1
 
 
 def test_rule_descriptions_fit_a_mail_subject():

@@ -101,6 +101,97 @@ BASELINES = {
         b'            - -p udp -m limit --limit 5/min -j LOG --log-ip-options --log-uid --log-level 4\n'
         b'            - -p icmp -m limit --limit 5/min -j LOG --log-ip-options --log-uid --log-level 4\n'
         b'            - -j DROP\n'
+        b'  ossec.config:\n'
+        b'    ossec_dir: ${ossec_dir}\n'
+        b"    # SecureDrop's securedrop-ossec-agent package's /var/ossec/etc/ossec.conf,\n"
+        b"    # then sdcheck's own <localfile> (ossec_rules/localfile-app.xml), as items (see the\n"
+        b"    # ossec plugin's README); generated with 'python -m sdcheck.plugins.ossec.conf FILE'\n"
+        b'    expected:\n'
+        b'      - client/server-hostname = securedrop-monitor-server-alias\n'
+        b'      - syscheck/alert_new_files = yes\n'
+        b'      - syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = /etc,/usr/bin,/usr/sbin\n'
+        b'      - syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = /bin,/sbin\n'
+        b'      - syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = /var/ossec\n'
+        b'      - syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = /var/www\n'
+        b'      - syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = /var/lib/securedrop\n'
+        b'      - syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = /var/lib/tor/services/source/hostname\n'
+        b'      - syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = /var/lib/tor/services/sourcev3/hostname\n'
+        b'      - syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = /var/lib/tor/services/journalist/hostname\n'
+        b'      - syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = /var/lib/tor/services/journalistv3/hostname\n'
+        b'      - syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = /var/lib/tor/services/ssh/hostname\n'
+        b'      - syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = /var/lib/tor/services/sshv3/hostname\n'
+        b'      - syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = /var/lib/tor/lock\n'
+        b'      - syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = /boot\n'
+        b'      - syscheck/ignore = /var/lib/tor/services/source/private_key\n'
+        b'      - syscheck/ignore = /var/lib/tor/services/journalist/client_keys\n'
+        b'      - syscheck/ignore = /var/lib/tor/services/journalist/private_key\n'
+        b'      - syscheck/ignore = /var/lib/tor/services/ssh/private_key\n'
+        b'      - syscheck/ignore = /var/lib/tor/services/ssh/client_keys\n'
+        b'      - syscheck/ignore = /var/lib/tor/services/journalistv3/authorized_clients\n'
+        b'      - syscheck/ignore = /var/lib/tor/services/journalistv3/hs_ed25519_secret_key\n'
+        b'      - syscheck/ignore = /var/lib/tor/services/sourcev3/hs_ed25519_secret_key\n'
+        b'      - syscheck/ignore = /var/lib/tor/services/sshv3/authorized_clients\n'
+        b'      - syscheck/ignore = /var/lib/tor/services/sshv3/hs_ed25519_secret_key\n'
+        b'      - syscheck/ignore = /var/lib/securedrop/keys/random_seed\n'
+        b'      - syscheck/ignore = /var/lib/securedrop/keys/pubring.gpg\n'
+        b'      - syscheck/ignore = /var/lib/securedrop/keys/secring.gpg\n'
+        b'      - syscheck/ignore = /var/lib/securedrop/keys/trustdb.gpg\n'
+        b'      - syscheck/ignore = /var/lib/securedrop/keys/trustdb.gpg\n'
+        b'      - syscheck/ignore = /var/lib/securedrop/keys/private-keys-v1.d\n'
+        b'      - syscheck/ignore = /var/lib/securedrop/keys/openpgp-revocs.d\n'
+        b'      - syscheck/ignore = /var/lib/securedrop/keys/.gpg-v21-migrated\n'
+        b'      - syscheck/ignore[type=sregex] = /var/lib/securedrop/tmp/tmp_securedrop_bulk_dl\n'
+        b'      - syscheck/ignore = /var/lib/securedrop/store\n'
+        b'      - syscheck/ignore = /var/lib/securedrop/db.sqlite\n'
+        b'      - syscheck/ignore = /var/lib/securedrop/submissions_today.txt\n'
+        b'      - syscheck/ignore = /var/lib/securedrop/disconnected_db_submissions.txt\n'
+        b'      - syscheck/ignore = /var/lib/securedrop/disconnected_fs_submissions.txt\n'
+        b'      - syscheck/ignore[type=sregex] = /var/lib/securedrop/shredder/tmp\n'
+        b'      - syscheck/ignore = /var/ossec/queue\n'
+        b'      - syscheck/ignore = /var/ossec/logs\n'
+        b'      - syscheck/ignore = /var/ossec/stats\n'
+        b'      - syscheck/ignore = /var/ossec/var\n'
+        b'      - syscheck/ignore = /etc/motd\n'
+        b'      - syscheck/ignore = /etc/apparmor.d/cache/.features\n'
+        b'      - syscheck/ignore = /etc/blkid.tab\n'
+        b'      - syscheck/ignore = /etc/mtab\n'
+        b'      - syscheck/ignore = /etc/mnttab\n'
+        b'      - syscheck/ignore = /etc/hosts.deny\n'
+        b'      - syscheck/ignore = /etc/mail/statistics\n'
+        b'      - syscheck/ignore = /etc/random-seed\n'
+        b'      - syscheck/ignore = /etc/adjtime\n'
+        b'      - syscheck/ignore = /etc/httpd/logs\n'
+        b'      - syscheck/ignore = /etc/utmpx\n'
+        b'      - syscheck/ignore = /etc/wtmpx\n'
+        b'      - syscheck/ignore = /etc/cups/certs\n'
+        b'      - syscheck/ignore = /etc/dumpdates\n'
+        b'      - syscheck/ignore = /etc/svc/volatile\n'
+        b'      - syscheck/ignore = /etc/apt/apt.conf.d/01autoremove-kernels\n'
+        b'      - rootcheck/rootkit_files = /var/ossec/etc/shared/rootkit_files.txt\n'
+        b'      - rootcheck/rootkit_trojans = /var/ossec/etc/shared/rootkit_trojans.txt\n'
+        b'      - rootcheck/system_audit = /var/ossec/etc/shared/system_audit_rcl.txt\n'
+        b'      - rootcheck/system_audit = /var/ossec/etc/shared/cis_debian_linux_rcl.txt\n'
+        b"      - 'active-response: disabled=yes'\n"
+        b"      - 'localfile: location=/var/log/auth.log; log_format=syslog'\n"
+        b"      - 'localfile: location=/var/log/syslog; log_format=syslog'\n"
+        b"      - 'localfile: location=/var/log/dpkg.log; log_format=syslog'\n"
+        b"      - 'localfile: command=df -h; log_format=command'\n"
+        b"      - 'localfile: command=netstat -tan |grep LISTEN |grep -v 127.0.0.1 | sort; log_format=full_command'\n"
+        b"      - 'localfile: command=last -n 5; log_format=full_command'\n"
+        b'      - \'localfile: command="head -1 /var/lib/securedrop/submissions_today.txt | grep \'\'^[0-9]*$\'\'"; frequency=90000; log_format=full_command\'\n'
+        b"      - 'localfile: command=cat /var/lib/securedrop/disconnected_db_submissions.txt; frequency=90000; log_format=command'\n"
+        b"      - 'localfile: command=cat /var/lib/securedrop/disconnected_fs_submissions.txt; frequency=90000; log_format=command'\n"
+        b"      - 'localfile: command=/var/ossec/checksdconfig.py; frequency=90000; log_format=command'\n"
+        b'      - \'localfile: alias=v2_service_check; command="grep \\"HiddenServiceVersion 2\\" /etc/tor/torrc | head -1"; frequency=86400; log_format=command\'\n'
+        b"      - 'localfile: location=/var/log/kern.log; log_format=syslog'\n"
+        b"      - 'localfile: location=/var/log/apache2/source-error.log; log_format=syslog'\n"
+        b"      - 'localfile: location=/var/log/apache2/journalist-error.log; log_format=syslog'\n"
+        b"      - 'localfile: location=/var/log/apache2/journalist-access.log; log_format=syslog'\n"
+        b"      - 'localfile: location=/var/log/tor/log; log_format=syslog'\n"
+        b'      - \'localfile: alias=sdcheck; command="{ /opt/sdcheck/bin/sdcheck run --profile app --state /var/lib/sdcheck/state.json 2>/dev/stdout; rc=$?; [ $rc -le 2 ] || echo \\"System configuration error: [sdcheck.crash] sdcheck did not finish (exit status $rc); run \'\'sdcheck report\'\' on the server\\"; } 2>/dev/stdout | awk \'\'{ print } END { if (NR == 0) print \\"System configuration error: [sdcheck.silent] sdcheck printed nothing; run sdcheck report on the server\\" }\'\'"; frequency=90000; log_format=command\'\n'
+        b'  ossec.daemons:\n'
+        b'    ossec_dir: ${ossec_dir}\n'
+        b'    daemons: {ossec-agentd: ossec, ossec-logcollector: root, ossec-syscheckd: root}\n'
         ,
         ('M',
          1,
@@ -387,7 +478,207 @@ BASELINES = {
                             '--log-level 4',
                             '-p udp -m limit --limit 5/min -j LOG --log-ip-options --log-uid --log-level 4',
                             '-p icmp -m limit --limit 5/min -j LOG --log-ip-options --log-uid --log-level 4',
-                            '-j DROP'))))))))),))),))))))))
+                            '-j DROP'))))))))),))),))),
+             ('ossec.config',
+              99,
+              ('M',
+               100,
+               (('ossec_dir', 100, '${ossec_dir}'),
+                ('expected',
+                 104,
+                 ('L',
+                  105,
+                  (105,
+                   106,
+                   107,
+                   108,
+                   109,
+                   110,
+                   111,
+                   112,
+                   113,
+                   114,
+                   115,
+                   116,
+                   117,
+                   118,
+                   119,
+                   120,
+                   121,
+                   122,
+                   123,
+                   124,
+                   125,
+                   126,
+                   127,
+                   128,
+                   129,
+                   130,
+                   131,
+                   132,
+                   133,
+                   134,
+                   135,
+                   136,
+                   137,
+                   138,
+                   139,
+                   140,
+                   141,
+                   142,
+                   143,
+                   144,
+                   145,
+                   146,
+                   147,
+                   148,
+                   149,
+                   150,
+                   151,
+                   152,
+                   153,
+                   154,
+                   155,
+                   156,
+                   157,
+                   158,
+                   159,
+                   160,
+                   161,
+                   162,
+                   163,
+                   164,
+                   165,
+                   166,
+                   167,
+                   168,
+                   169,
+                   170,
+                   171,
+                   172,
+                   173,
+                   174,
+                   175,
+                   176,
+                   177,
+                   178,
+                   179,
+                   180,
+                   181,
+                   182,
+                   183,
+                   184,
+                   185,
+                   186),
+                  ('client/server-hostname = securedrop-monitor-server-alias',
+                   'syscheck/alert_new_files = yes',
+                   'syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = /etc,/usr/bin,/usr/sbin',
+                   'syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = /bin,/sbin',
+                   'syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = /var/ossec',
+                   'syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = /var/www',
+                   'syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = /var/lib/securedrop',
+                   'syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = '
+                   '/var/lib/tor/services/source/hostname',
+                   'syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = '
+                   '/var/lib/tor/services/sourcev3/hostname',
+                   'syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = '
+                   '/var/lib/tor/services/journalist/hostname',
+                   'syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = '
+                   '/var/lib/tor/services/journalistv3/hostname',
+                   'syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = '
+                   '/var/lib/tor/services/ssh/hostname',
+                   'syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = '
+                   '/var/lib/tor/services/sshv3/hostname',
+                   'syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = /var/lib/tor/lock',
+                   'syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = /boot',
+                   'syscheck/ignore = /var/lib/tor/services/source/private_key',
+                   'syscheck/ignore = /var/lib/tor/services/journalist/client_keys',
+                   'syscheck/ignore = /var/lib/tor/services/journalist/private_key',
+                   'syscheck/ignore = /var/lib/tor/services/ssh/private_key',
+                   'syscheck/ignore = /var/lib/tor/services/ssh/client_keys',
+                   'syscheck/ignore = /var/lib/tor/services/journalistv3/authorized_clients',
+                   'syscheck/ignore = /var/lib/tor/services/journalistv3/hs_ed25519_secret_key',
+                   'syscheck/ignore = /var/lib/tor/services/sourcev3/hs_ed25519_secret_key',
+                   'syscheck/ignore = /var/lib/tor/services/sshv3/authorized_clients',
+                   'syscheck/ignore = /var/lib/tor/services/sshv3/hs_ed25519_secret_key',
+                   'syscheck/ignore = /var/lib/securedrop/keys/random_seed',
+                   'syscheck/ignore = /var/lib/securedrop/keys/pubring.gpg',
+                   'syscheck/ignore = /var/lib/securedrop/keys/secring.gpg',
+                   'syscheck/ignore = /var/lib/securedrop/keys/trustdb.gpg',
+                   'syscheck/ignore = /var/lib/securedrop/keys/trustdb.gpg',
+                   'syscheck/ignore = /var/lib/securedrop/keys/private-keys-v1.d',
+                   'syscheck/ignore = /var/lib/securedrop/keys/openpgp-revocs.d',
+                   'syscheck/ignore = /var/lib/securedrop/keys/.gpg-v21-migrated',
+                   'syscheck/ignore[type=sregex] = /var/lib/securedrop/tmp/tmp_securedrop_bulk_dl',
+                   'syscheck/ignore = /var/lib/securedrop/store',
+                   'syscheck/ignore = /var/lib/securedrop/db.sqlite',
+                   'syscheck/ignore = /var/lib/securedrop/submissions_today.txt',
+                   'syscheck/ignore = /var/lib/securedrop/disconnected_db_submissions.txt',
+                   'syscheck/ignore = /var/lib/securedrop/disconnected_fs_submissions.txt',
+                   'syscheck/ignore[type=sregex] = /var/lib/securedrop/shredder/tmp',
+                   'syscheck/ignore = /var/ossec/queue',
+                   'syscheck/ignore = /var/ossec/logs',
+                   'syscheck/ignore = /var/ossec/stats',
+                   'syscheck/ignore = /var/ossec/var',
+                   'syscheck/ignore = /etc/motd',
+                   'syscheck/ignore = /etc/apparmor.d/cache/.features',
+                   'syscheck/ignore = /etc/blkid.tab',
+                   'syscheck/ignore = /etc/mtab',
+                   'syscheck/ignore = /etc/mnttab',
+                   'syscheck/ignore = /etc/hosts.deny',
+                   'syscheck/ignore = /etc/mail/statistics',
+                   'syscheck/ignore = /etc/random-seed',
+                   'syscheck/ignore = /etc/adjtime',
+                   'syscheck/ignore = /etc/httpd/logs',
+                   'syscheck/ignore = /etc/utmpx',
+                   'syscheck/ignore = /etc/wtmpx',
+                   'syscheck/ignore = /etc/cups/certs',
+                   'syscheck/ignore = /etc/dumpdates',
+                   'syscheck/ignore = /etc/svc/volatile',
+                   'syscheck/ignore = /etc/apt/apt.conf.d/01autoremove-kernels',
+                   'rootcheck/rootkit_files = /var/ossec/etc/shared/rootkit_files.txt',
+                   'rootcheck/rootkit_trojans = /var/ossec/etc/shared/rootkit_trojans.txt',
+                   'rootcheck/system_audit = /var/ossec/etc/shared/system_audit_rcl.txt',
+                   'rootcheck/system_audit = /var/ossec/etc/shared/cis_debian_linux_rcl.txt',
+                   'active-response: disabled=yes',
+                   'localfile: location=/var/log/auth.log; log_format=syslog',
+                   'localfile: location=/var/log/syslog; log_format=syslog',
+                   'localfile: location=/var/log/dpkg.log; log_format=syslog',
+                   'localfile: command=df -h; log_format=command',
+                   'localfile: command=netstat -tan |grep LISTEN |grep -v 127.0.0.1 | sort; log_format=full_command',
+                   'localfile: command=last -n 5; log_format=full_command',
+                   'localfile: command="head -1 /var/lib/securedrop/submissions_today.txt | grep \'^[0-9]*$\'"; '
+                   'frequency=90000; log_format=full_command',
+                   'localfile: command=cat /var/lib/securedrop/disconnected_db_submissions.txt; frequency=90000; '
+                   'log_format=command',
+                   'localfile: command=cat /var/lib/securedrop/disconnected_fs_submissions.txt; frequency=90000; '
+                   'log_format=command',
+                   'localfile: command=/var/ossec/checksdconfig.py; frequency=90000; log_format=command',
+                   'localfile: alias=v2_service_check; command="grep \\"HiddenServiceVersion 2\\" /etc/tor/torrc | '
+                   'head -1"; frequency=86400; log_format=command',
+                   'localfile: location=/var/log/kern.log; log_format=syslog',
+                   'localfile: location=/var/log/apache2/source-error.log; log_format=syslog',
+                   'localfile: location=/var/log/apache2/journalist-error.log; log_format=syslog',
+                   'localfile: location=/var/log/apache2/journalist-access.log; log_format=syslog',
+                   'localfile: location=/var/log/tor/log; log_format=syslog',
+                   'localfile: alias=sdcheck; command="{ /opt/sdcheck/bin/sdcheck run --profile app --state '
+                   '/var/lib/sdcheck/state.json 2>/dev/stdout; rc=$?; [ $rc -le 2 ] || echo \\"System configuration '
+                   "error: [sdcheck.crash] sdcheck did not finish (exit status $rc); run 'sdcheck report' on the "
+                   'server\\"; } 2>/dev/stdout | awk \'{ print } END { if (NR == 0) print \\"System configuration '
+                   'error: [sdcheck.silent] sdcheck printed nothing; run sdcheck report on the server\\" }\'"; '
+                   'frequency=90000; log_format=command')))))),
+             ('ossec.daemons',
+              187,
+              ('M',
+               188,
+               (('ossec_dir', 188, '${ossec_dir}'),
+                ('daemons',
+                 189,
+                 ('M',
+                  189,
+                  (('ossec-agentd', 189, 'ossec'),
+                   ('ossec-logcollector', 189, 'root'),
+                   ('ossec-syscheckd', 189, 'root'))))))))))))
     ),
     'common.yml': (
         b'# Shared by the app and mon profiles. See README "Baselines" for the format.\n'
@@ -401,6 +692,7 @@ BASELINES = {
         b"  xtables_lock: /run/xtables.lock   # iptables-legacy's lock file (XTABLES_LOCKFILE)\n"
         b'  iptables_lock_timeout: 30         # seconds to wait for that lock (legacy reads only) before an ERROR\n'
         b'  nft_allowed_tables: []           # native nftables tables to accept, as "family name"\n'
+        b"  ossec_dir: /var/ossec             # OSSEC's install directory\n"
         b"  run_max_age_hours: 26             # report: warn when 'sdcheck run --state' is older (OSSEC runs it every 25 h)\n"
         b'\n'
         b"  # SecureDrop's site variables (names as in its site-specific file, which --vars reads as is)\n"
@@ -454,67 +746,68 @@ BASELINES = {
             (('xtables_lock', 9, '/run/xtables.lock'),
              ('iptables_lock_timeout', 10, 30),
              ('nft_allowed_tables', 11, ('L', 11, (), ())),
-             ('run_max_age_hours', 12, 26),
-             ('app_ip', 15, '10.20.2.2'),
-             ('monitor_ip', 16, '10.20.3.2'),
-             ('dns_server', 17, ('L', 17, (17, 17), ('8.8.8.8', '8.8.4.4'))),
-             ('smtp_relay_port', 18, 587),
-             ('enable_ssh_over_tor', 19, True),
-             ('admin_net_cidr', 20, '0.0.0.0/0'),
-             ('ssh_interface', 21, '${fact:default_interface}'),
-             ('tor_user', 23, 'debian-tor'),
-             ('app_user', 24, 'www-data'),
-             ('postfix_user', 25, 'postfix'),
-             ('time_service_user', 26, 'systemd-timesync'),
-             ('ssh_group', 27, 'ssh')))),
+             ('ossec_dir', 12, '/var/ossec'),
+             ('run_max_age_hours', 13, 26),
+             ('app_ip', 16, '10.20.2.2'),
+             ('monitor_ip', 17, '10.20.3.2'),
+             ('dns_server', 18, ('L', 18, (18, 18), ('8.8.8.8', '8.8.4.4'))),
+             ('smtp_relay_port', 19, 587),
+             ('enable_ssh_over_tor', 20, True),
+             ('admin_net_cidr', 21, '0.0.0.0/0'),
+             ('ssh_interface', 22, '${fact:default_interface}'),
+             ('tor_user', 24, 'debian-tor'),
+             ('app_user', 25, 'www-data'),
+             ('postfix_user', 26, 'postfix'),
+             ('time_service_user', 27, 'systemd-timesync'),
+             ('ssh_group', 28, 'ssh')))),
           ('checks',
-           29,
+           30,
            ('M',
-            30,
-            (('system.sysctl', 30, ('M', 30, ())),
-             ('system.ipv6-addresses', 31, ('M', 31, ())),
-             ('iptables.backends', 32, ('M', 33, (('families', 33, ('L', 33, (33, 33), (4, 6))),))),
+            31,
+            (('system.sysctl', 31, ('M', 31, ())),
+             ('system.ipv6-addresses', 32, ('M', 32, ())),
+             ('iptables.backends', 33, ('M', 34, (('families', 34, ('L', 34, (34, 34), (4, 6))),))),
              ('iptables.default-drop',
-              34,
+              35,
               ('M',
-               35,
-               (('policies', 35, ('M', 35, (('INPUT', 35, 'DROP'), ('FORWARD', 35, 'DROP'), ('OUTPUT', 35, 'DROP')))),
-                ('input_final_jump', 36, 'LOGNDROP'),
-                ('output_final_target', 37, 'DROP'),
-                ('log_chain', 38, 'LOGNDROP'),
-                ('log_protocols', 39, ('L', 39, (39, 39, 39), ('tcp', 'udp', 'icmp')))))),
-             ('iptables.nft-native', 40, ('M', 41, (('allowed', 41, '${nft_allowed_tables}'),))),
+               36,
+               (('policies', 36, ('M', 36, (('INPUT', 36, 'DROP'), ('FORWARD', 36, 'DROP'), ('OUTPUT', 36, 'DROP')))),
+                ('input_final_jump', 37, 'LOGNDROP'),
+                ('output_final_target', 38, 'DROP'),
+                ('log_chain', 39, 'LOGNDROP'),
+                ('log_protocols', 40, ('L', 40, (40, 40, 40), ('tcp', 'udp', 'icmp')))))),
+             ('iptables.nft-native', 41, ('M', 42, (('allowed', 42, '${nft_allowed_tables}'),))),
              ('iptables.ipv6',
-              42,
+              43,
               ('M',
-               43,
+               44,
                (('policies',
-                 43,
-                 ('M', 43, (('INPUT', 43, 'DROP'), ('FORWARD', 43, 'DROP'), ('OUTPUT', 43, 'DROP')))),))),
-             ('iptables.nft-kernel', 44, ('M', 44, ())),
+                 44,
+                 ('M', 44, (('INPUT', 44, 'DROP'), ('FORWARD', 44, 'DROP'), ('OUTPUT', 44, 'DROP')))),))),
+             ('iptables.nft-kernel', 45, ('M', 45, ())),
              ('iptables.ruleset-v6',
-              45,
+              46,
               ('M',
-               47,
-               (('family', 47, 6),
+               48,
+               (('family', 48, 6),
                 ('tables',
-                 48,
+                 49,
                  ('M',
-                  49,
+                  50,
                   (('filter',
-                    49,
+                    50,
                     ('M',
-                     50,
+                     51,
                      (('policies',
-                       50,
-                       ('M', 50, (('INPUT', 50, 'DROP'), ('FORWARD', 50, 'DROP'), ('OUTPUT', 50, 'DROP')))),
-                      ('chains',
                        51,
+                       ('M', 51, (('INPUT', 51, 'DROP'), ('FORWARD', 51, 'DROP'), ('OUTPUT', 51, 'DROP')))),
+                      ('chains',
+                       52,
                        ('M',
-                        51,
-                        (('INPUT', 51, ('L', 51, (), ())),
-                         ('FORWARD', 51, ('L', 51, (), ())),
-                         ('OUTPUT', 51, ('L', 51, (), ())))))))),)))))))))))
+                        52,
+                        (('INPUT', 52, ('L', 52, (), ())),
+                         ('FORWARD', 52, ('L', 52, (), ())),
+                         ('OUTPUT', 52, ('L', 52, (), ())))))))),)))))))))))
     ),
     'mon.yml': (
         b'sdcheck_baseline: 1\n'
@@ -740,6 +1033,140 @@ BASELINES = {
         b'            - -p udp -m limit --limit 5/min -j LOG --log-ip-options --log-uid --log-level 4\n'
         b'            - -p icmp -m limit --limit 5/min -j LOG --log-ip-options --log-uid --log-level 4\n'
         b'            - -j DROP\n'
+        b'  ossec.config:\n'
+        b'    ossec_dir: ${ossec_dir}\n'
+        b"    # SecureDrop's securedrop-ossec-server package's /var/ossec/etc/ossec.conf (smtp_server as its postinst rewrites it),\n"
+        b"    # then sdcheck's own <localfile> (ossec_rules/localfile-mon.xml), as items (see the\n"
+        b"    # ossec plugin's README); generated with 'python -m sdcheck.plugins.ossec.conf FILE'\n"
+        b'    expected:\n'
+        b'      - global/email_notification = yes\n'
+        b'      - global/email_to = root@localhost\n'
+        b'      - global/smtp_server = 127.0.0.1\n'
+        b'      - global/email_from = ossec@freedom.press\n'
+        b'      - syscheck/alert_new_files = yes\n'
+        b'      - syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = /etc,/usr/bin,/usr/sbin\n'
+        b'      - syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = /bin,/sbin\n'
+        b'      - syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = /var/ossec\n'
+        b'      - syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = /boot\n'
+        b'      - syscheck/ignore = /var/ossec/queue\n'
+        b'      - syscheck/ignore = /var/ossec/logs\n'
+        b'      - syscheck/ignore = /var/ossec/stats\n'
+        b'      - syscheck/ignore = /var/ossec/var\n'
+        b'      - syscheck/ignore = /etc/motd\n'
+        b'      - syscheck/ignore = /var/ossec/etc/shared/merged.mg\n'
+        b'      - syscheck/ignore = /var/ossec/.gnupg/random_seed\n'
+        b'      - syscheck/ignore = /etc/grsec/learning.logs\n'
+        b'      - syscheck/ignore = /etc/apparmor.d/cache/.features\n'
+        b'      - syscheck/ignore = /etc/blkid.tab\n'
+        b'      - syscheck/ignore = /etc/apt/apt.conf.d/01autoremove-kernels\n'
+        b'      - syscheck/ignore = /etc/mtab\n'
+        b'      - syscheck/ignore = /etc/mnttab\n'
+        b'      - syscheck/ignore = /etc/hosts.deny\n'
+        b'      - syscheck/ignore = /etc/mail/statistics\n'
+        b'      - syscheck/ignore = /etc/random-seed\n'
+        b'      - syscheck/ignore = /etc/adjtime\n'
+        b'      - syscheck/ignore = /etc/httpd/logs\n'
+        b'      - syscheck/ignore = /etc/utmpx\n'
+        b'      - syscheck/ignore = /etc/wtmpx\n'
+        b'      - syscheck/ignore = /etc/cups/certs\n'
+        b'      - syscheck/ignore = /etc/dumpdates\n'
+        b'      - syscheck/ignore = /etc/svc/volatile\n'
+        b'      - rootcheck/rootkit_files = /var/ossec/etc/shared/rootkit_files.txt\n'
+        b'      - rootcheck/rootkit_trojans = /var/ossec/etc/shared/rootkit_trojans.txt\n'
+        b'      - rootcheck/system_audit = /var/ossec/etc/shared/system_audit_rcl.txt\n'
+        b'      - rootcheck/system_audit = /var/ossec/etc/shared/cis_debian_linux_rcl.txt\n'
+        b"      - 'active-response: disabled=yes'\n"
+        b'      - remote/connection = secure\n'
+        b'      - alerts/log_alert_level = 1\n'
+        b'      - alerts/email_alert_level = 7\n'
+        b"      - 'localfile: location=/var/log/auth.log; log_format=syslog'\n"
+        b"      - 'localfile: location=/var/log/syslog; log_format=syslog'\n"
+        b"      - 'localfile: location=/var/log/dpkg.log; log_format=syslog'\n"
+        b"      - 'localfile: command=df -h; log_format=command'\n"
+        b"      - 'localfile: location=/var/log/kern.log; log_format=syslog'\n"
+        b"      - 'localfile: command=netstat -tan |grep LISTEN |grep -v 127.0.0.1 | sort; log_format=full_command'\n"
+        b"      - 'localfile: command=last -n 5; log_format=full_command'\n"
+        b"      - 'localfile: command=/var/ossec/checksdconfig.py; frequency=90000; log_format=command'\n"
+        b'      - \'localfile: alias=v2_service_check; command="grep \\"HiddenServiceVersion 2\\" /etc/tor/torrc | head -1"; frequency=86400; log_format=command\'\n'
+        b"      - 'reports: email_to=root@localhost; group=authentication_success; title=Daily report: Successful logins; user[type=relation]=srcip'\n"
+        b"      - 'reports: email_to=root@localhost; group=syscheck; title=Daily report: File Changes'\n"
+        b"      - 'email_alerts: do_not_delay=; do_not_group=; email_to=root@localhost; group=authentication_success'\n"
+        b"      - 'email_alerts: do_not_delay=; email_to=root@localhost; group=syscheck'\n"
+        b"      - 'email_alerts: do_not_delay=; email_to=root@localhost; group=low_diskspace'\n"
+        b"      - 'email_alerts: do_not_delay=; do_not_group=; email_to=root@localhost; rule_id=400600'\n"
+        b"      - 'email_alerts: do_not_delay=; do_not_group=; email_to=root@localhost; group=sd_data_problems; rule_id=400800, 400801'\n"
+        b"      - 'email_alerts: do_not_delay=; do_not_group=; email_to=root@localhost; group=system_configuration; rule_id=400900'\n"
+        b"      - 'email_alerts: do_not_delay=; do_not_group=; email_to=root@localhost; group=system_configuration; rule_id=400901'\n"
+        b'      - rules/include = rules_config.xml\n'
+        b'      - rules/include = pam_rules.xml\n'
+        b'      - rules/include = sshd_rules.xml\n'
+        b'      - rules/include = telnetd_rules.xml\n'
+        b'      - rules/include = syslog_rules.xml\n'
+        b'      - rules/include = arpwatch_rules.xml\n'
+        b'      - rules/include = symantec-av_rules.xml\n'
+        b'      - rules/include = symantec-ws_rules.xml\n'
+        b'      - rules/include = pix_rules.xml\n'
+        b'      - rules/include = named_rules.xml\n'
+        b'      - rules/include = smbd_rules.xml\n'
+        b'      - rules/include = vsftpd_rules.xml\n'
+        b'      - rules/include = pure-ftpd_rules.xml\n'
+        b'      - rules/include = proftpd_rules.xml\n'
+        b'      - rules/include = ms_ftpd_rules.xml\n'
+        b'      - rules/include = ftpd_rules.xml\n'
+        b'      - rules/include = hordeimp_rules.xml\n'
+        b'      - rules/include = roundcube_rules.xml\n'
+        b'      - rules/include = wordpress_rules.xml\n'
+        b'      - rules/include = cimserver_rules.xml\n'
+        b'      - rules/include = vpopmail_rules.xml\n'
+        b'      - rules/include = vmpop3d_rules.xml\n'
+        b'      - rules/include = courier_rules.xml\n'
+        b'      - rules/include = web_rules.xml\n'
+        b'      - rules/include = web_appsec_rules.xml\n'
+        b'      - rules/include = apache_rules.xml\n'
+        b'      - rules/include = nginx_rules.xml\n'
+        b'      - rules/include = php_rules.xml\n'
+        b'      - rules/include = mysql_rules.xml\n'
+        b'      - rules/include = postgresql_rules.xml\n'
+        b'      - rules/include = ids_rules.xml\n'
+        b'      - rules/include = squid_rules.xml\n'
+        b'      - rules/include = firewall_rules.xml\n'
+        b'      - rules/include = cisco-ios_rules.xml\n'
+        b'      - rules/include = netscreenfw_rules.xml\n'
+        b'      - rules/include = sonicwall_rules.xml\n'
+        b'      - rules/include = postfix_rules.xml\n'
+        b'      - rules/include = sendmail_rules.xml\n'
+        b'      - rules/include = imapd_rules.xml\n'
+        b'      - rules/include = mailscanner_rules.xml\n'
+        b'      - rules/include = dovecot_rules.xml\n'
+        b'      - rules/include = ms-exchange_rules.xml\n'
+        b'      - rules/include = racoon_rules.xml\n'
+        b'      - rules/include = vpn_concentrator_rules.xml\n'
+        b'      - rules/include = spamd_rules.xml\n'
+        b'      - rules/include = msauth_rules.xml\n'
+        b'      - rules/include = mcafee_av_rules.xml\n'
+        b'      - rules/include = trend-osce_rules.xml\n'
+        b'      - rules/include = ms-se_rules.xml\n'
+        b'      - rules/include = zeus_rules.xml\n'
+        b'      - rules/include = solaris_bsm_rules.xml\n'
+        b'      - rules/include = vmware_rules.xml\n'
+        b'      - rules/include = ms_dhcp_rules.xml\n'
+        b'      - rules/include = asterisk_rules.xml\n'
+        b'      - rules/include = ossec_rules.xml\n'
+        b'      - rules/include = attack_rules.xml\n'
+        b'      - rules/include = openbsd_rules.xml\n'
+        b'      - rules/include = clam_av_rules.xml\n'
+        b'      - rules/include = dropbear_rules.xml\n'
+        b'      - rules/include = local_rules.xml\n'
+        b'      - \'localfile: alias=sdcheck; command="{ /opt/sdcheck/bin/sdcheck run --profile mon --state /var/lib/sdcheck/state.json 2>/dev/stdout; rc=$?; [ $rc -le 2 ] || echo \\"System configuration error: [sdcheck.crash] sdcheck did not finish (exit status $rc); run \'\'sdcheck report\'\' on the server\\"; } 2>/dev/stdout | awk \'\'{ print } END { if (NR == 0) print \\"System configuration error: [sdcheck.silent] sdcheck printed nothing; run sdcheck report on the server\\" }\'\'"; frequency=90000; log_format=command\'\n'
+        b'  ossec.rules:\n'
+        b'    ossec_dir: ${ossec_dir}\n'
+        b'  ossec.heartbeat:\n'
+        b'    ossec_dir: ${ossec_dir}\n'
+        b'    max_age_hours: ${run_max_age_hours}\n'
+        b'  ossec.daemons:\n'
+        b'    ossec_dir: ${ossec_dir}\n'
+        b'    check_agents: true\n'
+        b'    daemons: {ossec-maild: ossecm, ossec-analysisd: ossec, ossec-remoted: ossecr, ossec-logcollector: root, ossec-syscheckd: root, ossec-monitord: ossec}\n'
         ,
         ('M',
          1,
@@ -1145,6 +1572,284 @@ BASELINES = {
                             '--log-level 4',
                             '-p udp -m limit --limit 5/min -j LOG --log-ip-options --log-uid --log-level 4',
                             '-p icmp -m limit --limit 5/min -j LOG --log-ip-options --log-uid --log-level 4',
-                            '-j DROP'))))))))),))),))))))))
+                            '-j DROP'))))))))),))),))),
+             ('ossec.config',
+              224,
+              ('M',
+               225,
+               (('ossec_dir', 225, '${ossec_dir}'),
+                ('expected',
+                 229,
+                 ('L',
+                  230,
+                  (230,
+                   231,
+                   232,
+                   233,
+                   234,
+                   235,
+                   236,
+                   237,
+                   238,
+                   239,
+                   240,
+                   241,
+                   242,
+                   243,
+                   244,
+                   245,
+                   246,
+                   247,
+                   248,
+                   249,
+                   250,
+                   251,
+                   252,
+                   253,
+                   254,
+                   255,
+                   256,
+                   257,
+                   258,
+                   259,
+                   260,
+                   261,
+                   262,
+                   263,
+                   264,
+                   265,
+                   266,
+                   267,
+                   268,
+                   269,
+                   270,
+                   271,
+                   272,
+                   273,
+                   274,
+                   275,
+                   276,
+                   277,
+                   278,
+                   279,
+                   280,
+                   281,
+                   282,
+                   283,
+                   284,
+                   285,
+                   286,
+                   287,
+                   288,
+                   289,
+                   290,
+                   291,
+                   292,
+                   293,
+                   294,
+                   295,
+                   296,
+                   297,
+                   298,
+                   299,
+                   300,
+                   301,
+                   302,
+                   303,
+                   304,
+                   305,
+                   306,
+                   307,
+                   308,
+                   309,
+                   310,
+                   311,
+                   312,
+                   313,
+                   314,
+                   315,
+                   316,
+                   317,
+                   318,
+                   319,
+                   320,
+                   321,
+                   322,
+                   323,
+                   324,
+                   325,
+                   326,
+                   327,
+                   328,
+                   329,
+                   330,
+                   331,
+                   332,
+                   333,
+                   334,
+                   335,
+                   336,
+                   337,
+                   338,
+                   339,
+                   340,
+                   341,
+                   342,
+                   343,
+                   344,
+                   345,
+                   346,
+                   347,
+                   348),
+                  ('global/email_notification = yes',
+                   'global/email_to = root@localhost',
+                   'global/smtp_server = 127.0.0.1',
+                   'global/email_from = ossec@freedom.press',
+                   'syscheck/alert_new_files = yes',
+                   'syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = /etc,/usr/bin,/usr/sbin',
+                   'syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = /bin,/sbin',
+                   'syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = /var/ossec',
+                   'syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = /boot',
+                   'syscheck/ignore = /var/ossec/queue',
+                   'syscheck/ignore = /var/ossec/logs',
+                   'syscheck/ignore = /var/ossec/stats',
+                   'syscheck/ignore = /var/ossec/var',
+                   'syscheck/ignore = /etc/motd',
+                   'syscheck/ignore = /var/ossec/etc/shared/merged.mg',
+                   'syscheck/ignore = /var/ossec/.gnupg/random_seed',
+                   'syscheck/ignore = /etc/grsec/learning.logs',
+                   'syscheck/ignore = /etc/apparmor.d/cache/.features',
+                   'syscheck/ignore = /etc/blkid.tab',
+                   'syscheck/ignore = /etc/apt/apt.conf.d/01autoremove-kernels',
+                   'syscheck/ignore = /etc/mtab',
+                   'syscheck/ignore = /etc/mnttab',
+                   'syscheck/ignore = /etc/hosts.deny',
+                   'syscheck/ignore = /etc/mail/statistics',
+                   'syscheck/ignore = /etc/random-seed',
+                   'syscheck/ignore = /etc/adjtime',
+                   'syscheck/ignore = /etc/httpd/logs',
+                   'syscheck/ignore = /etc/utmpx',
+                   'syscheck/ignore = /etc/wtmpx',
+                   'syscheck/ignore = /etc/cups/certs',
+                   'syscheck/ignore = /etc/dumpdates',
+                   'syscheck/ignore = /etc/svc/volatile',
+                   'rootcheck/rootkit_files = /var/ossec/etc/shared/rootkit_files.txt',
+                   'rootcheck/rootkit_trojans = /var/ossec/etc/shared/rootkit_trojans.txt',
+                   'rootcheck/system_audit = /var/ossec/etc/shared/system_audit_rcl.txt',
+                   'rootcheck/system_audit = /var/ossec/etc/shared/cis_debian_linux_rcl.txt',
+                   'active-response: disabled=yes',
+                   'remote/connection = secure',
+                   'alerts/log_alert_level = 1',
+                   'alerts/email_alert_level = 7',
+                   'localfile: location=/var/log/auth.log; log_format=syslog',
+                   'localfile: location=/var/log/syslog; log_format=syslog',
+                   'localfile: location=/var/log/dpkg.log; log_format=syslog',
+                   'localfile: command=df -h; log_format=command',
+                   'localfile: location=/var/log/kern.log; log_format=syslog',
+                   'localfile: command=netstat -tan |grep LISTEN |grep -v 127.0.0.1 | sort; log_format=full_command',
+                   'localfile: command=last -n 5; log_format=full_command',
+                   'localfile: command=/var/ossec/checksdconfig.py; frequency=90000; log_format=command',
+                   'localfile: alias=v2_service_check; command="grep \\"HiddenServiceVersion 2\\" /etc/tor/torrc | '
+                   'head -1"; frequency=86400; log_format=command',
+                   'reports: email_to=root@localhost; group=authentication_success; title=Daily report: Successful '
+                   'logins; user[type=relation]=srcip',
+                   'reports: email_to=root@localhost; group=syscheck; title=Daily report: File Changes',
+                   'email_alerts: do_not_delay=; do_not_group=; email_to=root@localhost; '
+                   'group=authentication_success',
+                   'email_alerts: do_not_delay=; email_to=root@localhost; group=syscheck',
+                   'email_alerts: do_not_delay=; email_to=root@localhost; group=low_diskspace',
+                   'email_alerts: do_not_delay=; do_not_group=; email_to=root@localhost; rule_id=400600',
+                   'email_alerts: do_not_delay=; do_not_group=; email_to=root@localhost; group=sd_data_problems; '
+                   'rule_id=400800, 400801',
+                   'email_alerts: do_not_delay=; do_not_group=; email_to=root@localhost; group=system_configuration; '
+                   'rule_id=400900',
+                   'email_alerts: do_not_delay=; do_not_group=; email_to=root@localhost; group=system_configuration; '
+                   'rule_id=400901',
+                   'rules/include = rules_config.xml',
+                   'rules/include = pam_rules.xml',
+                   'rules/include = sshd_rules.xml',
+                   'rules/include = telnetd_rules.xml',
+                   'rules/include = syslog_rules.xml',
+                   'rules/include = arpwatch_rules.xml',
+                   'rules/include = symantec-av_rules.xml',
+                   'rules/include = symantec-ws_rules.xml',
+                   'rules/include = pix_rules.xml',
+                   'rules/include = named_rules.xml',
+                   'rules/include = smbd_rules.xml',
+                   'rules/include = vsftpd_rules.xml',
+                   'rules/include = pure-ftpd_rules.xml',
+                   'rules/include = proftpd_rules.xml',
+                   'rules/include = ms_ftpd_rules.xml',
+                   'rules/include = ftpd_rules.xml',
+                   'rules/include = hordeimp_rules.xml',
+                   'rules/include = roundcube_rules.xml',
+                   'rules/include = wordpress_rules.xml',
+                   'rules/include = cimserver_rules.xml',
+                   'rules/include = vpopmail_rules.xml',
+                   'rules/include = vmpop3d_rules.xml',
+                   'rules/include = courier_rules.xml',
+                   'rules/include = web_rules.xml',
+                   'rules/include = web_appsec_rules.xml',
+                   'rules/include = apache_rules.xml',
+                   'rules/include = nginx_rules.xml',
+                   'rules/include = php_rules.xml',
+                   'rules/include = mysql_rules.xml',
+                   'rules/include = postgresql_rules.xml',
+                   'rules/include = ids_rules.xml',
+                   'rules/include = squid_rules.xml',
+                   'rules/include = firewall_rules.xml',
+                   'rules/include = cisco-ios_rules.xml',
+                   'rules/include = netscreenfw_rules.xml',
+                   'rules/include = sonicwall_rules.xml',
+                   'rules/include = postfix_rules.xml',
+                   'rules/include = sendmail_rules.xml',
+                   'rules/include = imapd_rules.xml',
+                   'rules/include = mailscanner_rules.xml',
+                   'rules/include = dovecot_rules.xml',
+                   'rules/include = ms-exchange_rules.xml',
+                   'rules/include = racoon_rules.xml',
+                   'rules/include = vpn_concentrator_rules.xml',
+                   'rules/include = spamd_rules.xml',
+                   'rules/include = msauth_rules.xml',
+                   'rules/include = mcafee_av_rules.xml',
+                   'rules/include = trend-osce_rules.xml',
+                   'rules/include = ms-se_rules.xml',
+                   'rules/include = zeus_rules.xml',
+                   'rules/include = solaris_bsm_rules.xml',
+                   'rules/include = vmware_rules.xml',
+                   'rules/include = ms_dhcp_rules.xml',
+                   'rules/include = asterisk_rules.xml',
+                   'rules/include = ossec_rules.xml',
+                   'rules/include = attack_rules.xml',
+                   'rules/include = openbsd_rules.xml',
+                   'rules/include = clam_av_rules.xml',
+                   'rules/include = dropbear_rules.xml',
+                   'rules/include = local_rules.xml',
+                   'localfile: alias=sdcheck; command="{ /opt/sdcheck/bin/sdcheck run --profile mon --state '
+                   '/var/lib/sdcheck/state.json 2>/dev/stdout; rc=$?; [ $rc -le 2 ] || echo \\"System configuration '
+                   "error: [sdcheck.crash] sdcheck did not finish (exit status $rc); run 'sdcheck report' on the "
+                   'server\\"; } 2>/dev/stdout | awk \'{ print } END { if (NR == 0) print \\"System configuration '
+                   'error: [sdcheck.silent] sdcheck printed nothing; run sdcheck report on the server\\" }\'"; '
+                   'frequency=90000; log_format=command')))))),
+             ('ossec.rules', 349, ('M', 350, (('ossec_dir', 350, '${ossec_dir}'),))),
+             ('ossec.heartbeat',
+              351,
+              ('M', 352, (('ossec_dir', 352, '${ossec_dir}'), ('max_age_hours', 353, '${run_max_age_hours}')))),
+             ('ossec.daemons',
+              354,
+              ('M',
+               355,
+               (('ossec_dir', 355, '${ossec_dir}'),
+                ('check_agents', 356, True),
+                ('daemons',
+                 357,
+                 ('M',
+                  357,
+                  (('ossec-maild', 357, 'ossecm'),
+                   ('ossec-analysisd', 357, 'ossec'),
+                   ('ossec-remoted', 357, 'ossecr'),
+                   ('ossec-logcollector', 357, 'root'),
+                   ('ossec-syscheckd', 357, 'root'),
+                   ('ossec-monitord', 357, 'ossec'))))))))))))
     ),
 }

@@ -84,3 +84,21 @@ def render_rules_v4(role: str, ssh_over_tor: bool) -> str:
                               ("--gid-owner", "ssh", "ssh_group")):
         text = text.replace(f"{option} {real} ", f"{option} {ACCOUNTS[key]} ")
     return text
+
+
+def ossec_conf(role: str) -> str:
+    """/var/ossec/etc/ossec.conf as a SecureDrop server has it with sdcheck installed: the
+    securedrop-ossec-server (``mon``) or -agent (``app``) package's file, smtp_server as the
+    server's postinst rewrites it, and sdcheck's <localfile> added inside <ossec_config>."""
+    root = DATA.parent.parent
+    text = (SD / ("ossec-server.conf" if role == "mon" else "ossec-agent.conf")).read_text()
+    text = text.replace("<smtp_server>localhost</smtp_server>", "<smtp_server>127.0.0.1</smtp_server>")
+    ours = (root / "ossec_rules" / f"localfile-{role}.xml").read_text().split("-->", 1)[1]
+    head, tail = text.rsplit("</ossec_config>", 1)
+    return head + ours + "</ossec_config>" + tail
+
+
+def ossec_local_rules() -> str:
+    """/var/ossec/rules/local_rules.xml on SecureDrop's Monitor Server with sdcheck's rules added."""
+    root = DATA.parent.parent
+    return (SD / "ossec-server-local_rules.xml").read_text() + "\n" + (root / "ossec_rules" / "local_rules.xml").read_text()
