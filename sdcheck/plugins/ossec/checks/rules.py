@@ -73,8 +73,11 @@ class Rules(Check):
             return
         verdicts = parse_logtest(res.stdout.decode("utf-8", "replace") + res.stderr.decode("utf-8", "replace"))
         if res.returncode != 0 or len(verdicts) != len(samples):
+            said = [ln.split(": ", 1)[-1] for ln in res.stderr.decode("utf-8", "replace").splitlines()
+                    if "ERROR" in ln or "Invalid" in ln][:1]
             yield self.fail(f"{logtest} failed (exit {res.returncode}, {len(verdicts)} of {len(samples)} "
-                            "lines evaluated): OSSEC cannot load its rules or decoders", resource=logtest,
+                            "lines evaluated): OSSEC cannot load its rules or decoders"
+                            + (f"; it says: {said[0][:200]}" if said else ""), resource=logtest,
                             expected="every line evaluated", actual=f"exit {res.returncode}", group="logtest")
             return
         found = list(self._judge(conf, samples, verdicts, rules, where))
