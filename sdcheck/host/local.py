@@ -245,9 +245,10 @@ class LocalFacts(Facts):
 
         out = []
         try:
-            for proc in psutil.process_iter(["name", "exe", "cmdline", "uids"]):
+            for proc in psutil.process_iter(["name", "exe", "cmdline", "uids", "status"]):
                 info = proc.info
-                if info.get("name") == name:
+                # a zombie has exited: it runs nothing (and has neither program nor arguments)
+                if info.get("name") == name and info.get("status") != psutil.STATUS_ZOMBIE:
                     uids = info.get("uids")
                     out.append((proc.pid, info.get("exe") or " ".join(info.get("cmdline") or ()),
                                 uids.real if uids else -1, uids.effective if uids else -1))

@@ -151,10 +151,13 @@ class TestinfraFacts(Facts):
         return self._getent("group", int(gid), 0)
 
     def processes(self, name: str) -> list[tuple[int, str, int, int]]:
-        out = self._sh(f"ps -C {_q(name)} -o pid=,ruid=,euid=,args= || true")
+        out = self._sh(f"ps -C {_q(name)} -o pid=,ruid=,euid=,stat=,args= || true")
         procs = []
         for line in out.stdout.splitlines():
-            fields = line.split(None, 3)
+            fields = line.split(None, 4)
+            if len(fields) >= 4 and fields[3].startswith("Z"):
+                continue  # a zombie has exited: it runs nothing
+            del fields[3:4]
             if len(fields) >= 3 and all(f.isdigit() for f in fields[:3]):
                 pid = int(fields[0])
                 exe = self._sh(f"readlink /proc/{pid}/exe || true").stdout.strip()

@@ -31,7 +31,7 @@ class Daemons(Check):
                "monitord; app: agentd, logcollector, syscheckd) has a process of that name whose program is "
                "`<ossec_dir>/bin/<name>` and whose real and effective user is the one OSSEC uses (ossecm for "
                "maild, ossecr for remoted, ossec for analysisd, monitord and agentd, root for logcollector and "
-               "syscheckd). With `check_agents` (mon), `bin/list_agents -c` lists every agent of "
+               "syscheckd). With `check_agents` (mon), `bin/list_agents -c` lists as active (heard from within 30 minutes) every agent of "
                "`etc/client.keys` as connected. `etc/client.keys` is a regular file of root, group ossec, "
                "mode 0640 at most (it holds the agents' keys; never printed).")
     severity = Severity.CRITICAL
@@ -101,8 +101,10 @@ class Daemons(Check):
             res = facts.run([f"{base}/bin/list_agents", "-c"], timeout=20)
         except FactError as exc:
             return [self.error(f"the agents' connections cannot be listed: {exc}", resource=keys)]
-        up = {line.split(" is available.")[0].rsplit("-", 1)[0]
-               for line in res.stdout.decode("utf-8", "replace").splitlines() if " is available." in line}
+        # "<name>-<ip> is active." for each agent heard from in the last half hour (its
+        # queue/agent-info file, which ossec-remoted refreshes on every keep-alive)
+        up = {line[: -len(" is active.")].rsplit("-", 1)[0]
+              for line in res.stdout.decode("utf-8", "replace").splitlines() if line.endswith(" is active.")}
         return [self.fail(f"the OSSEC agent {name} is not connected: its events, sdcheck's included, do not "
                           "reach this server", resource=f"agent/{name}", expected="connected",
                           actual="not connected", group="agents", subject=f"agent {name}")
