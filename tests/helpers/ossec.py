@@ -73,7 +73,7 @@ def identity_files(base: Path) -> tuple[Path, Path]:
         if name not in users:
             uid = _free_id(uids, 961)
             uids.add(uid)
-            passwd += f"{name}:x:{uid}:{gid}::/nonexistent:/sbin/nologin\n"
+            passwd += f"{name}:x:{uid}:{gid}::/var/ossec:/sbin/nologin\n"  # as OSSEC's adduser.sh: -d DIR
     base.mkdir(parents=True, exist_ok=True)
     (base / "passwd").write_text(passwd)
     (base / "group").write_text(group)

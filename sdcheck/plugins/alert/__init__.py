@@ -8,6 +8,7 @@ failure", "Sender address rejected".
 
 from sdcheck.plugins.alert.checks.gpg import Gpg
 from sdcheck.plugins.alert.checks.maillog import Maillog
+from sdcheck.plugins.alert.checks.pipeline import Pipeline
 from sdcheck.plugins.alert.checks.relay import Relay
 
-CHECKS = [Gpg, Relay, Maillog]
+CHECKS = [Gpg, Pipeline, Relay, Maillog]

@@ -10,7 +10,7 @@ from sdcheck.host.base import FactError
 from sdcheck.model import Finding, Severity
 from sdcheck.plugins.alert.base import GPG_REMEDY
 from sdcheck.plugins.alert.keys import DAY, FPR_RE, day, parse_colons
-from sdcheck.plugins.alert.live import GpgHome
+from sdcheck.plugins.alert.live import GpgHome, copy_keyring
 from sdcheck.startup import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -64,17 +64,7 @@ class Gpg(Check):
             yield from self._judge(tmp, want)
 
     def _copy_keyring(self, tmp) -> bool:
-        """The keyring files, copied into our own temporary home: gpg may write (trustdb,
-        locks, random_seed) and must never do so in the real one."""
-        found = False
-        for name in ("pubring.kbx", "pubring.gpg", "trustdb.gpg"):
-            path = f"{self.opts['homedir'].rstrip('/')}/{name}"
-            st = self.ctx.facts.lstat(path)
-            if st is None or not st.is_file:
-                continue
-            tmp.write(name, self.ctx.facts.read_bytes(path, 64 << 20))
-            found |= name != "trustdb.gpg"
-        return found
+        return copy_keyring(self.ctx.facts, self.opts["homedir"], tmp)
 
     def _gpg(self, tmp, *args: str, timeout: float = 20.0):
         # gpg runs where the temporary copy is (this machine), whatever host the keyring came from

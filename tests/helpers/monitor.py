@@ -1,0 +1,100 @@
+"""A Monitor Server's alert path laid out as SecureDrop lays it out, in a scratch directory,
+and sdcheck run where that directory is /var/ossec: a private mount namespace whose /var is a
+tmpfs holding this machine's /var subdirectories (bound back) plus the scratch /var/ossec,
+and whose /etc/passwd and /etc/group have OSSEC's users. This machine's /var/ossec and /etc
+are never touched."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import jinja2
+
+from helpers import cli
+from helpers.ossec import identity_files
+from helpers.securedrop import SD
+
+EMAIL = "admins@news.example"
+HOSTNAME = "mon"
+
+
+class MonitorHost:
+    def __init__(self, tmp: Path, fingerprint: str, public_key: bytes, keyring_owner: str = "ossec"):
+        self.tmp, self.fingerprint = tmp, fingerprint
+        self.passwd, self.group = identity_files(tmp / "ids")
+        self.ossec = tmp / "var-ossec"
+        self.ossec.mkdir()
+        self.uid, self.gid = self._ids("ossec")
+        os.chown(self.ossec, 0, self.gid)
+        self.ossec.chmod(0o750)
+        procmailrc = self.ossec / ".procmailrc"
+        shutil.copy(SD / "procmailrc", procmailrc)
+        os.chown(procmailrc, 0, self.gid)
+        procmailrc.chmod(0o644)
+        self.write_alarm(self.render_alarm())
+        gnupg = self.ossec / ".gnupg"
+        gnupg.mkdir(mode=0o700)
+        (tmp / "admin.asc").write_bytes(public_key)
+        # SecureDrop imports as the ossec user ('sudo -u ossec gpg --homedir ... --import');
+        # keyring_owner="root" is the attack: imported as root, unreadable to ossec
+        if keyring_owner == "ossec":
+            os.chown(gnupg, self.uid, self.gid)
+        cmd = "gpg --batch --homedir /var/ossec/.gnupg --import"
+        if keyring_owner == "ossec":
+            cmd = f"setpriv --reuid=ossec --regid=ossec --init-groups env HOME=/var/ossec {cmd}"
+        res = self.sh(f"{cmd} < {shlex.quote(str(tmp / 'admin.asc'))}; gpgconf --homedir /var/ossec/.gnupg --kill all")
+        assert res.returncode == 0, res.stderr
+
+    def _ids(self, name: str) -> tuple[int, int]:
+        for line in self.passwd.read_text().splitlines():
+            f = line.split(":")
+            if f[0] == name:
+                return int(f[2]), int(f[3])
+        raise KeyError(name)
+
+    def render_alarm(self, email: str = EMAIL, fingerprint: str | None = None) -> str:
+        template = jinja2.Template((SD / "send_encrypted_alarm.sh.j2").read_text(), keep_trailing_newline=True)
+        return template.render(ossec_alert_email=email, ossec_gpg_fpr=fingerprint or self.fingerprint,
+                               journalist_alert_email="", journalist_gpg_fpr="")
+
+    def write_alarm(self, text: str) -> None:
+        path = self.ossec / "send_encrypted_alarm.sh"
+        path.write_text(text)
+        os.chown(path, 0, self.gid)
+        path.chmod(0o550)
+
+    def prelude(self) -> str:
+        """Shell lines for a fresh ``unshare -m``: OSSEC's users, and the scratch as /var/ossec."""
+        q = shlex.quote
+        old = self.tmp / "oldvar"
+        old.mkdir(exist_ok=True)
+        return "\n".join([
+            "set -e", "mount --make-rprivate /",
+            f"mount --bind {q(str(self.passwd))} /etc/passwd", f"mount --bind {q(str(self.group))} /etc/group",
+            f"mount --rbind /var {q(str(old))}", "mount -t tmpfs -o mode=0755 sdcheck-test-var /var",
+            f"for d in {q(str(old))}/* {q(str(old))}/.[!.]*; do",
+            '    [ -e "$d" ] || [ -L "$d" ] || continue',
+            '    n=/var/$(basename "$d")',
+            '    if [ -L "$d" ]; then ln -s "$(readlink "$d")" "$n";',
+            '    elif [ -d "$d" ]; then mkdir "$n"; mount --rbind "$d" "$n"; fi',
+            "done",
+            f"mkdir /var/ossec && mount --bind {q(str(self.ossec))} /var/ossec", ""])
+
+    def sh(self, script: str, timeout: float = 120, input: bytes | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(["unshare", "-m", "sh", "-c", self.prelude() + script], capture_output=True, text=True,
+                              timeout=timeout, input=input)
+
+    def sdcheck(self, *args: str, **variables) -> subprocess.CompletedProcess:
+        import yaml
+
+        values = {"ossec_alert_email": EMAIL, "ossec_gpg_fpr": self.fingerprint, "monitor_hostname": HOSTNAME}
+        values.update(variables)
+        vars_file = self.tmp / "vars.yml"
+        vars_file.write_text(yaml.safe_dump(values))
+        cmd = " ".join(shlex.quote(a) for a in [*cli.SDCHECK, *args, "--profile", "mon", "--vars", str(vars_file)])
+        root = Path(__file__).resolve().parents[2]
+        return self.sh(f"cd {shlex.quote(str(root))}\nexec {cmd}")
