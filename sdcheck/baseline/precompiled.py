@@ -818,6 +818,7 @@ BASELINES = {
         b'  ossec_daemons: {ossec-maild: ossecm, ossec-analysisd: ossec, ossec-remoted: ossecr, ossec-logcollector: root, ossec-syscheckd: root, ossec-monitord: ossec}\n'
         b"  # Postfix and the SMTP relay (SecureDrop's site-specific names; its defaults otherwise)\n"
         b'  postfix_dir: /etc/postfix\n'
+        b"  postfix_aliases: /etc/aliases       # alias_maps' source (SecureDrop's: root: ossec)\n"
         b"  monitor_hostname: mon               # Postfix's myhostname (SecureDrop's postfix_hostname)\n"
         b'  postfix_local_parameters: {}        # harmless main.cf parameters of this site: name: reason (see README)\n'
         b'  smtp_relay: ""                      # required: set it in the vars file\n'
@@ -834,6 +835,8 @@ BASELINES = {
         b'  ossec_alert_email: ""               # required: the admins\' address (SecureDrop\'s site-specific)\n'
         b'  ossec_gpg_fpr: ""\n'
         b"  ossec_user: ossec                   # /etc/aliases hands root's mail to this user\n"
+        b'  journalist_alert_email: ""          # optional (SecureDrop\'s site-specific)\n'
+        b'  journalist_gpg_fpr: ""\n'
         b'  ossec_gnupg_home: /var/ossec/.gnupg\n'
         b'  ossec_alert_gpg_public_key: ""      # an absolute path on the server, if the exported key is kept there\n'
         b'  mail_log: /var/log/mail.log\n'
@@ -967,6 +970,111 @@ BASELINES = {
         b'    ossec_user: ${ossec_user}\n'
         b'    ossec_home: ${ossec_dir}\n'
         b'    hostname: ${monitor_hostname}\n'
+        b'  alert.route:\n'
+        b'    ossec_user: ${ossec_user}\n'
+        b'    ossec_home: ${ossec_dir}\n'
+        b'    config_dir: ${postfix_dir}\n'
+        b'    aliases: ${postfix_aliases}\n'
+        b'    homedir: ${ossec_gnupg_home}\n'
+        b'    from_address: ${ossec_from_address}\n'
+        b'    sasl_username: ${sasl_username}\n'
+        b'    sasl_domain: ${sasl_domain}\n'
+        b"    # SecureDrop's files (roles/postfix/files/procmailrc, installed as <ossec_home>/.procmailrc;\n"
+        b"    # roles/ossec/templates/send_encrypted_alarm.sh rendered with the site's variables;\n"
+        b'    # roles/postfix/files/header_checks); "$${" is a literal "${"\n'
+        b'    procmailrc: |\n'
+        b'      VERBOSE=yes\n'
+        b'      MAILDIR=/var/mail/\n'
+        b'      DEFAULT=$MAILDIR\n'
+        b'      LOGFILE=/var/log/procmail.log\n'
+        b'      SUBJECT=`formail -xSubject:`\n'
+        b'\n'
+        b'      :0 B\n'
+        b'      * /var/lib/securedrop/submissions_today.txt\n'
+        b'      |/var/ossec/process_submissions_today.sh\n'
+        b'\n'
+        b'      :0 E\n'
+        b'      * ^To:.*root.*\n'
+        b'      |/var/ossec/send_encrypted_alarm.sh ossec\n'
+        b'    alarm_script: |\n'
+        b'      #!/bin/bash\n'
+        b'      # Handler script to encrypt OSSEC alerts prior to mailing.\n'
+        b'      # Called via the `.procmailrc` for user `ossec`.\n'
+        b'\n'
+        b"      # Intentionally NOT setting `set -e`, since we'll do our own error handling.\n"
+        b'      # Rather than exit immediately on errors, we should gracefully inform\n'
+        b'      # the Admin that there was a problem encrypting a message.\n'
+        b'      #set -e\n'
+        b'      set -o pipefail\n'
+        b'\n'
+        b'\n'
+        b'      # Read alert message content from STDIN, as passed by OSSEC. Store the message\n'
+        b'      # in a var so we can iteratively process it, halting execution before sending\n'
+        b'      # if the GPG encryption command failed. If we simply chain a bunch of pipes\n'
+        b'      # together, then the email will be sent with an empty body, should the GPG\n'
+        b'      # encryption fail.\n'
+        b'      ossec_alert_text="$(< /dev/stdin)"\n'
+        b'\n'
+        b'      # default to environment even if null\n'
+        b"      env | grep -q JOURNALIST_EMAIL || JOURNALIST_EMAIL='${journalist_alert_email}'\n"
+        b"      env | grep -q OSSEC_EMAIL || OSSEC_EMAIL='${ossec_alert_email}'\n"
+        b'\n'
+        b'      # Primary "send email to Admin" functionality.\n'
+        b'      function send_encrypted_alert() {\n'
+        b'          local recipient="$1"\n'
+        b'          local gpg_fpr\n'
+        b'          local alert_email\n'
+        b'          local compression\n'
+        b'          if [[ "$recipient" = "journalist" ]] ; then\n'
+        b"              gpg_fpr='${journalist_gpg_fpr}'\n"
+        b'              alert_email="$JOURNALIST_EMAIL"\n'
+        b'              if [[ "$alert_email" = "" ]] ; then\n'
+        b'                  echo "journalist alert email unset, no notification sent"\n'
+        b'                  return\n'
+        b'              fi\n'
+        b'              compression="--compress-algo none"\n'
+        b'          else\n'
+        b"              gpg_fpr='${ossec_gpg_fpr}'\n"
+        b'              alert_email="$OSSEC_EMAIL"\n'
+        b'              compression=""\n'
+        b'          fi\n'
+        b'\n'
+        b'          local encrypted_alert_text\n'
+        b"          # Try to encrypt the alert message. We'll inspect the exit status of the\n"
+        b'          # pipeline to decide whether to send the alert text, or the default\n'
+        b'          # failure message.\n'
+        b'          # shellcheck disable=SC2086\n'
+        b'          encrypted_alert_text="$(printf "%s" "$${ossec_alert_text}" | \\\n'
+        b"              /usr/bin/formail -I '' | \\\n"
+        b'              /usr/bin/gpg $compression --homedir /var/ossec/.gnupg --trust-model always -ear "$gpg_fpr")"\n'
+        b'\n'
+        b'          # Error handling.\n'
+        b'          if [[ -z "$${encrypted_alert_text}" || $? -ne 0 ]]; then\n'
+        b'              send_plaintext_fail_message "$OSSEC_EMAIL"\n'
+        b'          else\n'
+        b'              echo "$${encrypted_alert_text}" | \\\n'
+        b'                  /usr/bin/mail -s "$(echo "$${SUBJECT}" | sed -r \'s/([0-9]{1,3}\\.){3}[0-9]{1,3}\\s?//g\' )" "$alert_email"\n'
+        b'          fi\n'
+        b'      }\n'
+        b'\n'
+        b'      # Failover alerting function, in case the primary function failed.\n'
+        b'      # Usually a failure is related to GPG balking on the encryption step;\n'
+        b'      # that may be due to a missing pubkey or something reason.\n'
+        b'      function send_plaintext_fail_message() {\n'
+        b'          local alert_email="$1"\n'
+        b'          printf "Failed to encrypt OSSEC alert. Investigate the mailing configuration on the Monitor Server." | \\\n'
+        b'              /usr/bin/formail -I "" | \\\n'
+        b'              /usr/bin/mail -s "$(echo "$${SUBJECT}" | sed -r \'s/([0-9]{1,3}\\.){3}[0-9]{1,3}\\s?//g\' )" "$alert_email"\n'
+        b'      }\n'
+        b'\n'
+        b'      # Encrypt the OSSEC notification and pass to mailer for sending.\n'
+        b'      send_encrypted_alert "$@"\n'
+        b'    header_checks: |\n'
+        b'      /^X-Originating-IP:/    IGNORE\n'
+        b'      /^X-Mailer:/    IGNORE\n'
+        b'      /^Mime-Version:/        IGNORE\n'
+        b'      /^User-Agent:/  IGNORE\n'
+        b'      /^Received:/    IGNORE\n'
         b'  alert.relay:\n'
         b'    relay: ${smtp_relay}\n'
         b'    port: ${smtp_relay_port}\n'
@@ -1198,77 +1306,80 @@ BASELINES = {
                 ('ossec-syscheckd', 8, 'root'),
                 ('ossec-monitord', 8, 'ossec')))),
              ('postfix_dir', 10, '/etc/postfix'),
-             ('monitor_hostname', 11, 'mon'),
-             ('postfix_local_parameters', 12, ('M', 12, ())),
-             ('smtp_relay', 13, ''),
-             ('sasl_username', 14, ''),
-             ('sasl_domain', 15, ''),
-             ('sasl_password', 16, ''),
-             ('smtp_relay_fingerprint', 17, ''),
-             ('smtp_relay_cert_override_file', 18, ''),
-             ('smtp_relay_cert_override_dir', 19, '/etc/ssl/certs_local'),
-             ('smtp_relay_cert_dir', 20, '/etc/ssl/certs'),
-             ('ossec_from_address', 21, ''),
-             ('postfix_enable_service', 22, True),
-             ('ossec_alert_email', 24, ''),
-             ('ossec_gpg_fpr', 25, ''),
-             ('ossec_user', 26, 'ossec'),
-             ('ossec_gnupg_home', 27, '/var/ossec/.gnupg'),
-             ('ossec_alert_gpg_public_key', 28, ''),
-             ('mail_log', 29, '/var/log/mail.log'),
-             ('procmail_log', 30, '/var/log/procmail.log')))),
+             ('postfix_aliases', 11, '/etc/aliases'),
+             ('monitor_hostname', 12, 'mon'),
+             ('postfix_local_parameters', 13, ('M', 13, ())),
+             ('smtp_relay', 14, ''),
+             ('sasl_username', 15, ''),
+             ('sasl_domain', 16, ''),
+             ('sasl_password', 17, ''),
+             ('smtp_relay_fingerprint', 18, ''),
+             ('smtp_relay_cert_override_file', 19, ''),
+             ('smtp_relay_cert_override_dir', 20, '/etc/ssl/certs_local'),
+             ('smtp_relay_cert_dir', 21, '/etc/ssl/certs'),
+             ('ossec_from_address', 22, ''),
+             ('postfix_enable_service', 23, True),
+             ('ossec_alert_email', 25, ''),
+             ('ossec_gpg_fpr', 26, ''),
+             ('ossec_user', 27, 'ossec'),
+             ('journalist_alert_email', 28, ''),
+             ('journalist_gpg_fpr', 29, ''),
+             ('ossec_gnupg_home', 30, '/var/ossec/.gnupg'),
+             ('ossec_alert_gpg_public_key', 31, ''),
+             ('mail_log', 32, '/var/log/mail.log'),
+             ('procmail_log', 33, '/var/log/procmail.log')))),
           ('checks',
-           32,
+           35,
            ('M',
-            33,
+            36,
             (('postfix.relay',
-              33,
+              36,
               ('M',
-               34,
-               (('config_dir', 34, '${postfix_dir}'),
-                ('relayhost', 35, '[${smtp_relay}]:${smtp_relay_port}'),
-                ('sasl_passwd', 36, '${postfix_dir}/sasl_passwd')))),
+               37,
+               (('config_dir', 37, '${postfix_dir}'),
+                ('relayhost', 38, '[${smtp_relay}]:${smtp_relay_port}'),
+                ('sasl_passwd', 39, '${postfix_dir}/sasl_passwd')))),
              ('postfix.tls',
-              37,
+              40,
               ('M',
-               38,
-               (('config_dir', 38, '${postfix_dir}'),
-                ('fingerprint', 39, '${smtp_relay_fingerprint}'),
-                ('cert_override_file', 40, '${smtp_relay_cert_override_file}'),
-                ('cert_override_dir', 41, '${smtp_relay_cert_override_dir}'),
-                ('cert_dir', 42, '${smtp_relay_cert_dir}')))),
-             ('postfix.master', 43, ('M', 44, (('config_dir', 44, '${postfix_dir}'),))),
+               41,
+               (('config_dir', 41, '${postfix_dir}'),
+                ('fingerprint', 42, '${smtp_relay_fingerprint}'),
+                ('cert_override_file', 43, '${smtp_relay_cert_override_file}'),
+                ('cert_override_dir', 44, '${smtp_relay_cert_override_dir}'),
+                ('cert_dir', 45, '${smtp_relay_cert_dir}')))),
+             ('postfix.master', 46, ('M', 47, (('config_dir', 47, '${postfix_dir}'),))),
              ('postfix.local',
-              45,
+              48,
               ('M',
-               46,
-               (('config_dir', 46, '${postfix_dir}'),
-                ('from_address', 47, '${ossec_from_address}'),
-                ('sasl_username', 48, '${sasl_username}'),
-                ('sasl_domain', 49, '${sasl_domain}')))),
+               49,
+               (('config_dir', 49, '${postfix_dir}'),
+                ('from_address', 50, '${ossec_from_address}'),
+                ('sasl_username', 51, '${sasl_username}'),
+                ('sasl_domain', 52, '${sasl_domain}')))),
              ('postfix.sasl-passwd',
-              50,
+              53,
               ('M',
-               51,
-               (('config_dir', 51, '${postfix_dir}'),
-                ('sasl_passwd', 52, '${postfix_dir}/sasl_passwd'),
-                ('relayhost', 53, '[${smtp_relay}]:${smtp_relay_port}'),
-                ('sasl_username', 54, '${sasl_username}'),
-                ('sasl_domain', 55, '${sasl_domain}')))),
+               54,
+               (('config_dir', 54, '${postfix_dir}'),
+                ('sasl_passwd', 55, '${postfix_dir}/sasl_passwd'),
+                ('relayhost', 56, '[${smtp_relay}]:${smtp_relay_port}'),
+                ('sasl_username', 57, '${sasl_username}'),
+                ('sasl_domain', 58, '${sasl_domain}')))),
              ('postfix.service',
-              56,
-              ('M', 57, (('enabled', 57, '${postfix_enable_service}'), ('config_dir', 58, '${postfix_dir}')))),
-             ('postfix.maps', 59, ('M', 60, (('config_dir', 60, '${postfix_dir}'),))),
+              59,
+              ('M', 60, (('enabled', 60, '${postfix_enable_service}'), ('config_dir', 61, '${postfix_dir}')))),
+             ('postfix.maps', 62, ('M', 63, (('config_dir', 63, '${postfix_dir}'),))),
              ('postfix.config',
-              61,
+              64,
               ('M',
-               62,
-               (('config_dir', 62, '${postfix_dir}'),
+               65,
+               (('config_dir', 65, '${postfix_dir}'),
                 ('main',
-                 65,
+                 68,
                  ('L',
-                  66,
-                  (66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87),
+                  69,
+                  (69, 70, 71, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87, 88, 89, 90),
                   ('relayhost = [${smtp_relay}]:${smtp_relay_port}',
                    'smtp_sasl_auth_enable = yes',
                    'smtp_sasl_password_maps = hash:${postfix_dir}/sasl_passwd',
@@ -1292,61 +1403,58 @@ BASELINES = {
                    'maximal_queue_lifetime = 14d',
                    'smtpd_recipient_restrictions = reject_unauth_destination'))),
                 ('main_by_tls_mode',
-                 88,
+                 91,
                  ('M',
-                  89,
+                  92,
                   (('fingerprint',
-                    89,
+                    92,
                     ('L',
-                     90,
-                     (90, 91, 92),
+                     93,
+                     (93, 94, 95),
                      ('smtp_tls_security_level = fingerprint',
                       'smtp_tls_fingerprint_digest = sha1',
                       'smtp_tls_fingerprint_cert_match = ${smtp_relay_fingerprint}'))),
                    ('override',
-                    93,
-                    ('L',
-                     94,
-                     (94, 95),
-                     ('smtp_tls_security_level = secure',
-                      'smtp_tls_CAfile = ${smtp_relay_cert_override_dir}/${smtp_relay_cert_override_file}'))),
-                   ('system',
                     96,
                     ('L',
                      97,
                      (97, 98),
+                     ('smtp_tls_security_level = secure',
+                      'smtp_tls_CAfile = ${smtp_relay_cert_override_dir}/${smtp_relay_cert_override_file}'))),
+                   ('system',
+                    99,
+                    ('L',
+                     100,
+                     (100, 101),
                      ('smtp_tls_security_level = secure', 'smtp_tls_CApath = ${smtp_relay_cert_dir}')))))),
-                ('main_with_sender', 99, ('L', 100, (100,), ('smtp_generic_maps = hash:${postfix_dir}/generic',))),
-                ('fingerprint', 101, '${smtp_relay_fingerprint}'),
-                ('cert_override_file', 102, '${smtp_relay_cert_override_file}'),
-                ('from_address', 103, '${ossec_from_address}'),
-                ('sasl_domain', 104, '${sasl_domain}'),
+                ('main_with_sender', 102, ('L', 103, (103,), ('smtp_generic_maps = hash:${postfix_dir}/generic',))),
+                ('fingerprint', 104, '${smtp_relay_fingerprint}'),
+                ('cert_override_file', 105, '${smtp_relay_cert_override_file}'),
+                ('from_address', 106, '${ossec_from_address}'),
+                ('sasl_domain', 107, '${sasl_domain}'),
                 ('local_parameters',
-                 107,
+                 110,
                  ('M',
-                  108,
+                  111,
                   (('compatibility_level',
-                    108,
+                    111,
                     "Debian's upgrades set it; it changes defaults only for parameters this baseline sets explicitly "
                     'or that concern inbound mail, which loopback-only refuses'),
                    ('smtpd_banner',
-                    109,
+                    112,
                     'the greeting shown to SMTP clients, only local ones (inet_interfaces = loopback-only)'),
-                   ('biff', 110, 'local new-mail notification (comsat); delivers nothing anywhere'),
-                   ('readme_directory', 111, "where Postfix's documentation lives"),
-                   ('html_directory', 112, "where Postfix's documentation lives"),
+                   ('biff', 113, 'local new-mail notification (comsat); delivers nothing anywhere'),
+                   ('readme_directory', 114, "where Postfix's documentation lives"),
+                   ('html_directory', 115, "where Postfix's documentation lives"),
                    ('alias_database',
-                    113,
+                    116,
                     "the file 'newaliases' rebuilds; alias_maps, which Postfix reads, is compared")))),
-                ('site_local_parameters', 114, '${postfix_local_parameters}'),
+                ('site_local_parameters', 117, '${postfix_local_parameters}'),
                 ('master',
-                 117,
+                 120,
                  ('L',
-                  118,
-                  (118,
-                   119,
-                   120,
-                   121,
+                  121,
+                  (121,
                    122,
                    123,
                    124,
@@ -1373,7 +1481,10 @@ BASELINES = {
                    145,
                    146,
                    147,
-                   148),
+                   148,
+                   149,
+                   150,
+                   151),
                   ('smtp inet n - y - - smtpd',
                    'pickup unix n - y 60 1 pickup',
                    'cleanup unix n - y - 0 cleanup',
@@ -1410,71 +1521,183 @@ BASELINES = {
                    'mailman unix - n n - - pipe flags=FRX user=list argv=/usr/lib/mailman/bin/postfix-to-mailman.py '
                    '$${nexthop} $${user}')))))),
              ('alert.gpg',
-              149,
+              152,
               ('M',
-               150,
-               (('fingerprint', 150, '${ossec_gpg_fpr}'),
-                ('homedir', 151, '${ossec_gnupg_home}'),
-                ('key_file', 152, '${ossec_alert_gpg_public_key}')))),
+               153,
+               (('fingerprint', 153, '${ossec_gpg_fpr}'),
+                ('homedir', 154, '${ossec_gnupg_home}'),
+                ('key_file', 155, '${ossec_alert_gpg_public_key}')))),
              ('alert.pipeline',
-              153,
+              156,
               ('M',
-               154,
-               (('email', 154, '${ossec_alert_email}'),
-                ('fingerprint', 155, '${ossec_gpg_fpr}'),
-                ('homedir', 156, '${ossec_gnupg_home}'),
-                ('ossec_user', 157, '${ossec_user}'),
-                ('ossec_home', 158, '${ossec_dir}'),
-                ('hostname', 159, '${monitor_hostname}')))),
+               157,
+               (('email', 157, '${ossec_alert_email}'),
+                ('fingerprint', 158, '${ossec_gpg_fpr}'),
+                ('homedir', 159, '${ossec_gnupg_home}'),
+                ('ossec_user', 160, '${ossec_user}'),
+                ('ossec_home', 161, '${ossec_dir}'),
+                ('hostname', 162, '${monitor_hostname}')))),
+             ('alert.route',
+              163,
+              ('M',
+               164,
+               (('ossec_user', 164, '${ossec_user}'),
+                ('ossec_home', 165, '${ossec_dir}'),
+                ('config_dir', 166, '${postfix_dir}'),
+                ('aliases', 167, '${postfix_aliases}'),
+                ('homedir', 168, '${ossec_gnupg_home}'),
+                ('from_address', 169, '${ossec_from_address}'),
+                ('sasl_username', 170, '${sasl_username}'),
+                ('sasl_domain', 171, '${sasl_domain}'),
+                ('procmailrc',
+                 175,
+                 'VERBOSE=yes\n'
+                 'MAILDIR=/var/mail/\n'
+                 'DEFAULT=$MAILDIR\n'
+                 'LOGFILE=/var/log/procmail.log\n'
+                 'SUBJECT=`formail -xSubject:`\n'
+                 '\n'
+                 ':0 B\n'
+                 '* /var/lib/securedrop/submissions_today.txt\n'
+                 '|/var/ossec/process_submissions_today.sh\n'
+                 '\n'
+                 ':0 E\n'
+                 '* ^To:.*root.*\n'
+                 '|/var/ossec/send_encrypted_alarm.sh ossec\n'),
+                ('alarm_script',
+                 189,
+                 '#!/bin/bash\n'
+                 '# Handler script to encrypt OSSEC alerts prior to mailing.\n'
+                 '# Called via the `.procmailrc` for user `ossec`.\n'
+                 '\n'
+                 "# Intentionally NOT setting `set -e`, since we'll do our own error handling.\n"
+                 '# Rather than exit immediately on errors, we should gracefully inform\n'
+                 '# the Admin that there was a problem encrypting a message.\n'
+                 '#set -e\n'
+                 'set -o pipefail\n'
+                 '\n'
+                 '\n'
+                 '# Read alert message content from STDIN, as passed by OSSEC. Store the message\n'
+                 '# in a var so we can iteratively process it, halting execution before sending\n'
+                 '# if the GPG encryption command failed. If we simply chain a bunch of pipes\n'
+                 '# together, then the email will be sent with an empty body, should the GPG\n'
+                 '# encryption fail.\n'
+                 'ossec_alert_text="$(< /dev/stdin)"\n'
+                 '\n'
+                 '# default to environment even if null\n'
+                 "env | grep -q JOURNALIST_EMAIL || JOURNALIST_EMAIL='${journalist_alert_email}'\n"
+                 "env | grep -q OSSEC_EMAIL || OSSEC_EMAIL='${ossec_alert_email}'\n"
+                 '\n'
+                 '# Primary "send email to Admin" functionality.\n'
+                 'function send_encrypted_alert() {\n'
+                 '    local recipient="$1"\n'
+                 '    local gpg_fpr\n'
+                 '    local alert_email\n'
+                 '    local compression\n'
+                 '    if [[ "$recipient" = "journalist" ]] ; then\n'
+                 "        gpg_fpr='${journalist_gpg_fpr}'\n"
+                 '        alert_email="$JOURNALIST_EMAIL"\n'
+                 '        if [[ "$alert_email" = "" ]] ; then\n'
+                 '            echo "journalist alert email unset, no notification sent"\n'
+                 '            return\n'
+                 '        fi\n'
+                 '        compression="--compress-algo none"\n'
+                 '    else\n'
+                 "        gpg_fpr='${ossec_gpg_fpr}'\n"
+                 '        alert_email="$OSSEC_EMAIL"\n'
+                 '        compression=""\n'
+                 '    fi\n'
+                 '\n'
+                 '    local encrypted_alert_text\n'
+                 "    # Try to encrypt the alert message. We'll inspect the exit status of the\n"
+                 '    # pipeline to decide whether to send the alert text, or the default\n'
+                 '    # failure message.\n'
+                 '    # shellcheck disable=SC2086\n'
+                 '    encrypted_alert_text="$(printf "%s" "$${ossec_alert_text}" | \\\n'
+                 "        /usr/bin/formail -I '' | \\\n"
+                 '        /usr/bin/gpg $compression --homedir /var/ossec/.gnupg --trust-model always -ear '
+                 '"$gpg_fpr")"\n'
+                 '\n'
+                 '    # Error handling.\n'
+                 '    if [[ -z "$${encrypted_alert_text}" || $? -ne 0 ]]; then\n'
+                 '        send_plaintext_fail_message "$OSSEC_EMAIL"\n'
+                 '    else\n'
+                 '        echo "$${encrypted_alert_text}" | \\\n'
+                 '            /usr/bin/mail -s "$(echo "$${SUBJECT}" | sed -r '
+                 '\'s/([0-9]{1,3}\\.){3}[0-9]{1,3}\\s?//g\' )" "$alert_email"\n'
+                 '    fi\n'
+                 '}\n'
+                 '\n'
+                 '# Failover alerting function, in case the primary function failed.\n'
+                 '# Usually a failure is related to GPG balking on the encryption step;\n'
+                 '# that may be due to a missing pubkey or something reason.\n'
+                 'function send_plaintext_fail_message() {\n'
+                 '    local alert_email="$1"\n'
+                 '    printf "Failed to encrypt OSSEC alert. Investigate the mailing configuration on the Monitor '
+                 'Server." | \\\n'
+                 '        /usr/bin/formail -I "" | \\\n'
+                 '        /usr/bin/mail -s "$(echo "$${SUBJECT}" | sed -r \'s/([0-9]{1,3}\\.){3}[0-9]{1,3}\\s?//g\' '
+                 ')" "$alert_email"\n'
+                 '}\n'
+                 '\n'
+                 '# Encrypt the OSSEC notification and pass to mailer for sending.\n'
+                 'send_encrypted_alert "$@"\n'),
+                ('header_checks',
+                 262,
+                 '/^X-Originating-IP:/    IGNORE\n'
+                 '/^X-Mailer:/    IGNORE\n'
+                 '/^Mime-Version:/        IGNORE\n'
+                 '/^User-Agent:/  IGNORE\n'
+                 '/^Received:/    IGNORE\n')))),
              ('alert.relay',
-              160,
+              268,
               ('M',
-               161,
-               (('relay', 161, '${smtp_relay}'),
-                ('port', 162, '${smtp_relay_port}'),
-                ('fingerprint', 163, '${smtp_relay_fingerprint}'),
-                ('cert_override_file', 164, '${smtp_relay_cert_override_file}'),
-                ('cert_override_dir', 165, '${smtp_relay_cert_override_dir}'),
-                ('cert_dir', 166, '${smtp_relay_cert_dir}'),
-                ('probe_user', 167, '${postfix_user}')))),
+               269,
+               (('relay', 269, '${smtp_relay}'),
+                ('port', 270, '${smtp_relay_port}'),
+                ('fingerprint', 271, '${smtp_relay_fingerprint}'),
+                ('cert_override_file', 272, '${smtp_relay_cert_override_file}'),
+                ('cert_override_dir', 273, '${smtp_relay_cert_override_dir}'),
+                ('cert_dir', 274, '${smtp_relay_cert_dir}'),
+                ('probe_user', 275, '${postfix_user}')))),
              ('alert.maillog',
-              168,
-              ('M', 169, (('mail_log', 169, '${mail_log}'), ('procmail_log', 170, '${procmail_log}')))),
+              276,
+              ('M', 277, (('mail_log', 277, '${mail_log}'), ('procmail_log', 278, '${procmail_log}')))),
              ('iptables.ruleset',
-              171,
+              279,
               ('M',
-               173,
+               281,
                (('tables',
-                 173,
+                 281,
                  ('M',
-                  174,
+                  282,
                   (('filter',
-                    174,
+                    282,
                     ('M',
-                     175,
+                     283,
                      (('policies',
-                       175,
-                       ('M', 175, (('INPUT', 175, 'DROP'), ('FORWARD', 175, 'DROP'), ('OUTPUT', 175, 'DROP')))),
+                       283,
+                       ('M', 283, (('INPUT', 283, 'DROP'), ('FORWARD', 283, 'DROP'), ('OUTPUT', 283, 'DROP')))),
                       ('chains',
-                       176,
+                       284,
                        ('M',
-                        177,
+                        285,
                         (('INPUT',
-                          177,
+                          285,
                           ('L',
-                           178,
-                           (178, 179, 184, 185, 186, 187, 192, 193, 198, 199, 200),
+                           286,
+                           (286, 287, 292, 293, 294, 295, 300, 301, 306, 307, 308),
                            ('-p tcp -m state --state ESTABLISHED,RELATED -j ACCEPT -m comment --comment "Allow '
                             'traffic back for tor"',
                             ('M',
-                             179,
-                             (('for_each', 179, '${dns_server}'),
-                              ('as', 180, 'dns'),
+                             287,
+                             (('for_each', 287, '${dns_server}'),
+                              ('as', 288, 'dns'),
                               ('do',
-                               181,
+                               289,
                                ('L',
-                                182,
-                                (182, 183),
+                                290,
+                                (290, 291),
                                 ('-s ${dns} -p tcp --sport 53 -m state --state ESTABLISHED,RELATED -j ACCEPT -m '
                                  'comment --comment "tcp/udp dns"',
                                  '-s ${dns} -p udp --sport 53 -m state --state ESTABLISHED,RELATED -j ACCEPT -m '
@@ -1486,14 +1709,14 @@ BASELINES = {
                             '-s ${app_ip} -p udp --dport 1514 -m state --state NEW,ESTABLISHED,RELATED -j ACCEPT -m '
                             'comment --comment "Allow OSSEC agent to monitor"',
                             ('M',
-                             187,
-                             (('for_each', 187, '${dns_server}'),
-                              ('as', 188, 'dns'),
+                             295,
+                             (('for_each', 295, '${dns_server}'),
+                              ('as', 296, 'dns'),
                               ('do',
-                               189,
+                               297,
                                ('L',
-                                190,
-                                (190, 191),
+                                298,
+                                (298, 299),
                                 ('-s ${dns} -p tcp --sport 53 -m state --state ESTABLISHED,RELATED -j ACCEPT -m '
                                  'comment --comment "tcp/udp dns"',
                                  '-s ${dns} -p udp --sport 53 -m state --state ESTABLISHED,RELATED -j ACCEPT -m '
@@ -1501,13 +1724,13 @@ BASELINES = {
                             '-p tcp --sport ${smtp_relay_port} -m state --state ESTABLISHED,RELATED -j ACCEPT -m '
                             'comment --comment "Allow ossec email alerts out"',
                             ('M',
-                             193,
-                             (('unless', 193, '${enable_ssh_over_tor}'),
+                             301,
+                             (('unless', 301, '${enable_ssh_over_tor}'),
                               ('do',
-                               194,
+                               302,
                                ('L',
-                                195,
-                                (195, 196, 197),
+                                303,
+                                (303, 304, 305),
                                 ('-s ${app_ip} -p tcp --dport 22 -j DROP -m comment --comment "Block explicitly SSH '
                                  'from the adjacent SD component"',
                                  '-i ${ssh_interface} -s ${admin_net_cidr} -p tcp --dport 22 -m state --state NEW -m '
@@ -1519,20 +1742,20 @@ BASELINES = {
                             '-p tcp -m state --state INVALID -j DROP -m comment --comment "drop but do not log '
                             'inbound invalid state packets"',
                             '-j LOGNDROP -m comment --comment "Drop and log all other incoming traffic"'))),
-                         ('FORWARD', 201, ('L', 201, (), ())),
+                         ('FORWARD', 309, ('L', 309, (), ())),
                          ('OUTPUT',
-                          202,
+                          310,
                           ('L',
-                           203,
-                           (203, 208, 209, 210, 211, 216, 217, 218, 219, 224, 225, 228, 229),
+                           311,
+                           (311, 316, 317, 318, 319, 324, 325, 326, 327, 332, 333, 336, 337),
                            (('M',
-                             203,
-                             (('when', 203, '${enable_ssh_over_tor}'),
+                             311,
+                             (('when', 311, '${enable_ssh_over_tor}'),
                               ('do',
-                               204,
+                               312,
                                ('L',
-                                205,
-                                (205, 206, 207),
+                                313,
+                                (313, 314, 315),
                                 ('-o lo -p tcp --dport 22 -m owner --uid-owner ${tor_user} -m state --state NEW -m '
                                  'limit --limit 3/min --limit-burst 3 -j ACCEPT -m comment --comment "Rate limit '
                                  'traffic from tor to the ssh dameon"',
@@ -1549,14 +1772,14 @@ BASELINES = {
                             '-m owner --gid-owner ${ssh_group} -j LOGNDROP -m comment --comment "Drop all other '
                             'outbound traffic for ssh user"',
                             ('M',
-                             211,
-                             (('for_each', 211, '${dns_server}'),
-                              ('as', 212, 'dns'),
+                             319,
+                             (('for_each', 319, '${dns_server}'),
+                              ('as', 320, 'dns'),
                               ('do',
-                               213,
+                               321,
                                ('L',
-                                214,
-                                (214, 215),
+                                322,
+                                (322, 323),
                                 ('-d ${dns} -p tcp --dport 53 -m state --state NEW,ESTABLISHED,RELATED -j ACCEPT -m '
                                  'comment --comment "tcp/udp dns"',
                                  '-d ${dns} -p udp --dport 53 -m state --state NEW,ESTABLISHED,RELATED -j ACCEPT -m '
@@ -1568,14 +1791,14 @@ BASELINES = {
                             '-d ${app_ip} -p udp --sport 1514 -m state --state ESTABLISHED,RELATED -j ACCEPT -m '
                             'comment --comment "Allow OSSEC agent to monitor"',
                             ('M',
-                             219,
-                             (('for_each', 219, '${dns_server}'),
-                              ('as', 220, 'dns'),
+                             327,
+                             (('for_each', 327, '${dns_server}'),
+                              ('as', 328, 'dns'),
                               ('do',
-                               221,
+                               329,
                                ('L',
-                                222,
-                                (222, 223),
+                                330,
+                                (330, 331),
                                 ('-d ${dns} -p tcp --dport 53 -m owner --uid-owner ${postfix_user} -m state --state '
                                  'NEW,ESTABLISHED,RELATED -j ACCEPT -m comment --comment "postfix dns rule"',
                                  '-d ${dns} -p udp --dport 53 -m owner --uid-owner ${postfix_user} -m state --state '
@@ -1583,145 +1806,37 @@ BASELINES = {
                             '-p tcp --dport ${smtp_relay_port} -m owner --uid-owner ${postfix_user} -m state --state '
                             'NEW,ESTABLISHED,RELATED -j ACCEPT -m comment --comment "Allow ossec email alerts out"',
                             ('M',
-                             225,
-                             (('unless', 225, '${enable_ssh_over_tor}'),
+                             333,
+                             (('unless', 333, '${enable_ssh_over_tor}'),
                               ('do',
-                               226,
+                               334,
                                ('L',
-                                227,
-                                (227,),
+                                335,
+                                (335,),
                                 ('-o ${ssh_interface} -p tcp -m owner --uid-owner root --sport 22 -m state --state '
                                  'NEW,ESTABLISHED,RELATED -j ACCEPT',))))),
                             '-o lo -j ACCEPT -m comment --comment "Allow lo to lo traffic all protocols"',
                             '-j DROP -m comment --comment "Drop all other outgoing traffic"'))),
                          ('LOGNDROP',
-                          230,
+                          338,
                           ('L',
-                           231,
-                           (231, 232, 233, 234),
+                           339,
+                           (339, 340, 341, 342),
                            ('-p tcp -m limit --limit 5/min -j LOG --log-ip-options --log-tcp-options --log-uid '
                             '--log-level 4',
                             '-p udp -m limit --limit 5/min -j LOG --log-ip-options --log-uid --log-level 4',
                             '-p icmp -m limit --limit 5/min -j LOG --log-ip-options --log-uid --log-level 4',
                             '-j DROP'))))))))),))),))),
              ('ossec.config',
-              235,
+              343,
               ('M',
-               236,
-               (('ossec_dir', 236, '${ossec_dir}'),
+               344,
+               (('ossec_dir', 344, '${ossec_dir}'),
                 ('expected',
-                 240,
+                 348,
                  ('L',
-                  241,
-                  (241,
-                   242,
-                   243,
-                   244,
-                   245,
-                   246,
-                   247,
-                   248,
-                   249,
-                   250,
-                   251,
-                   252,
-                   253,
-                   254,
-                   255,
-                   256,
-                   257,
-                   258,
-                   259,
-                   260,
-                   261,
-                   262,
-                   263,
-                   264,
-                   265,
-                   266,
-                   267,
-                   268,
-                   269,
-                   270,
-                   271,
-                   272,
-                   273,
-                   274,
-                   275,
-                   276,
-                   277,
-                   278,
-                   279,
-                   280,
-                   281,
-                   282,
-                   283,
-                   284,
-                   285,
-                   286,
-                   287,
-                   288,
-                   289,
-                   290,
-                   291,
-                   292,
-                   293,
-                   294,
-                   295,
-                   296,
-                   297,
-                   298,
-                   299,
-                   300,
-                   301,
-                   302,
-                   303,
-                   304,
-                   305,
-                   306,
-                   307,
-                   308,
-                   309,
-                   310,
-                   311,
-                   312,
-                   313,
-                   314,
-                   315,
-                   316,
-                   317,
-                   318,
-                   319,
-                   320,
-                   321,
-                   322,
-                   323,
-                   324,
-                   325,
-                   326,
-                   327,
-                   328,
-                   329,
-                   330,
-                   331,
-                   332,
-                   333,
-                   334,
-                   335,
-                   336,
-                   337,
-                   338,
-                   339,
-                   340,
-                   341,
-                   342,
-                   343,
-                   344,
-                   345,
-                   346,
-                   347,
-                   348,
-                   349,
+                  349,
+                  (349,
                    350,
                    351,
                    352,
@@ -1731,7 +1846,115 @@ BASELINES = {
                    356,
                    357,
                    358,
-                   359),
+                   359,
+                   360,
+                   361,
+                   362,
+                   363,
+                   364,
+                   365,
+                   366,
+                   367,
+                   368,
+                   369,
+                   370,
+                   371,
+                   372,
+                   373,
+                   374,
+                   375,
+                   376,
+                   377,
+                   378,
+                   379,
+                   380,
+                   381,
+                   382,
+                   383,
+                   384,
+                   385,
+                   386,
+                   387,
+                   388,
+                   389,
+                   390,
+                   391,
+                   392,
+                   393,
+                   394,
+                   395,
+                   396,
+                   397,
+                   398,
+                   399,
+                   400,
+                   401,
+                   402,
+                   403,
+                   404,
+                   405,
+                   406,
+                   407,
+                   408,
+                   409,
+                   410,
+                   411,
+                   412,
+                   413,
+                   414,
+                   415,
+                   416,
+                   417,
+                   418,
+                   419,
+                   420,
+                   421,
+                   422,
+                   423,
+                   424,
+                   425,
+                   426,
+                   427,
+                   428,
+                   429,
+                   430,
+                   431,
+                   432,
+                   433,
+                   434,
+                   435,
+                   436,
+                   437,
+                   438,
+                   439,
+                   440,
+                   441,
+                   442,
+                   443,
+                   444,
+                   445,
+                   446,
+                   447,
+                   448,
+                   449,
+                   450,
+                   451,
+                   452,
+                   453,
+                   454,
+                   455,
+                   456,
+                   457,
+                   458,
+                   459,
+                   460,
+                   461,
+                   462,
+                   463,
+                   464,
+                   465,
+                   466,
+                   467),
                   ('global/email_notification = yes',
                    'global/email_to = root@localhost',
                    'global/smtp_server = 127.0.0.1',
@@ -1862,16 +2085,16 @@ BASELINES = {
                    'server\\"; } 2>/dev/stdout | awk \'{ print } END { if (NR == 0) print \\"System configuration '
                    'error: [sdcheck.silent] sdcheck printed nothing; run sdcheck report on the server\\" }\'"; '
                    'frequency=90000; log_format=command')))))),
-             ('ossec.rules', 360, ('M', 361, (('ossec_dir', 361, '${ossec_dir}'),))),
+             ('ossec.rules', 468, ('M', 469, (('ossec_dir', 469, '${ossec_dir}'),))),
              ('ossec.heartbeat',
-              362,
-              ('M', 363, (('ossec_dir', 363, '${ossec_dir}'), ('max_age_hours', 364, '${run_max_age_hours}')))),
+              470,
+              ('M', 471, (('ossec_dir', 471, '${ossec_dir}'), ('max_age_hours', 472, '${run_max_age_hours}')))),
              ('ossec.daemons',
-              365,
+              473,
               ('M',
-               366,
-               (('ossec_dir', 366, '${ossec_dir}'),
-                ('check_agents', 367, True),
-                ('daemons', 368, '${ossec_daemons}')))))))))
+               474,
+               (('ossec_dir', 474, '${ossec_dir}'),
+                ('check_agents', 475, True),
+                ('daemons', 476, '${ossec_daemons}')))))))))
     ),
 }

@@ -19,12 +19,14 @@ from helpers.ossec import identity_files
 from helpers.securedrop import SD
 
 EMAIL = "admins@news.example"
+FROM = "alerts@relay.example"
 HOSTNAME = "mon"
 
 
 class MonitorHost:
     def __init__(self, tmp: Path, fingerprint: str, public_key: bytes, keyring_owner: str = "ossec"):
         self.tmp, self.fingerprint = tmp, fingerprint
+        self.etc_extra: dict[str, str] = {}
         self.passwd, self.group = identity_files(tmp / "ids")
         self.ossec = tmp / "var-ossec"
         self.ossec.mkdir()
@@ -48,6 +50,22 @@ class MonitorHost:
             cmd = f"setpriv --reuid=ossec --regid=ossec --init-groups env HOME=/var/ossec {cmd}"
         res = self.sh(f"{cmd} < {shlex.quote(str(tmp / 'admin.asc'))}; gpgconf --homedir /var/ossec/.gnupg --kill all")
         assert res.returncode == 0, res.stderr
+        # Postfix's files on the path (a config dir of their own: postfix_dir, postfix_aliases)
+        self.postfix = tmp / "postfix"
+        self.postfix.mkdir()
+        (self.postfix / "main.cf").write_text("")
+        shutil.copy(SD / "header_checks", self.postfix / "header_checks")
+        self.aliases = tmp / "aliases"
+        self.write_aliases((SD / "aliases").read_text())
+        self.write_generic(f"ossec@{HOSTNAME} {FROM}\n")
+
+    def write_aliases(self, text: str) -> None:
+        self.aliases.write_text(text)
+        subprocess.run(["postalias", "-c", str(self.postfix), str(self.aliases)], check=True)
+
+    def write_generic(self, text: str) -> None:
+        (self.postfix / "generic").write_text(text)
+        subprocess.run(["postmap", "-c", str(self.postfix), str(self.postfix / "generic")], check=True)
 
     def _ids(self, name: str) -> tuple[int, int]:
         for line in self.passwd.read_text().splitlines():
@@ -72,8 +90,16 @@ class MonitorHost:
         q = shlex.quote
         old = self.tmp / "oldvar"
         old.mkdir(exist_ok=True)
+        etc = []
+        if self.etc_extra:  # files this machine's /etc lacks: a copy of /etc with them, bound over it
+            copy = self.tmp / "etc"
+            if not copy.exists():
+                subprocess.run(["cp", "-a", "/etc", str(copy)], check=True)
+            for name, text in self.etc_extra.items():
+                (copy / name).write_text(text)
+            etc = [f"mount --bind {q(str(copy))} /etc"]
         return "\n".join([
-            "set -e", "mount --make-rprivate /",
+            "set -e", "mount --make-rprivate /", *etc,
             f"mount --bind {q(str(self.passwd))} /etc/passwd", f"mount --bind {q(str(self.group))} /etc/group",
             f"mount --rbind /var {q(str(old))}", "mount -t tmpfs -o mode=0755 sdcheck-test-var /var",
             f"for d in {q(str(old))}/* {q(str(old))}/.[!.]*; do",
@@ -91,7 +117,8 @@ class MonitorHost:
     def sdcheck(self, *args: str, **variables) -> subprocess.CompletedProcess:
         import yaml
 
-        values = {"ossec_alert_email": EMAIL, "ossec_gpg_fpr": self.fingerprint, "monitor_hostname": HOSTNAME}
+        values = {"ossec_alert_email": EMAIL, "ossec_gpg_fpr": self.fingerprint, "monitor_hostname": HOSTNAME,
+                  "ossec_from_address": FROM, "postfix_dir": str(self.postfix), "postfix_aliases": str(self.aliases)}
         values.update(variables)
         vars_file = self.tmp / "vars.yml"
         vars_file.write_text(yaml.safe_dump(values))

@@ -10,5 +10,6 @@ from sdcheck.plugins.alert.checks.gpg import Gpg
 from sdcheck.plugins.alert.checks.maillog import Maillog
 from sdcheck.plugins.alert.checks.pipeline import Pipeline
 from sdcheck.plugins.alert.checks.relay import Relay
+from sdcheck.plugins.alert.checks.route import Route
 
-CHECKS = [Gpg, Pipeline, Relay, Maillog]
+CHECKS = [Route, Gpg, Pipeline, Relay, Maillog]

