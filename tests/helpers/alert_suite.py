@@ -20,6 +20,8 @@ from helpers.certs import make_certs
 
 
 def sdcheck(tmp: Path, *args: str, **variables) -> subprocess.CompletedProcess:
+    # the recorded mail logs are old: the silence window is the subject of its own tests
+    variables.setdefault("mail_max_silence_hours", 0)
     vars_file = tmp / "vars.yml"
     vars_file.write_text(yaml.safe_dump(variables))
     return cli.sdcheck(*args, "--profile", "mon", "--vars", str(vars_file), "--only", "alert", timeout=120)

@@ -109,16 +109,28 @@ def _with_years(stamps: list[tuple[str, int | None]], last_year: int, last_month
     return out[::-1]
 
 
+def relay_matches(relay_field: str, relayhost: str) -> bool:
+    """Whether a log's ``relay=host[ip]:port`` is the configured ``[host]:port`` (or ``host:port``)."""
+    want_host, _, want_port = relayhost.strip().rpartition(":")
+    want_host = want_host.strip("[]").lower()
+    host, _, rest = relay_field.partition("[")
+    port = rest.rpartition(":")[2] if "]:" in rest else ""
+    return bool(want_host) and host.lower() == want_host and (not want_port or port == want_port)
+
+
 def diagnose(text: str, sender_prefix: str = "ossec@", last_year: int | None = None,
-             last_month: int = 12) -> dict | None:
+             last_month: int = 12, recipients: set[str] | None = None, relayhost: str = "") -> dict | None:
     """The latest delivery attempt of an OSSEC alert in a mail.log excerpt, and since when
     the current state holds. None when no attempt is in the excerpt. Only a delivery whose
     queue id also has Postfix's qmgr line naming OSSEC's sender counts, so a forged line
-    cannot turn a failure into a success."""
+    cannot turn a failure into a success. With ``recipients`` and ``relayhost``, an attempt
+    to another address or a delivery through another relay is not an alert delivered: it is
+    listed in ``strays`` instead (None is returned only when there are neither)."""
     import time
 
     senders: dict[str, str] = {}
-    raw = []
+    raw: list = []
+    strays: list = []
     for line in text.split("\n"):
         parsed = parse_syslog(line)
         if parsed is None:
@@ -143,13 +155,21 @@ def diagnose(text: str, sender_prefix: str = "ossec@", last_year: int | None = N
         if status not in _STATUSES:
             continue
         kind = None if status == "sent" else (classify(why) or ("other failure", ""))
-        raw.append(((when, month), {"status": status, "relay": (_field(rest, "relay") or "?").split(",")[0],
-                                    "dsn": _field(rest, "dsn") or "?", "kind": kind}))
-    if not raw:
-        return None
+        to = rest[4:].partition(">")[0]
+        relay = (_field(rest, "relay") or "?").split(",")[0]
+        attempt = {"status": status, "relay": relay, "dsn": _field(rest, "dsn") or "?", "kind": kind, "to": to}
+        if (recipients and to not in recipients) or (relayhost and status == "sent"
+                                                      and not relay_matches(relay, relayhost)):
+            strays.append(((when, month), attempt))
+            continue
+        raw.append(((when, month), attempt))
     if last_year is None:
         now = time.gmtime()
         last_year, last_month = now.tm_year, now.tm_mon
+    stray_list = [dict(a, when=w) for w, a in zip(_with_years([r[0] for r in strays], last_year, last_month),
+                                                  (r[1] for r in strays))]
+    if not raw:
+        return {"kind": None, "status": None, "strays": stray_list, "when": None} if stray_list else None
     for (stamp, attempt) in zip(_with_years([r[0] for r in raw], last_year, last_month), (r[1] for r in raw)):
         attempt["when"] = stamp
     attempts = [r[1] for r in raw]
@@ -162,7 +182,20 @@ def diagnose(text: str, sender_prefix: str = "ossec@", last_year: int | None = N
             break
         since = a["when"]
         count += 1
-    return dict(last, since=since, count=count, total=len(attempts))
+    return dict(last, since=since, count=count, total=len(attempts), strays=stray_list)
+
+
+def epoch_of(when: str) -> float | None:
+    """Seconds since the epoch of a ``diagnose`` time (``2026 Nov 22 08:00:01`` or
+    ``2026-11-22 08:00:01``, both this host's local time); None when unreadable."""
+    import time
+
+    for fmt in ("%Y %b %d %H:%M:%S", "%Y-%m-%d %H:%M:%S"):
+        try:
+            return time.mktime(time.strptime(" ".join(when.split()), fmt))
+        except ValueError:
+            continue
+    return None
 
 
 def procmail_failures(text: str) -> tuple[int, str] | None:
@@ -182,3 +215,33 @@ def procmail_failures(text: str) -> tuple[int, str] | None:
         failed += 1
         latest = latest or " ".join(entry[0].split()[-5:])
     return (failed, latest) if failed else None
+
+
+# Postfix's processes whose log lines count, by their kernel-given command name (journald's _COMM)
+POSTFIX_COMMS = frozenset({"smtp", "qmgr", "lmtp"})
+
+
+def journal_text(records, postfix_uids: set[int], host: str = "mon") -> str:
+    """Journal records (``journalctl -o json``, one dict each) turned into Postfix log lines,
+    keeping only those journald itself vouches for: a process named smtp, qmgr or lmtp
+    (``_COMM``) running as Postfix's user or root (``_UID``). A line any local user sends to
+    syslog ('logger -t postfix/smtp') has its own _COMM and _UID, and is left out."""
+    import time
+
+    out = []
+    for rec in records:
+        if not isinstance(rec, dict):
+            continue
+        comm, uid, ident = rec.get("_COMM"), rec.get("_UID"), rec.get("SYSLOG_IDENTIFIER")
+        msg, pid, usec = rec.get("MESSAGE"), rec.get("_PID"), rec.get("__REALTIME_TIMESTAMP")
+        if not isinstance(comm, str) or comm not in POSTFIX_COMMS or not isinstance(ident, str) \
+                or ident.rpartition("/")[2] != comm:
+            continue
+        if not (isinstance(uid, str) and uid.isdigit() and int(uid) in postfix_uids):
+            continue
+        if not (isinstance(msg, str) and isinstance(pid, str) and pid.isdigit() and isinstance(usec, str)
+                and usec.isdigit()) or "\n" in msg:
+            continue
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(int(usec) / 1e6))
+        out.append(f"{stamp} {host} {ident}[{pid}]: {msg}")
+    return "\n".join(out)
