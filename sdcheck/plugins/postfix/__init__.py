@@ -1,6 +1,7 @@
 """The postfix plugin: the Monitor Server's Postfix as Postfix itself reads its configuration."""
 
 from sdcheck.plugins.postfix.base import SETTINGS
+from sdcheck.plugins.postfix.checks.anchors import Anchors
 from sdcheck.plugins.postfix.checks.config import Config
 from sdcheck.plugins.postfix.checks.local import Local
 from sdcheck.plugins.postfix.checks.maps import Maps
@@ -11,6 +12,6 @@ from sdcheck.plugins.postfix.checks.service import Service
 from sdcheck.plugins.postfix.checks.tls import Tls
 from sdcheck.plugins.postfix.live import secrets
 
-CHECKS = [Relay, Tls, Master, Local, SaslPasswd, Service, Config, Maps]
+CHECKS = [Relay, Tls, Anchors, Master, Local, SaslPasswd, Service, Config, Maps]
 
 __all__ = ["CHECKS", "SETTINGS", "secrets"]
