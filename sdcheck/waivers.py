@@ -7,19 +7,26 @@ File (``--waivers FILE``; default /etc/sdcheck/waivers.yml when it exists)::
         rule: "-A INPUT -s 10.20.3.9/32 -p tcp -m tcp --dport 9100 -j ACCEPT"
         reason: "temporary monitoring port, ticket #123"
         expires: 2026-12-31
+      - check: alert.gpg
+        subject: "key 0123...CDEF expires 2027-01-10"   # as 'sdcheck report' shows it
+        reason: "new key being rolled out, ticket #124"
+        expires: 2026-12-31
       - check: store.leftovers
-        resource: "/var/lib/securedrop/tmp/*"   # shell-style pattern on the finding's resource
+        subject_pattern: "leftover /var/lib/securedrop/tmp/*"
         reason: "migration in progress"
         expires: 2026-12-31
 
-A finding about one firewall rule or policy names it (its ``subject``, which ``report``
-prints). A waiver for it must name that rule (``rule``: any spelling iptables accepts,
-compared in canonical form, comment aside) or match it with ``rule_pattern`` (a shell-style
-pattern over the canonical text); its place alone (``resource``) never covers it, so a
-different rule put at the same place is still reported. A finding that can let through
-traffic the baseline stops (``widens``: an ACCEPT, a removed DROP, an ACCEPT policy) is
-covered only by a ``rule`` equal to it: no pattern, and no waiver without a rule, can cover
-something that accepts more than what was waived. ``resource`` may still narrow any waiver.
+Every waiver names what it excuses. Each finding has a subject: the one thing it is about
+and its condition (a canonical firewall rule, a parameter and its value, a file and its
+entry, a key fingerprint and what is wrong with it), which ``report`` prints; a finding that
+declares none has its message as its subject. A waiver covers a finding only when it names
+that subject: ``subject`` (the exact text) or ``subject_pattern`` (a shell-style pattern),
+and for the firewall ``rule`` (any spelling iptables accepts, compared in canonical form,
+comment aside) or ``rule_pattern``. A place alone (``resource``) never covers anything, so
+something worse written at the same place later is still reported; ``resource`` may still
+narrow any waiver. A pattern never covers a critical finding, and a finding that can let
+through traffic the baseline stops (``widens``: an ACCEPT, a removed DROP, an ACCEPT
+policy) is covered only by a ``rule`` or ``subject`` equal to it.
 
 A waived FAIL shows as WAIVED in ``report`` and prints nothing in ``run``. An ERROR is
 never waived: a check that cannot run must be seen. After its expiry date a waiver no
@@ -37,7 +44,12 @@ from sdcheck.errors import BaselineError
 from sdcheck.model import CheckOutcome, Finding, Severity, Status
 
 DEFAULT_WAIVERS = "/etc/sdcheck/waivers.yml"
-_KEYS = {"check", "resource", "rule", "rule_pattern", "reason", "expires"}
+_KEYS = {"check", "resource", "rule", "rule_pattern", "subject", "subject_pattern", "reason", "expires"}
+
+
+def subject_of(finding: Finding) -> str:
+    """What a finding is about, as waivers name it: its subject, else its message."""
+    return finding.subject or finding.message
 
 
 class Waiver:
@@ -45,6 +57,8 @@ class Waiver:
 
     def __init__(self, check: str, resource: str | None, reason: str, expires: datetime.date, line: int,
                  rule: str | None = None, rule_pattern: str | None = None):
+        """``rule``/``rule_pattern``: the subject (exact, or a pattern) the waiver names; a
+        firewall ``rule`` already in its canonical form."""
         self.check, self.resource, self.reason, self.expires, self.line = check, resource, reason, expires, line
         self.rule, self.rule_pattern = rule, rule_pattern
 
@@ -54,15 +68,13 @@ class Waiver:
         if self.resource is not None and not fnmatch.fnmatchcase(finding.resource, self.resource):
             return False
         if self.rule is not None:
-            return finding.subject == self.rule
-        if finding.widens:
-            return False  # only a waiver naming exactly this rule covers what can let traffic through
-        if self.rule_pattern is not None:
-            return bool(finding.subject) and fnmatch.fnmatchcase(finding.subject, self.rule_pattern)
-        return not finding.subject  # a place alone never covers a finding about one rule
+            return subject_of(finding) == self.rule
+        if finding.widens or finding.severity >= Severity.CRITICAL:
+            return False  # only a waiver naming exactly this subject covers what can let traffic through
+        return self.rule_pattern is not None and fnmatch.fnmatchcase(subject_of(finding), self.rule_pattern)
 
     @property
-    def names(self) -> str:
+    def names(self) -> str:  # what the waiver names, for report
         return " ".join(filter(None, (self.rule or self.rule_pattern, self.resource)))
 
 
@@ -99,18 +111,23 @@ def load_waivers(path: str, known_checks: dict) -> list[Waiver]:
         resource = item.get("resource")
         if resource is not None and not isinstance(resource, str):
             raise BaselineError(path, line_of(item, "resource", line), "'resource' must be a string")
-        rule, pattern = item.get("rule"), item.get("rule_pattern")
-        for key, value in (("rule", rule), ("rule_pattern", pattern)):
-            if value is not None and (not isinstance(value, str) or not value.strip()):
+        named = [k for k in ("rule", "rule_pattern", "subject", "subject_pattern") if item.get(k) is not None]
+        for key in named:
+            if not isinstance(item[key], str) or not item[key].strip():
                 raise BaselineError(path, line_of(item, key, line), f"'{key}' must be a non-empty string")
-        if rule is not None and pattern is not None:
-            raise BaselineError(path, line_of(item, "rule_pattern", line),
-                                "a waiver takes 'rule' or 'rule_pattern', not both")
+        if not named:
+            raise BaselineError(path, line, f"the waiver for {check} must name what it excuses: 'subject' (as "
+                                "'sdcheck report' shows it) or 'subject_pattern'; a place alone covers nothing")
+        if len(named) > 1:
+            raise BaselineError(path, line_of(item, named[1], line),
+                                f"a waiver names one thing: {' and '.join(repr(k) for k in named)} given")
         cls = known_checks[check]
-        if (rule is not None or pattern is not None) and not cls.pins_subjects:
-            raise BaselineError(path, line_of(item, "rule" if rule is not None else "rule_pattern", line),
-                                f"{check} findings name no rule, so its waivers take 'resource' only")
-        if rule is not None:
+        if named[0].startswith("rule") and not cls.pins_subjects:
+            raise BaselineError(path, line_of(item, named[0], line),
+                                f"{check} findings name no firewall rule: use 'subject' or 'subject_pattern'")
+        rule = item.get("rule") if named[0] == "rule" else item.get("subject")
+        pattern = item.get("rule_pattern") if named[0] == "rule_pattern" else item.get("subject_pattern")
+        if named[0] == "rule":
             try:
                 rule = cls.waiver_subject(rule)
             except ValueError as exc:
@@ -140,7 +157,7 @@ def apply_waivers(outcomes: list[CheckOutcome], waivers: list[Waiver], path: str
     for w in expired:
         findings.append(Finding(
             check_id="sdcheck.waivers", status=Status.FAIL, severity=Severity.MEDIUM,
-            message=f"the waiver for {w.check}{' ' + w.names if w.names else ''} expired on "
+            message=f"the waiver for {w.check}{' (' + w.names + ')' if w.names else ''} expired on "
                     f"{w.expires} ({w.reason}); what it covered is reported again",
             resource=f"{path}:{w.line}" if w.line else path, expected=f"expires after {today}",
             actual=str(w.expires), group="expired",

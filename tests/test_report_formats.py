@@ -155,6 +155,14 @@ def broken_store(tmp_path):
     return fx
 
 
+def _orphan_subject(fx) -> str:
+    """What report shows the orphan finding to be about (its subject, else its message)."""
+    res = sdcheck(fx, "report", "--format", "json")
+    (f,) = [f for f in json.loads(res.stdout)["findings"] if f["check_id"] == "store.orphan-files"
+            and f["status"] == "fail"]
+    return f["subject"] or f["message"]
+
+
 def _waivers(tmp_path, *items) -> str:
     path = tmp_path / "waivers.yml"
     path.write_text(yaml.safe_dump({"waivers": list(items)}))
@@ -162,7 +170,8 @@ def _waivers(tmp_path, *items) -> str:
 
 
 def test_active_waiver(broken_store, tmp_path):
-    w = _waivers(tmp_path, {"check": "store.orphan-files", "reason": "being restored (ticket 7)",
+    w = _waivers(tmp_path, {"check": "store.orphan-files", "subject": _orphan_subject(broken_store),
+                            "reason": "being restored (ticket 7)",
                             "expires": datetime.date.today() + datetime.timedelta(days=5)})
     res = sdcheck(broken_store, "run", "--waivers", w)
     assert res.returncode == 0 and res.stdout.startswith("sdcheck: OK:") and "1 waived" in res.stdout
@@ -173,20 +182,21 @@ def test_active_waiver(broken_store, tmp_path):
 
 def test_waiver_with_a_resource_pattern_that_does_not_match_waives_nothing(broken_store, tmp_path):
     w = _waivers(tmp_path, {"check": "store.orphan-files", "resource": "elsewhere*", "reason": "r",
+                            "subject": _orphan_subject(broken_store),
                             "expires": datetime.date.today() + datetime.timedelta(days=5)})
     res = sdcheck(broken_store, "run", "--waivers", w)
     assert res.returncode == 1 and "[store.orphan-files]" in res.stdout
 
 
 def test_expired_waiver_is_reported_and_waives_nothing(broken_store, tmp_path):
-    w = _waivers(tmp_path, {"check": "store.orphan-files", "reason": "old ticket",
+    w = _waivers(tmp_path, {"check": "store.orphan-files", "reason": "old ticket", "subject": _orphan_subject(broken_store),
                             "expires": datetime.date.today() - datetime.timedelta(days=1)})
     res = sdcheck(broken_store, "run", "--waivers", w)
     lines = res.stdout.splitlines()
     assert res.returncode == 1
     assert any(ln.startswith("System configuration error: [store.orphan-files]") for ln in lines)
-    assert any(ln.startswith("System configuration error: [sdcheck.waivers] the waiver for store.orphan-files "
-                             "expired on") for ln in lines)
+    assert any(ln.startswith("System configuration error: [sdcheck.waivers] the waiver for store.orphan-files (")
+               and " expired on " in ln for ln in lines)
 
 
 @pytest.mark.parametrize("content,words", [

@@ -73,7 +73,6 @@ def test_a_rule_waiver_covers_that_rule_in_any_spelling_and_place(sd, tmp_path, 
 def test_a_different_rule_at_the_waived_place_is_reported(sd, tmp_path, other):
     w = waivers(tmp_path,
                 {"check": "iptables.ruleset", "rule": "-A INPUT " + NARROW},
-                {"check": "iptables.ruleset", "resource": "filter/INPUT#1"},        # a place alone
                 {"check": "iptables.ruleset", "rule_pattern": "-t filter -A INPUT *"})  # a pattern
     ipt(sd, f"-I INPUT 1 {other}")
     res, lines = run(sd, "--waivers", w)
@@ -99,10 +98,15 @@ def test_a_pattern_covers_only_what_cannot_let_traffic_through(sd, tmp_path):
     assert res.returncode == 1 and got and "is missing" in got[0], lines
 
 
-def test_a_policy_waiver_names_the_policy(sd, tmp_path):
-    w = waivers(tmp_path, {"check": "iptables.ruleset", "resource": "filter/FORWARD:policy"})
-    ipt(sd, "-P FORWARD ACCEPT")
+def test_a_place_alone_waives_nothing_it_is_refused(sd, tmp_path):
+    w = waivers(tmp_path, {"check": "iptables.ruleset", "resource": "filter/INPUT#1"})
     res, lines = run(sd, "--waivers", w)
+    assert res.returncode == 2 and "must name what it excuses" in lines[0], lines
+
+
+def test_a_policy_waiver_names_the_policy(sd, tmp_path):
+    ipt(sd, "-P FORWARD ACCEPT")
+    res, lines = run(sd)
     assert res.returncode == 1 and any("FORWARD: the policy is ACCEPT" in ln for ln in lines), lines
     w = waivers(tmp_path, {"check": "iptables.ruleset", "rule": "-P FORWARD ACCEPT"},
                 {"check": "iptables.default-drop", "rule": "-P FORWARD ACCEPT"})
@@ -113,8 +117,9 @@ def test_a_policy_waiver_names_the_policy(sd, tmp_path):
 @pytest.mark.parametrize("item,words", [
     ({"check": "iptables.ruleset", "rule": "-A INPUT --no-such-thing"}, "the waiver's rule"),
     ({"check": "iptables.ruleset", "rule": "accept everything"}, "the waiver's rule"),
-    ({"check": "store.orphan-files", "rule": "-A INPUT -j ACCEPT"}, "name no rule"),
-    ({"check": "iptables.ruleset", "rule": "-A INPUT -j ACCEPT", "rule_pattern": "*"}, "not both"),
+    ({"check": "store.orphan-files", "rule": "-A INPUT -j ACCEPT"}, "name no firewall rule"),
+    ({"check": "iptables.ruleset", "rule": "-A INPUT -j ACCEPT", "rule_pattern": "*"}, "names one thing"),
+    ({"check": "store.orphan-files"}, "must name what it excuses"),
     ({"check": "iptables.ruleset", "rule": ""}, "non-empty string"),
 ])
 def test_a_waiver_rule_that_cannot_be_read_is_a_usage_error(sd, tmp_path, item, words):

@@ -52,8 +52,8 @@ def render(run, options) -> str:
                 out.extend(_wrap(f"expected: {c(f.expected)}", "         "))
             if f.actual is not None:
                 out.extend(_wrap(f"actual:   {c(f.actual)}", "         "))
-            if f.subject and f.status.is_problem:
-                out.extend(_wrap(f"rule:     {c(f.subject)}", "         "))
+            if f.subject and f.status.is_problem:  # what a waiver names (without one: the message)
+                out.extend(_wrap(f"subject:  {c(f.subject)}", "         "))
             for line in f.detail:
                 out.extend(_wrap(c(line), "         "))
             if f.status.is_problem and f.remedy and shared is None:

@@ -166,7 +166,10 @@ class Site:
         return str(path)
 
     def sdcheck(self, *args: str, **extra_vars) -> subprocess.CompletedProcess:
-        return cli.sdcheck(*args, "--profile", "mon", "--vars", self.vars_file(**extra_vars), "--only", "postfix", timeout=60, errors="surrogateescape")
+        # postfix.anchors judges this machine's CA directory, not the site's files: its own tests
+        # (test_anchors.py) give it a directory laid out as the ca-certificates package lays it out
+        return cli.sdcheck(*args, "--profile", "mon", "--vars", self.vars_file(**extra_vars), "--only", "postfix",
+                           "--skip", "postfix.anchors", timeout=60, errors="surrogateescape")
 
     def run(self, **extra_vars) -> tuple[int, list[str]]:
         res = self.sdcheck("run", **extra_vars)

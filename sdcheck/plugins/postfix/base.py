@@ -50,8 +50,9 @@ class PostfixCheck(Check):
     def param_fail(self, cf: PostfixConfig, name: str, text: str, want, have,
                    severity: Severity | None = None, remedy: str | None = None) -> Finding:
         where = cf.where(name)
+        # the subject is the parameter with its value: a waiver for one value never covers another
         return self.fail(f"{name} {text} ({where})", resource=where, expected=want, actual=show(have),
-                         severity=severity, group=name,
+                         severity=severity, group=name, subject=f"{name} = {have}",
                          remedy=(remedy or self.remedy).replace("{where}", f"{cf.directory}/main.cf"))
 
 

@@ -101,6 +101,7 @@ class Gpg(Check):
             yield self.fail(f"the key {want} (or its encryption subkey) expires on {day(soon)}, within "
                             f"{self.opts['warn_days']} days", resource=home, expected="valid beyond 30 days",
                             actual=f"expires {day(soon)}", severity=Severity.MEDIUM, group="expiry",
+                            subject=f"key {want} expires {day(soon)}",
                             remedy="Extend the key's expiry (gpg --quick-set-expire), export it again and "
                                    "re-run 'securedrop-admin install'.")
         enc = self._gpg(tmp, "--trust-model", "always", "--armor", "--encrypt", "--recipient", want,

@@ -181,7 +181,7 @@ class Config(PostfixCheck):
                                 resource=f"{where}:{service}", expected=" ".join(_masked(exp)),
                                 actual="no such service",
                                 severity=Severity.CRITICAL if program in DELIVERY_PROGRAMS else Severity.HIGH,
-                                group="master.cf", remedy=remedy)
+                                group="master.cf", remedy=remedy, subject=f"master.cf {service} missing")
                 continue
             program, outside = program_of(have[7], daemon_dir)
             runs = f"runs {program}" if not outside else f"runs {have[7]}, outside daemon_directory {daemon_dir}"
@@ -204,7 +204,8 @@ class Config(PostfixCheck):
             yield self.fail(text + f" ({where})", resource=f"{where}:{service}",
                             expected=" ".join(_masked(exp)) if exp else "no such service",
                             actual=" ".join(_masked(have)),
-                            severity=sev, group="master.cf", remedy=remedy)
+                            severity=sev, group="master.cf", remedy=remedy,
+                            subject=f"master.cf {service}: {' '.join(_masked(have))}")
 
 
 def _masked(args: list[str]) -> list[str]:
