@@ -24,7 +24,10 @@ HOSTNAME = "mon"
 
 
 class MonitorHost:
-    def __init__(self, tmp: Path, fingerprint: str, public_key: bytes, keyring_owner: str = "ossec"):
+    def __init__(self, tmp: Path, fingerprint: str, public_key: bytes, keyring_owner: str = "ossec",
+                 postfix: Path | None = None):
+        """``postfix``: a Postfix configuration directory already laid out (helpers.postfix.Site's);
+        by default one of its own with the files the alert path reads."""
         self.tmp, self.fingerprint = tmp, fingerprint
         self.etc_extra: dict[str, str] = {}
         self.passwd, self.group = identity_files(tmp / "ids")
@@ -51,11 +54,15 @@ class MonitorHost:
         res = self.sh(f"{cmd} < {shlex.quote(str(tmp / 'admin.asc'))}; gpgconf --homedir /var/ossec/.gnupg --kill all")
         assert res.returncode == 0, res.stderr
         # Postfix's files on the path (a config dir of their own: postfix_dir, postfix_aliases)
+        self.aliases = tmp / "aliases"
+        if postfix is not None:
+            self.postfix = postfix
+            self.write_aliases((SD / "aliases").read_text())
+            return
         self.postfix = tmp / "postfix"
         self.postfix.mkdir()
         (self.postfix / "main.cf").write_text("")
         shutil.copy(SD / "header_checks", self.postfix / "header_checks")
-        self.aliases = tmp / "aliases"
         self.write_aliases((SD / "aliases").read_text())
         self.write_generic(f"ossec@{HOSTNAME} {FROM}\n")
 
