@@ -107,7 +107,7 @@ BASELINES = {
         b'    ossec_dir: ${ossec_dir}\n'
         b"    # SecureDrop's securedrop-ossec-agent package's /var/ossec/etc/ossec.conf,\n"
         b"    # then sdcheck's own <localfile> (ossec_rules/localfile-app.xml), as items (see the\n"
-        b"    # ossec plugin's README); generated with 'python -m sdcheck.plugins.ossec.conf FILE'\n"
+        b"    # ossec plugin's README); generated with 'python -m sdcheck.plugins.ossec.conf < FILE'\n"
         b'    expected:\n'
         b'      - client/server-hostname = securedrop-monitor-server-alias\n'
         b'      - syscheck/alert_new_files = yes\n'
@@ -1166,7 +1166,7 @@ BASELINES = {
         b'    ossec_dir: ${ossec_dir}\n'
         b"    # SecureDrop's securedrop-ossec-server package's /var/ossec/etc/ossec.conf (smtp_server as its postinst rewrites it),\n"
         b"    # then sdcheck's own <localfile> (ossec_rules/localfile-mon.xml), as items (see the\n"
-        b"    # ossec plugin's README); generated with 'python -m sdcheck.plugins.ossec.conf FILE'\n"
+        b"    # ossec plugin's README); generated with 'python -m sdcheck.plugins.ossec.conf < FILE'\n"
         b'    expected:\n'
         b'      - global/email_notification = yes\n'
         b'      - global/email_to = root@localhost\n'

@@ -117,7 +117,7 @@ class MonitorHost:
             "done",
             f"mkdir /var/ossec && mount --bind {q(str(self.ossec))} /var/ossec", ""])
 
-    def sh(self, script: str, timeout: float = 120, input: bytes | None = None) -> subprocess.CompletedProcess:
+    def sh(self, script: str, timeout: float = 120, input: bytes | None = None) -> subprocess.CompletedProcess:  # noqa: A002 - subprocess's name
         return subprocess.run(["unshare", "-m", "sh", "-c", self.prelude() + script], capture_output=True, text=True,
                               timeout=timeout, input=input)
 

@@ -111,7 +111,7 @@ class Ossec:
         return dest
 
     def run(self, script: str, scratch: Path | None = None, net: bool = False, timeout: float = 60,
-            input: bytes | None = None) -> subprocess.CompletedProcess:
+            input: bytes | None = None) -> subprocess.CompletedProcess:  # noqa: A002 - subprocess's name
         """Run a shell script in a private mount namespace (and a new network namespace with
         ``net``) where OSSEC's users exist and ``scratch`` (if given) is the install."""
         cmd = ["unshare", "-m"] + (["-n"] if net else []) + ["sh", "-c", self.ns_prelude(scratch) + script]
@@ -127,7 +127,7 @@ def build() -> Ossec:
     home = _cache() / f"ossec-{VERSION}-{digest}"
     prefix = home / "ossec"
     home.mkdir(parents=True, exist_ok=True)
-    ids = identity_files(home / "ids")
+    identity_files(home / "ids")
     with open(home / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (home / "done").exists():
@@ -201,7 +201,7 @@ class Running:
         assert self.sink.stdout.readline().strip() == b"ready"
         self._time = time
 
-    def sh(self, script: str, timeout: float = 60, input: bytes | None = None) -> subprocess.CompletedProcess:
+    def sh(self, script: str, timeout: float = 60, input: bytes | None = None) -> subprocess.CompletedProcess:  # noqa: A002 - subprocess's name
         return subprocess.run(["nsenter", "-t", str(self.holder.pid), "-m", "-n", "sh", "-c", "set -e\n" + script],
                               capture_output=True, timeout=timeout, input=input)
 

@@ -21,7 +21,8 @@ MAILERS = ("/usr/bin/mail", "/usr/bin/mailx", "/usr/bin/mail.mailutils", "/usr/b
 CAPTURE = "\n".join([
     "#!/bin/sh",
     "f=$(mktemp /tmp/c/m.XXXXXX) || exit 75",
-    "{ printf '%s\\n' \"$0\"; for a in \"$@\"; do printf '%s\\n' \"$a\"; done; } | head -c 65536 | base64 -w0 > \"$f.argv\"",
+    "{ printf '%s\\n' \"$0\"; for a in \"$@\"; do printf '%s\\n' \"$a\"; done; }"
+    " | head -c 65536 | base64 -w0 > \"$f.argv\"",
     "head -c 4194304 | base64 -w0 > \"$f.body\"",
     "exit 0",
     ""])

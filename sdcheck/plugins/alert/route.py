@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import re
 
 
 def canonical_lines(text: str) -> list[str]:

@@ -78,7 +78,8 @@ def _text(el: Element) -> str:
 def _attrs(el: Element) -> str:
     if not el.attrs:
         return ""
-    return "[" + ",".join(f"{quote(k, ',')}={quote(' '.join(v.split()), ',')}" for k, v in sorted(el.attrs.items())) + "]"
+    pairs = (f"{quote(k, ',')}={quote(' '.join(v.split()), ',')}" for k, v in sorted(el.attrs.items()))
+    return "[" + ",".join(pairs) + "]"
 
 
 def _block(el: Element) -> str:
@@ -116,10 +117,9 @@ def key_of(item: str) -> str:
     return item.split(" = ", 1)[0] if " = " in item and ": " not in item.split(" = ", 1)[0] else item
 
 
-if __name__ == "__main__":  # python -m sdcheck.plugins.ossec.conf FILE: the items, as a baseline's list
+if __name__ == "__main__":  # python -m sdcheck.plugins.ossec.conf < FILE: the items, as a baseline's list
     import sys
 
     import yaml
 
-    with open(sys.argv[1], encoding="utf-8") as f:
-        print(yaml.safe_dump([item for item, _ in items(f.read())], width=10000, sort_keys=False), end="")
+    print(yaml.safe_dump([item for item, _ in items(sys.stdin.read())], width=10000, sort_keys=False), end="")

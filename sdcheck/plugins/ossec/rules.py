@@ -37,7 +37,7 @@ def scan_rules(text: str) -> list[Rule]:
         attrs = {k.lower(): a if a else b for k, a, b in _ATTR.findall(m.group(1))}
         if not attrs.get("id", "").strip().isdigit():
             continue
-        body = {}
+        body: dict[str, list[str]] = {}
         for tag, value in _TAG.findall(m.group(2)):
             body.setdefault(tag.lower(), []).append(" ".join(value.split()))
         level = attrs.get("level", "0").strip()

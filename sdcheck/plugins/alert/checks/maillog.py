@@ -85,7 +85,8 @@ class Maillog(Check):
                 records.append(json.loads(line))
             except ValueError:
                 continue
-        uids = {0} | ({facts.user_id(o["postfix_user"])} - {None})
+        postfix_uid = facts.user_id(o["postfix_user"])
+        uids = {0} | ({postfix_uid} if postfix_uid is not None else set())
         return journal_text(records, uids) or None
 
     def run(self) -> Iterable[Finding]:

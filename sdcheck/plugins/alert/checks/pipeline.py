@@ -70,8 +70,8 @@ class Pipeline(Check):
                             resource=f"users/{o['ossec_user']}", expected="present", actual="missing")
             return
         nonce = secrets.token_hex(8)
-        argv = ["unshare", "--mount", "--net", "--pid", "--fork", "--mount-proc", "--kill-child", "sh", "-c", SCRIPT, "sdcheck",
-                o["ossec_home"], o["ossec_user"], o["homedir"], CAPTURE, *MAILERS]
+        argv = ["unshare", "--mount", "--net", "--pid", "--fork", "--mount-proc", "--kill-child",
+                "sh", "-c", SCRIPT, "sdcheck", o["ossec_home"], o["ossec_user"], o["homedir"], CAPTURE, *MAILERS]
         try:
             res = self.ctx.facts.run(argv, timeout=90, input=message(nonce, o["hostname"]))
         except FactError as exc:

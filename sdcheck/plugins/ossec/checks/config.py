@@ -77,7 +77,7 @@ class Config(Check):
             return
         want, got = Counter(self.opts["expected"]), Counter(item for item, _ in have)
         extra, missing = got - want, want - got
-        lines = {}
+        lines: dict[str, int] = {}
         for item, line in have:
             lines.setdefault(item, line)
         yield from self._report(path, extra, missing, lines, len(have))

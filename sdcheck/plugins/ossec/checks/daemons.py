@@ -19,8 +19,8 @@ KEYS_FORBIDDEN = 0o7027  # 0640 root:ossec as OSSEC installs it: the group reads
 
 
 def _valid(value) -> bool:
-    return isinstance(value, dict) and value and all(isinstance(k, str) and isinstance(v, str)
-                                                     for k, v in value.items())
+    return isinstance(value, dict) and bool(value) and all(isinstance(k, str) and isinstance(v, str)
+                                                           for k, v in value.items())
 
 
 class Daemons(Check):
@@ -31,9 +31,9 @@ class Daemons(Check):
                "monitord; app: agentd, logcollector, syscheckd) has a process of that name whose program is "
                "`<ossec_dir>/bin/<name>` and whose real and effective user is the one OSSEC uses (ossecm for "
                "maild, ossecr for remoted, ossec for analysisd, monitord and agentd, root for logcollector and "
-               "syscheckd). With `check_agents` (mon), `bin/list_agents -c` lists as active (heard from within 30 minutes) every agent of "
-               "`etc/client.keys` as connected. `etc/client.keys` is a regular file of root, group ossec, "
-               "mode 0640 at most (it holds the agents' keys; never printed).")
+               "syscheckd). With `check_agents` (mon), `bin/list_agents -c` lists every agent of "
+               "`etc/client.keys` as active (heard from within 30 minutes). `etc/client.keys` is a regular "
+               "file of root, group ossec, mode 0640 at most (it holds the agents' keys; never printed).")
     severity = Severity.CRITICAL
     why = ("Without maild nothing is mailed; without analysisd nothing is judged; without logcollector "
            "sdcheck never runs; a disconnected agent's events never reach the Monitor Server. A daemon "
