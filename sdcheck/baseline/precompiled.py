@@ -194,6 +194,10 @@ BASELINES = {
         b'  ossec.daemons:\n'
         b'    ossec_dir: ${ossec_dir}\n'
         b'    daemons: ${ossec_daemons}\n'
+        b"    # SecureDrop deletes the agent's client.keys and agent-auth writes it again under root's\n"
+        b'    # umask (its own test expects 0644): readable by every local user, which SecureDrop accepts\n'
+        b'    keys_mode_max: "0644"\n'
+        b'    keys_groups: [ossec, root]\n'
         ,
         ('M',
          1,
@@ -676,7 +680,12 @@ BASELINES = {
                    'frequency=90000; log_format=command')))))),
              ('ossec.daemons',
               189,
-              ('M', 190, (('ossec_dir', 190, '${ossec_dir}'), ('daemons', 191, '${ossec_daemons}')))))))))
+              ('M',
+               190,
+               (('ossec_dir', 190, '${ossec_dir}'),
+                ('daemons', 191, '${ossec_daemons}'),
+                ('keys_mode_max', 194, '0644'),
+                ('keys_groups', 195, ('L', 195, (195, 195), ('ossec', 'root')))))))))))
     ),
     'common.yml': (
         b'# Shared by the app and mon profiles. See README "Baselines" for the format.\n'

@@ -83,3 +83,22 @@ def test_a_daemon_under_another_user_is_reported(ossec, tmp_path):
         assert len(lines) == 1 and "ossec-monitord" in lines[0] and "runs as ossec, not ossecr" in lines[0], out
     finally:
         running.stop()
+
+
+@pytest.mark.parametrize("mode,group,reported", [(0o644, "root", False), (0o640, "root", False),
+                                                 (0o666, "root", True), (0o644, "daemon", True)])
+def test_the_agent_s_client_keys_as_securedrop_leaves_it(tmp_path, mode, group, reported):
+    """On the Application Server, SecureDrop deletes client.keys and agent-auth writes it anew
+    under root's umask: 0644, group root. That passes; writable by others, or another group's,
+    does not."""
+    import grp
+
+    (tmp_path / "etc").mkdir()
+    keys = tmp_path / "etc" / "client.keys"
+    keys.write_text(f"001 app 10.20.2.2 {KEY}\n")
+    os.chown(keys, 0, grp.getgrnam(group).gr_gid)
+    keys.chmod(mode)
+    res = cli.sdcheck("run", "--profile", "app", "--only", CHECK, "--var", f"ossec_dir={tmp_path}")
+    lines = [ln for ln in res.stdout.splitlines() if "client.keys" in ln]
+    assert bool(lines) == reported, res.stdout
+    assert KEY not in res.stdout

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 SERVER = {"ossec-maild": "ossecm", "ossec-analysisd": "ossec", "ossec-remoted": "ossecr",
           "ossec-logcollector": "root", "ossec-syscheckd": "root", "ossec-monitord": "ossec"}
 AGENT = {"ossec-agentd": "ossec", "ossec-logcollector": "root", "ossec-syscheckd": "root"}
-KEYS_FORBIDDEN = 0o7027  # 0640 root:ossec as OSSEC installs it: the group reads, nobody else
+def _octal(value) -> bool:
+    return isinstance(value, str) and len(value) == 4 and all(c in "01234567" for c in value)
 
 
 def _valid(value) -> bool:
@@ -33,7 +34,9 @@ class Daemons(Check):
                "maild, ossecr for remoted, ossec for analysisd, monitord and agentd, root for logcollector and "
                "syscheckd). With `check_agents` (mon), `bin/list_agents -c` lists every agent of "
                "`etc/client.keys` as active (heard from within 30 minutes). `etc/client.keys` is a regular "
-               "file of root, group ossec, mode 0640 at most (it holds the agents' keys; never printed).")
+               "file of root, in `keys_groups`, mode `keys_mode_max` at most (mon: ossec, 0640 as OSSEC installs "
+               "it; app: ossec or root, 0644 as SecureDrop's agent-auth step leaves it); the keys are never "
+               "printed.")
     severity = Severity.CRITICAL
     why = ("Without maild nothing is mailed; without analysisd nothing is judged; without logcollector "
            "sdcheck never runs; a disconnected agent's events never reach the Monitor Server. A daemon "
@@ -45,6 +48,12 @@ class Daemons(Check):
         "ossec_dir": OSSEC_DIR,
         "daemons": Option(dict, SERVER, help="daemon name: the user it runs as", check=_valid),
         "check_agents": Option(bool, False, help="(mon) every registered agent must be connected"),
+        # OSSEC installs client.keys 0640 root:ossec and ossec-authd appends to it (the server
+        # keeps that); on the agent, SecureDrop's register role deletes it and agent-auth
+        # writes a new one under root's umask: 0644, group root (SecureDrop's own test
+        # expects 0644)
+        "keys_mode_max": Option(str, "0640", help="the widest mode client.keys may have (octal)", check=_octal),
+        "keys_groups": Option(list, ["ossec"], help="groups client.keys may belong to"),
     }
 
     def run(self) -> Iterable[Finding]:
@@ -85,12 +94,15 @@ class Daemons(Check):
         if st is None:
             return [self.fail(f"{keys} does not exist: no agent can connect", resource=keys,
                               expected="present", actual="missing", group="keys")]
-        gid = facts.group_id("ossec")
-        if not st.is_file or st.uid != 0 or st.gid != gid or st.mode & KEYS_FORBIDDEN:
+        gids = {facts.group_id(g) for g in self.opts["keys_groups"]} - {None}
+        too_wide = st.mode & 0o7777 & ~int(self.opts["keys_mode_max"], 8)
+        if not st.is_file or st.uid != 0 or st.gid not in gids or too_wide:
             owner = f"{facts.user_name(st.uid) or st.uid}:{facts.group_name(st.gid) or st.gid}"
             return [self.fail(f"{keys} is {'a regular file' if st.is_file else 'not a regular file'} of {owner}, "
-                              f"mode {st.mode & 0o7777:04o}: expected root:ossec 0640 at most", resource=keys,
-                              expected="root:ossec 0640", actual=f"{owner} {st.mode & 0o7777:04o}",
+                              f"mode {st.mode & 0o7777:04o}: expected root, group "
+                              f"{' or '.join(self.opts['keys_groups'])}, mode {self.opts['keys_mode_max']} at most",
+                              resource=keys,
+                              expected=f"root {self.opts['keys_mode_max']}", actual=f"{owner} {st.mode & 0o7777:04o}",
                               severity=Severity.HIGH, group="keys")]
         return []
 
