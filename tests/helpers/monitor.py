@@ -37,7 +37,7 @@ class MonitorHost:
         os.chown(self.ossec, 0, self.gid)
         self.ossec.chmod(0o750)
         procmailrc = self.ossec / ".procmailrc"
-        shutil.copy(SD / "procmailrc", procmailrc)
+        shutil.copy(SD / "procmailrc", procmailrc)  # mode set below, whatever the checkout's
         os.chown(procmailrc, 0, self.gid)
         procmailrc.chmod(0o644)
         self.write_alarm(self.render_alarm())
@@ -63,6 +63,7 @@ class MonitorHost:
         self.postfix.mkdir()
         (self.postfix / "main.cf").write_text("")
         shutil.copy(SD / "header_checks", self.postfix / "header_checks")
+        (self.postfix / "header_checks").chmod(0o644)  # as Ansible's copy creates it (root's umask)
         self.write_aliases((SD / "aliases").read_text())
         self.write_generic(f"ossec@{HOSTNAME} {FROM}\n")
 

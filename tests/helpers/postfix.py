@@ -124,6 +124,7 @@ class Site:
         settle(self.dir / "main.cf")
         shutil.copy("/etc/postfix/master.cf", self.dir / "master.cf")
         shutil.copy(SD / "header_checks", self.dir / "header_checks")
+        (self.dir / "header_checks").chmod(0o644)  # as Ansible's copy creates it (root's umask)
         sasl = jinja2.Template((SD / "sasl_passwd.j2").read_text()).render(sasl_password=self.password, **v)
         self.write_sasl(sasl)
         (self.dir / "generic").write_text(f"ossec@{v['postfix_hostname']} {self.sender}\n")
