@@ -46,7 +46,7 @@ BASELINES = {
         b'    app_user: ${app_user}\n'
         b'  iptables.ruleset:\n'
         b"    # SecureDrop's rules_v4 for the Application Server (restrict-direct-access role)\n"
-        b'    tables:\n'
+        b'    tables: &rules4\n'
         b'      filter:\n'
         b'        policies: {INPUT: DROP, FORWARD: DROP, OUTPUT: DROP}\n'
         b'        chains:\n'
@@ -198,6 +198,10 @@ BASELINES = {
         b'    # umask (its own test expects 0644): readable by every local user, which SecureDrop accepts\n'
         b'    keys_mode_max: "0644"\n'
         b'    keys_groups: [ossec, root]\n'
+        b'  iptables.boot-rules:\n'
+        b'    # the same rules, as the file loaded at the next boot holds them\n'
+        b'    tables: *rules4\n'
+        b'    path: ${iptables_v4_path}\n'
         ,
         ('M',
          1,
@@ -346,7 +350,7 @@ BASELINES = {
                (('tables',
                  44,
                  ('M',
-                  45,
+                  44,
                   (('filter',
                     45,
                     ('M',
@@ -685,7 +689,159 @@ BASELINES = {
                (('ossec_dir', 190, '${ossec_dir}'),
                 ('daemons', 191, '${ossec_daemons}'),
                 ('keys_mode_max', 194, '0644'),
-                ('keys_groups', 195, ('L', 195, (195, 195), ('ossec', 'root')))))))))))
+                ('keys_groups', 195, ('L', 195, (195, 195), ('ossec', 'root')))))),
+             ('iptables.boot-rules',
+              196,
+              ('M',
+               198,
+               (('tables',
+                 198,
+                 ('M',
+                  44,
+                  (('filter',
+                    45,
+                    ('M',
+                     46,
+                     (('policies',
+                       46,
+                       ('M', 46, (('INPUT', 46, 'DROP'), ('FORWARD', 46, 'DROP'), ('OUTPUT', 46, 'DROP')))),
+                      ('chains',
+                       47,
+                       ('M',
+                        48,
+                        (('INPUT',
+                          48,
+                          ('L',
+                           49,
+                           (49, 50, 51, 52, 53, 58, 59, 60, 61, 66, 67, 68),
+                           ('-p tcp -m state --state ESTABLISHED,RELATED -j ACCEPT -m comment --comment "Allow '
+                            'traffic back for tor"',
+                            '-i lo -p tcp --dport 80 -m state --state NEW,ESTABLISHED,RELATED -j ACCEPT -m comment '
+                            '--comment "Allow tor connection from local loopback to connect to source int"',
+                            '-i lo -p tcp --dport 8080 -m state --state NEW,ESTABLISHED,RELATED -j ACCEPT -m comment '
+                            '--comment "Allow tor connection from local loopback to connect to journalist int"',
+                            '-i lo -s 127.0.0.1 -d 127.0.0.1 -p tcp -m state --state ESTABLISHED,RELATED -j ACCEPT '
+                            '-m comment --comment "for redis worker all application user local loopback user"',
+                            ('M',
+                             53,
+                             (('for_each', 53, '${dns_server}'),
+                              ('as', 54, 'dns'),
+                              ('do',
+                               55,
+                               ('L',
+                                56,
+                                (56, 57),
+                                ('-s ${dns} -p tcp --sport 53 -m state --state ESTABLISHED,RELATED -j ACCEPT -m '
+                                 'comment --comment "tcp/udp dns"',
+                                 '-s ${dns} -p udp --sport 53 -m state --state ESTABLISHED,RELATED -j ACCEPT -m '
+                                 'comment --comment "tcp/udp dns"'))))),
+                            '-p udp --sport 123 -m state --state ESTABLISHED,RELATED -j ACCEPT -m comment --comment '
+                            '"ntp"',
+                            '-p tcp -m multiport --sports 80,8080,443 -m state --state ESTABLISHED,RELATED -j ACCEPT '
+                            '-m comment --comment "apt updates"',
+                            '-s ${monitor_ip} -p udp --sport 1514 -m state --state ESTABLISHED,RELATED -j ACCEPT -m '
+                            'comment --comment "OSSEC server agent"',
+                            ('M',
+                             61,
+                             (('unless', 61, '${enable_ssh_over_tor}'),
+                              ('do',
+                               62,
+                               ('L',
+                                63,
+                                (63, 64, 65),
+                                ('-s ${monitor_ip} -p tcp --dport 22 -j DROP -m comment --comment "Block explicitly '
+                                 'SSH from the adjacent SD component"',
+                                 '-i ${ssh_interface} -s ${admin_net_cidr} -p tcp --dport 22 -m state --state NEW -m '
+                                 'limit --limit 3/min --limit-burst 3 -j ACCEPT -m comment --comment "Rate limit '
+                                 'incoming ssh traffic"',
+                                 '-i ${ssh_interface} -s ${admin_net_cidr} -p tcp --dport 22 -m state --state '
+                                 'NEW,ESTABLISHED,RELATED -j ACCEPT'))))),
+                            '-i lo -j ACCEPT -m comment --comment "Allow lo to lo traffic all protocols"',
+                            '-p tcp -m state --state INVALID -j DROP -m comment --comment "drop but do not log '
+                            'inbound invalid state packets"',
+                            '-j LOGNDROP -m comment --comment "Drop and log all other incoming traffic"'))),
+                         ('FORWARD', 69, ('L', 69, (), ())),
+                         ('OUTPUT',
+                          70,
+                          ('L',
+                           71,
+                           (71, 76, 77, 78, 79, 80, 81, 82, 83, 88, 89, 90, 91, 94, 95),
+                           (('M',
+                             71,
+                             (('when', 71, '${enable_ssh_over_tor}'),
+                              ('do',
+                               72,
+                               ('L',
+                                73,
+                                (73, 74, 75),
+                                ('-o lo -p tcp --dport 22 -m owner --uid-owner ${tor_user} -m state --state NEW -m '
+                                 'limit --limit 3/min --limit-burst 3 -j ACCEPT -m comment --comment "Rate limit '
+                                 'traffic from tor to the ssh dameon"',
+                                 '-o lo -p tcp --dport 22 -m owner --uid-owner ${tor_user} -m state --state NEW -j '
+                                 'LOGNDROP -m comment --comment "Drop all other new connections from tor to the ssh '
+                                 'dameon"',
+                                 '-o lo -p tcp --dport 22 -m owner --uid-owner ${tor_user} -m state --state '
+                                 'ESTABLISHED,RELATED -j ACCEPT -m comment --comment "Allow the established traffic '
+                                 'from tor to the ssh dameon"'))))),
+                            '-p tcp -m owner --uid-owner ${tor_user} -m state --state NEW,ESTABLISHED,RELATED -j '
+                            'ACCEPT -m comment --comment "Allow tor outbound"',
+                            '-m owner --uid-owner ${tor_user} -j LOGNDROP -m comment --comment "Drop all other '
+                            'traffic for tor"',
+                            '-o lo -p tcp --sport 80 -m owner --uid-owner ${app_user} -m state --state '
+                            'ESTABLISHED,RELATED -j ACCEPT -m comment --comment "Restrict the apache user outbound '
+                            'connections"',
+                            '-o lo -p tcp --sport 8080 -m owner --uid-owner ${app_user} -m state --state '
+                            'ESTABLISHED,RELATED -j ACCEPT -m comment --comment "Restrict the apache user outbound '
+                            'connections"',
+                            '-o lo -s 127.0.0.1 -d 127.0.0.1 -p tcp -m owner --uid-owner ${app_user} -m state '
+                            '--state NEW,ESTABLISHED,RELATED -j ACCEPT -m comment --comment "for redis worker all '
+                            'application user local loopback user"',
+                            '-m owner --uid-owner ${app_user} -j LOGNDROP -m comment --comment "Drop all other '
+                            'traffic by the securedrop user"',
+                            '-m owner --gid-owner ${ssh_group} -j LOGNDROP -m comment --comment "Drop all other '
+                            'outbound traffic for ssh user"',
+                            ('M',
+                             83,
+                             (('for_each', 83, '${dns_server}'),
+                              ('as', 84, 'dns'),
+                              ('do',
+                               85,
+                               ('L',
+                                86,
+                                (86, 87),
+                                ('-d ${dns} -p tcp --dport 53 -m state --state NEW,ESTABLISHED,RELATED -j ACCEPT -m '
+                                 'comment --comment "tcp/udp dns"',
+                                 '-d ${dns} -p udp --dport 53 -m state --state NEW,ESTABLISHED,RELATED -j ACCEPT -m '
+                                 'comment --comment "tcp/udp dns"'))))),
+                            '-p udp --dport 123 -m owner --uid-owner ${time_service_user} -m state --state '
+                            'NEW,ESTABLISHED,RELATED -j ACCEPT -m comment --comment "ntp"',
+                            '-p tcp -m multiport --dports 80,8080,443 -m state --state NEW,ESTABLISHED,RELATED -j '
+                            'ACCEPT -m comment --comment "apt updates"',
+                            '-d ${monitor_ip} -p udp --dport 1514 -m state --state NEW,ESTABLISHED,RELATED -j ACCEPT '
+                            '-m comment --comment "OSSEC server agent"',
+                            ('M',
+                             91,
+                             (('unless', 91, '${enable_ssh_over_tor}'),
+                              ('do',
+                               92,
+                               ('L',
+                                93,
+                                (93,),
+                                ('-o ${ssh_interface} -p tcp -m owner --uid-owner root --sport 22 -m state --state '
+                                 'NEW,ESTABLISHED,RELATED -j ACCEPT',))))),
+                            '-o lo -j ACCEPT -m comment --comment "Allow lo to lo traffic all protocols"',
+                            '-j DROP -m comment --comment "Drop all other outgoing traffic"'))),
+                         ('LOGNDROP',
+                          96,
+                          ('L',
+                           97,
+                           (97, 98, 99, 100),
+                           ('-p tcp -m limit --limit 5/min -j LOG --log-ip-options --log-tcp-options --log-uid '
+                            '--log-level 4',
+                            '-p udp -m limit --limit 5/min -j LOG --log-ip-options --log-uid --log-level 4',
+                            '-p icmp -m limit --limit 5/min -j LOG --log-ip-options --log-uid --log-level 4',
+                            '-j DROP'))))))))),))),
+                ('path', 199, '${iptables_v4_path}')))))))))
     ),
     'common.yml': (
         b'# Shared by the app and mon profiles. See README "Baselines" for the format.\n'
@@ -699,6 +855,8 @@ BASELINES = {
         b"  xtables_lock: /run/xtables.lock   # iptables-legacy's lock file (XTABLES_LOCKFILE)\n"
         b'  iptables_lock_timeout: 30         # seconds to wait for that lock (legacy reads only) before an ERROR\n'
         b'  nft_allowed_tables: []           # native nftables tables to accept, as "family name"\n'
+        b"  iptables_v4_path: /etc/iptables/rules.v4   # SecureDrop's rules files, loaded at boot\n"
+        b'  iptables_v6_path: /etc/iptables/rules.v6\n'
         b"  ossec_dir: /var/ossec             # OSSEC's install directory\n"
         b"  run_max_age_hours: 26             # report: warn when 'sdcheck run --state' is older (OSSEC runs it every 25 h)\n"
         b'\n'
@@ -736,10 +894,14 @@ BASELINES = {
         b'  iptables.ruleset-v6:\n'
         b"    # SecureDrop's rules_v6 (restrict-direct-access role), loaded on both servers: drop all\n"
         b'    family: 6\n'
-        b'    tables:\n'
+        b'    tables: &rules6\n'
         b'      filter:\n'
         b'        policies: {INPUT: DROP, FORWARD: DROP, OUTPUT: DROP}\n'
         b'        chains: {INPUT: [], FORWARD: [], OUTPUT: []}\n'
+        b'  iptables.boot-rules-v6:\n'
+        b"    # SecureDrop's rules_v6 as the file loaded at the next boot holds them\n"
+        b'    tables: *rules6\n'
+        b'    path: ${iptables_v6_path}\n'
         ,
         ('M',
          2,
@@ -753,68 +915,93 @@ BASELINES = {
             (('xtables_lock', 9, '/run/xtables.lock'),
              ('iptables_lock_timeout', 10, 30),
              ('nft_allowed_tables', 11, ('L', 11, (), ())),
-             ('ossec_dir', 12, '/var/ossec'),
-             ('run_max_age_hours', 13, 26),
-             ('app_ip', 16, '10.20.2.2'),
-             ('monitor_ip', 17, '10.20.3.2'),
-             ('dns_server', 18, ('L', 18, (18, 18), ('8.8.8.8', '8.8.4.4'))),
-             ('smtp_relay_port', 19, 587),
-             ('enable_ssh_over_tor', 20, True),
-             ('admin_net_cidr', 21, '0.0.0.0/0'),
-             ('ssh_interface', 22, '${fact:default_interface}'),
-             ('tor_user', 24, 'debian-tor'),
-             ('app_user', 25, 'www-data'),
-             ('postfix_user', 26, 'postfix'),
-             ('time_service_user', 27, 'systemd-timesync'),
-             ('ssh_group', 28, 'ssh')))),
+             ('iptables_v4_path', 12, '/etc/iptables/rules.v4'),
+             ('iptables_v6_path', 13, '/etc/iptables/rules.v6'),
+             ('ossec_dir', 14, '/var/ossec'),
+             ('run_max_age_hours', 15, 26),
+             ('app_ip', 18, '10.20.2.2'),
+             ('monitor_ip', 19, '10.20.3.2'),
+             ('dns_server', 20, ('L', 20, (20, 20), ('8.8.8.8', '8.8.4.4'))),
+             ('smtp_relay_port', 21, 587),
+             ('enable_ssh_over_tor', 22, True),
+             ('admin_net_cidr', 23, '0.0.0.0/0'),
+             ('ssh_interface', 24, '${fact:default_interface}'),
+             ('tor_user', 26, 'debian-tor'),
+             ('app_user', 27, 'www-data'),
+             ('postfix_user', 28, 'postfix'),
+             ('time_service_user', 29, 'systemd-timesync'),
+             ('ssh_group', 30, 'ssh')))),
           ('checks',
-           30,
+           32,
            ('M',
-            31,
-            (('system.sysctl', 31, ('M', 31, ())),
-             ('system.ipv6-addresses', 32, ('M', 32, ())),
-             ('iptables.backends', 33, ('M', 34, (('families', 34, ('L', 34, (34, 34), (4, 6))),))),
+            33,
+            (('system.sysctl', 33, ('M', 33, ())),
+             ('system.ipv6-addresses', 34, ('M', 34, ())),
+             ('iptables.backends', 35, ('M', 36, (('families', 36, ('L', 36, (36, 36), (4, 6))),))),
              ('iptables.default-drop',
-              35,
+              37,
               ('M',
-               36,
-               (('policies', 36, ('M', 36, (('INPUT', 36, 'DROP'), ('FORWARD', 36, 'DROP'), ('OUTPUT', 36, 'DROP')))),
-                ('input_final_jump', 37, 'LOGNDROP'),
-                ('output_final_target', 38, 'DROP'),
-                ('log_chain', 39, 'LOGNDROP'),
-                ('log_protocols', 40, ('L', 40, (40, 40, 40), ('tcp', 'udp', 'icmp')))))),
-             ('iptables.nft-native', 41, ('M', 42, (('allowed', 42, '${nft_allowed_tables}'),))),
+               38,
+               (('policies', 38, ('M', 38, (('INPUT', 38, 'DROP'), ('FORWARD', 38, 'DROP'), ('OUTPUT', 38, 'DROP')))),
+                ('input_final_jump', 39, 'LOGNDROP'),
+                ('output_final_target', 40, 'DROP'),
+                ('log_chain', 41, 'LOGNDROP'),
+                ('log_protocols', 42, ('L', 42, (42, 42, 42), ('tcp', 'udp', 'icmp')))))),
+             ('iptables.nft-native', 43, ('M', 44, (('allowed', 44, '${nft_allowed_tables}'),))),
              ('iptables.ipv6',
-              43,
+              45,
               ('M',
-               44,
+               46,
                (('policies',
-                 44,
-                 ('M', 44, (('INPUT', 44, 'DROP'), ('FORWARD', 44, 'DROP'), ('OUTPUT', 44, 'DROP')))),))),
-             ('iptables.nft-kernel', 45, ('M', 45, ())),
+                 46,
+                 ('M', 46, (('INPUT', 46, 'DROP'), ('FORWARD', 46, 'DROP'), ('OUTPUT', 46, 'DROP')))),))),
+             ('iptables.nft-kernel', 47, ('M', 47, ())),
              ('iptables.ruleset-v6',
-              46,
+              48,
               ('M',
-               48,
-               (('family', 48, 6),
+               50,
+               (('family', 50, 6),
                 ('tables',
-                 49,
+                 51,
                  ('M',
-                  50,
+                  51,
                   (('filter',
-                    50,
+                    52,
                     ('M',
-                     51,
+                     53,
                      (('policies',
-                       51,
-                       ('M', 51, (('INPUT', 51, 'DROP'), ('FORWARD', 51, 'DROP'), ('OUTPUT', 51, 'DROP')))),
+                       53,
+                       ('M', 53, (('INPUT', 53, 'DROP'), ('FORWARD', 53, 'DROP'), ('OUTPUT', 53, 'DROP')))),
                       ('chains',
-                       52,
+                       54,
                        ('M',
-                        52,
-                        (('INPUT', 52, ('L', 52, (), ())),
-                         ('FORWARD', 52, ('L', 52, (), ())),
-                         ('OUTPUT', 52, ('L', 52, (), ())))))))),)))))))))))
+                        54,
+                        (('INPUT', 54, ('L', 54, (), ())),
+                         ('FORWARD', 54, ('L', 54, (), ())),
+                         ('OUTPUT', 54, ('L', 54, (), ())))))))),)))))),
+             ('iptables.boot-rules-v6',
+              55,
+              ('M',
+               57,
+               (('tables',
+                 57,
+                 ('M',
+                  51,
+                  (('filter',
+                    52,
+                    ('M',
+                     53,
+                     (('policies',
+                       53,
+                       ('M', 53, (('INPUT', 53, 'DROP'), ('FORWARD', 53, 'DROP'), ('OUTPUT', 53, 'DROP')))),
+                      ('chains',
+                       54,
+                       ('M',
+                        54,
+                        (('INPUT', 54, ('L', 54, (), ())),
+                         ('FORWARD', 54, ('L', 54, (), ())),
+                         ('OUTPUT', 54, ('L', 54, (), ())))))))),))),
+                ('path', 58, '${iptables_v6_path}')))))))))
     ),
     'mon.yml': (
         b'sdcheck_baseline: 1\n'
@@ -1109,7 +1296,7 @@ BASELINES = {
         b'    postfix_user: ${postfix_user}\n'
         b'  iptables.ruleset:\n'
         b"    # SecureDrop's rules_v4 for the Monitor Server (restrict-direct-access role)\n"
-        b'    tables:\n'
+        b'    tables: &rules4\n'
         b'      filter:\n'
         b'        policies: {INPUT: DROP, FORWARD: DROP, OUTPUT: DROP}\n'
         b'        chains:\n'
@@ -1305,6 +1492,10 @@ BASELINES = {
         b'    ossec_dir: ${ossec_dir}\n'
         b'    check_agents: true\n'
         b'    daemons: ${ossec_daemons}\n'
+        b'  iptables.boot-rules:\n'
+        b'    # the same rules, as the file loaded at the next boot holds them\n'
+        b'    tables: *rules4\n'
+        b'    path: ${iptables_v4_path}\n'
         ,
         ('M',
          1,
@@ -1709,7 +1900,7 @@ BASELINES = {
                (('tables',
                  293,
                  ('M',
-                  294,
+                  293,
                   (('filter',
                     294,
                     ('M',
@@ -2134,6 +2325,171 @@ BASELINES = {
                486,
                (('ossec_dir', 486, '${ossec_dir}'),
                 ('check_agents', 487, True),
-                ('daemons', 488, '${ossec_daemons}')))))))))
+                ('daemons', 488, '${ossec_daemons}')))),
+             ('iptables.boot-rules',
+              489,
+              ('M',
+               491,
+               (('tables',
+                 491,
+                 ('M',
+                  293,
+                  (('filter',
+                    294,
+                    ('M',
+                     295,
+                     (('policies',
+                       295,
+                       ('M', 295, (('INPUT', 295, 'DROP'), ('FORWARD', 295, 'DROP'), ('OUTPUT', 295, 'DROP')))),
+                      ('chains',
+                       296,
+                       ('M',
+                        297,
+                        (('INPUT',
+                          297,
+                          ('L',
+                           298,
+                           (298, 299, 304, 305, 306, 307, 312, 313, 318, 319, 320),
+                           ('-p tcp -m state --state ESTABLISHED,RELATED -j ACCEPT -m comment --comment "Allow '
+                            'traffic back for tor"',
+                            ('M',
+                             299,
+                             (('for_each', 299, '${dns_server}'),
+                              ('as', 300, 'dns'),
+                              ('do',
+                               301,
+                               ('L',
+                                302,
+                                (302, 303),
+                                ('-s ${dns} -p tcp --sport 53 -m state --state ESTABLISHED,RELATED -j ACCEPT -m '
+                                 'comment --comment "tcp/udp dns"',
+                                 '-s ${dns} -p udp --sport 53 -m state --state ESTABLISHED,RELATED -j ACCEPT -m '
+                                 'comment --comment "tcp/udp dns"'))))),
+                            '-p udp --sport 123 -m state --state ESTABLISHED,RELATED -j ACCEPT -m comment --comment '
+                            '"ntp"',
+                            '-p tcp -m multiport --sports 80,8080,443 -m state --state ESTABLISHED,RELATED -j ACCEPT '
+                            '-m comment --comment "apt updates"',
+                            '-s ${app_ip} -p udp --dport 1514 -m state --state NEW,ESTABLISHED,RELATED -j ACCEPT -m '
+                            'comment --comment "Allow OSSEC agent to monitor"',
+                            ('M',
+                             307,
+                             (('for_each', 307, '${dns_server}'),
+                              ('as', 308, 'dns'),
+                              ('do',
+                               309,
+                               ('L',
+                                310,
+                                (310, 311),
+                                ('-s ${dns} -p tcp --sport 53 -m state --state ESTABLISHED,RELATED -j ACCEPT -m '
+                                 'comment --comment "tcp/udp dns"',
+                                 '-s ${dns} -p udp --sport 53 -m state --state ESTABLISHED,RELATED -j ACCEPT -m '
+                                 'comment --comment "tcp/udp dns"'))))),
+                            '-p tcp --sport ${smtp_relay_port} -m state --state ESTABLISHED,RELATED -j ACCEPT -m '
+                            'comment --comment "Allow ossec email alerts out"',
+                            ('M',
+                             313,
+                             (('unless', 313, '${enable_ssh_over_tor}'),
+                              ('do',
+                               314,
+                               ('L',
+                                315,
+                                (315, 316, 317),
+                                ('-s ${app_ip} -p tcp --dport 22 -j DROP -m comment --comment "Block explicitly SSH '
+                                 'from the adjacent SD component"',
+                                 '-i ${ssh_interface} -s ${admin_net_cidr} -p tcp --dport 22 -m state --state NEW -m '
+                                 'limit --limit 3/min --limit-burst 3 -j ACCEPT -m comment --comment "Rate limit '
+                                 'incoming ssh traffic"',
+                                 '-i ${ssh_interface} -s ${admin_net_cidr} -p tcp --dport 22 -m state --state '
+                                 'NEW,ESTABLISHED,RELATED -j ACCEPT'))))),
+                            '-i lo -j ACCEPT -m comment --comment "Allow lo to lo traffic all protocols"',
+                            '-p tcp -m state --state INVALID -j DROP -m comment --comment "drop but do not log '
+                            'inbound invalid state packets"',
+                            '-j LOGNDROP -m comment --comment "Drop and log all other incoming traffic"'))),
+                         ('FORWARD', 321, ('L', 321, (), ())),
+                         ('OUTPUT',
+                          322,
+                          ('L',
+                           323,
+                           (323, 328, 329, 330, 331, 336, 337, 338, 339, 344, 345, 348, 349),
+                           (('M',
+                             323,
+                             (('when', 323, '${enable_ssh_over_tor}'),
+                              ('do',
+                               324,
+                               ('L',
+                                325,
+                                (325, 326, 327),
+                                ('-o lo -p tcp --dport 22 -m owner --uid-owner ${tor_user} -m state --state NEW -m '
+                                 'limit --limit 3/min --limit-burst 3 -j ACCEPT -m comment --comment "Rate limit '
+                                 'traffic from tor to the ssh dameon"',
+                                 '-o lo -p tcp --dport 22 -m owner --uid-owner ${tor_user} -m state --state NEW -j '
+                                 'LOGNDROP -m comment --comment "Drop all other new connections from tor to the ssh '
+                                 'dameon"',
+                                 '-o lo -p tcp --dport 22 -m owner --uid-owner ${tor_user} -m state --state '
+                                 'ESTABLISHED,RELATED -j ACCEPT -m comment --comment "Allow the established traffic '
+                                 'from tor to the ssh dameon"'))))),
+                            '-p tcp -m owner --uid-owner ${tor_user} -m state --state NEW,ESTABLISHED,RELATED -j '
+                            'ACCEPT -m comment --comment "Allow tor outbound"',
+                            '-m owner --uid-owner ${tor_user} -j LOGNDROP -m comment --comment "Drop all other '
+                            'traffic for tor"',
+                            '-m owner --gid-owner ${ssh_group} -j LOGNDROP -m comment --comment "Drop all other '
+                            'outbound traffic for ssh user"',
+                            ('M',
+                             331,
+                             (('for_each', 331, '${dns_server}'),
+                              ('as', 332, 'dns'),
+                              ('do',
+                               333,
+                               ('L',
+                                334,
+                                (334, 335),
+                                ('-d ${dns} -p tcp --dport 53 -m state --state NEW,ESTABLISHED,RELATED -j ACCEPT -m '
+                                 'comment --comment "tcp/udp dns"',
+                                 '-d ${dns} -p udp --dport 53 -m state --state NEW,ESTABLISHED,RELATED -j ACCEPT -m '
+                                 'comment --comment "tcp/udp dns"'))))),
+                            '-p udp --dport 123 -m owner --uid-owner ${time_service_user} -m state --state '
+                            'NEW,ESTABLISHED,RELATED -j ACCEPT -m comment --comment "ntp"',
+                            '-p tcp -m multiport --dports 80,8080,443 -m state --state NEW,ESTABLISHED,RELATED -j '
+                            'ACCEPT -m comment --comment "apt updates"',
+                            '-d ${app_ip} -p udp --sport 1514 -m state --state ESTABLISHED,RELATED -j ACCEPT -m '
+                            'comment --comment "Allow OSSEC agent to monitor"',
+                            ('M',
+                             339,
+                             (('for_each', 339, '${dns_server}'),
+                              ('as', 340, 'dns'),
+                              ('do',
+                               341,
+                               ('L',
+                                342,
+                                (342, 343),
+                                ('-d ${dns} -p tcp --dport 53 -m owner --uid-owner ${postfix_user} -m state --state '
+                                 'NEW,ESTABLISHED,RELATED -j ACCEPT -m comment --comment "postfix dns rule"',
+                                 '-d ${dns} -p udp --dport 53 -m owner --uid-owner ${postfix_user} -m state --state '
+                                 'NEW,ESTABLISHED,RELATED -j ACCEPT -m comment --comment "postfix dns rule"'))))),
+                            '-p tcp --dport ${smtp_relay_port} -m owner --uid-owner ${postfix_user} -m state --state '
+                            'NEW,ESTABLISHED,RELATED -j ACCEPT -m comment --comment "Allow ossec email alerts out"',
+                            ('M',
+                             345,
+                             (('unless', 345, '${enable_ssh_over_tor}'),
+                              ('do',
+                               346,
+                               ('L',
+                                347,
+                                (347,),
+                                ('-o ${ssh_interface} -p tcp -m owner --uid-owner root --sport 22 -m state --state '
+                                 'NEW,ESTABLISHED,RELATED -j ACCEPT',))))),
+                            '-o lo -j ACCEPT -m comment --comment "Allow lo to lo traffic all protocols"',
+                            '-j DROP -m comment --comment "Drop all other outgoing traffic"'))),
+                         ('LOGNDROP',
+                          350,
+                          ('L',
+                           351,
+                           (351, 352, 353, 354),
+                           ('-p tcp -m limit --limit 5/min -j LOG --log-ip-options --log-tcp-options --log-uid '
+                            '--log-level 4',
+                            '-p udp -m limit --limit 5/min -j LOG --log-ip-options --log-uid --log-level 4',
+                            '-p icmp -m limit --limit 5/min -j LOG --log-ip-options --log-uid --log-level 4',
+                            '-j DROP'))))))))),))),
+                ('path', 492, '${iptables_v4_path}')))))))))
     ),
 }

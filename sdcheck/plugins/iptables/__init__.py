@@ -3,6 +3,8 @@
 from sdcheck.host.iptc import preload as preload_iptc
 from sdcheck.plugins.iptables.base import SETTINGS
 from sdcheck.plugins.iptables.checks.backends import Backends
+from sdcheck.plugins.iptables.checks.boot_rules import BootRules
+from sdcheck.plugins.iptables.checks.boot_rules_v6 import BootRulesV6
 from sdcheck.plugins.iptables.checks.default_drop import DefaultDrop
 from sdcheck.plugins.iptables.checks.ipv6 import Ipv6
 from sdcheck.plugins.iptables.checks.nft_kernel import NftKernel
@@ -10,7 +12,7 @@ from sdcheck.plugins.iptables.checks.nft_native import NftNative
 from sdcheck.plugins.iptables.checks.ruleset import Ruleset
 from sdcheck.plugins.iptables.checks.ruleset_v6 import RulesetV6
 
-CHECKS = [Backends, DefaultDrop, Ipv6, Ruleset, RulesetV6, NftNative, NftKernel]
+CHECKS = [Backends, DefaultDrop, Ipv6, Ruleset, RulesetV6, BootRules, BootRulesV6, NftNative, NftKernel]
 for _cls in CHECKS:  # python-iptables is imported in the main thread, before any check runs
     _cls.main_thread_setup = staticmethod(preload_iptc)
 

@@ -57,6 +57,7 @@ class Ruleset(PinnedWaivers, Check):
            "equivalent spellings (-s 1.2.3.4 and 1.2.3.4/32, option order, user names and "
            "uids) compare equal.")
     remedy = REINSTATE
+    source_word = "backend"  # how a message names where the rules were read ("nft backend")
     options = {
         "family": Option(int, 4, help="4 (iptables) or 6 (ip6tables)"),
         "tables": Option(dict, required=True, help="table -> {policies: {chain: DROP}, chains: {chain: [rules]}}"),
@@ -93,7 +94,7 @@ class Ruleset(PinnedWaivers, Check):
     # -- comparison -------------------------------------------------------------------
     def _compare(self, expected: dict[str, ExpectedTable], tables: dict[str, Table], backend: str,
                  several: bool) -> Iterable[Finding]:
-        tag = f" ({backend} backend)"
+        tag = f" ({backend} {self.source_word})"
         pre = f"{backend}:" if several else ""
         wanted = sum(len(c) for t in expected.values() for c in t.chains.values())
         drops = sorted({c for t in expected.values() for c, p in t.policies.items() if p != "ACCEPT"})
