@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 class BootRules(Ruleset):
     id = "iptables.boot-rules"
-    reads = ()
+    reads: tuple = ()  # a file, not the live dumps the plugin prefetches
     title = "The IPv4 rules file loaded at boot matches the baseline, rule by rule (the firewall after a reboot)"
     # what exactly is verified (docs/checks.md, sdcheck explain)
     details = ("(both) `path` (SecureDrop's `iptables_v4_path`, /etc/iptables/rules.v4, which its "

@@ -36,7 +36,7 @@ class Ruleset(PinnedWaivers, Check):
     id = "iptables.ruleset"
     # the dumps it reads whatever the variables say (the plugin prefetches them): save dumps
     # by family, and "nft" for 'nft -j list ruleset'
-    reads = (4,)
+    reads: tuple = (4,)
     title = "The whole firewall ruleset matches the baseline, rule by rule and in order"
     # what exactly is verified (docs/checks.md, sdcheck explain)
     details = ("the whole ruleset against the baseline, rule by rule and in order: missing, unexpected, out-of-order"
