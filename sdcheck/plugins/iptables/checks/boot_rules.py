@@ -12,12 +12,12 @@ from sdcheck.plugins.iptables.save_parser import parse_save
 from sdcheck.startup import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from typing import Iterable
+    from typing import ClassVar, Iterable
 
 
 class BootRules(Ruleset):
     id = "iptables.boot-rules"
-    reads: tuple = ()  # a file, not the live dumps the plugin prefetches
+    reads: ClassVar[tuple] = ()  # a file, not the live dumps the plugin prefetches
     title = "The IPv4 rules file loaded at boot matches the baseline, rule by rule (the firewall after a reboot)"
     # what exactly is verified (docs/checks.md, sdcheck explain)
     details = ("(both) `path` (SecureDrop's `iptables_v4_path`, /etc/iptables/rules.v4, which its "

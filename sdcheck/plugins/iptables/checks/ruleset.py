@@ -25,7 +25,7 @@ from sdcheck.plugins.iptables.subjects import chain_subject, policy_subject, rul
 from sdcheck.startup import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from typing import Iterable
+    from typing import ClassVar, Iterable
 
 
 _KIND_WORDS = {"missing": "missing rules", "unexpected": "unexpected rules", "moved": "rules out of order",
@@ -36,7 +36,7 @@ class Ruleset(PinnedWaivers, Check):
     id = "iptables.ruleset"
     # the dumps it reads whatever the variables say (the plugin prefetches them): save dumps
     # by family, and "nft" for 'nft -j list ruleset'
-    reads: tuple = (4,)
+    reads: ClassVar[tuple] = (4,)
     title = "The whole firewall ruleset matches the baseline, rule by rule and in order"
     # what exactly is verified (docs/checks.md, sdcheck explain)
     details = ("the whole ruleset against the baseline, rule by rule and in order: missing, unexpected, out-of-order"
