@@ -90,7 +90,8 @@ class Facts:
         raise NotImplementedError
 
     def listening_sockets(self) -> list[tuple[str, str, int, set]]:
-        """(``tcp``/``udp``, address, port, {pids}) of every listening socket."""
+        """(``tcp``/``udp``, address, port, {pids}) of every listening socket: TCP sockets in
+        LISTEN, UDP sockets bound and not connected (a connected one is a client's)."""
         raise NotImplementedError
 
     def sqlite_rows(self, db_path: str, sql: str, columns: list[str], timeout: float = 5.0):

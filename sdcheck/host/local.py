@@ -267,6 +267,8 @@ class LocalFacts(Facts):
                 tcp = conn.type == socket.SOCK_STREAM
                 if (tcp and conn.status != psutil.CONN_LISTEN) or not conn.laddr:
                     continue
+                if not tcp and conn.raddr:
+                    continue  # a connected UDP socket takes datagrams from its peer only: a client
                 key = ("tcp" if tcp else "udp", conn.laddr.ip, conn.laddr.port)
                 out.setdefault(key, set())
                 if conn.pid:
