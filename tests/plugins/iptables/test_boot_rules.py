@@ -42,16 +42,3 @@ def test_an_accept_added_to_the_file_is_critical(tmp_path, role):
 def test_a_missing_file_is_critical(tmp_path):
     (bad,) = _run(tmp_path, "app", None)
     assert bad["status"] == "fail" and bad["severity"] == "critical" and "does not exist" in bad["message"]
-
-
-def test_the_ipv6_file(tmp_path):
-    from helpers.securedrop import SD
-
-    path = tmp_path / "rules.v6"
-    path.write_text((SD / "iptables_rules_v6").read_text())
-    vars_file = write_vars(tmp_path / "vars.yml", iptables_v6_path=str(path))
-    res = cli.sdcheck("run", "--profile", "app", "--vars", str(vars_file), "--only", "iptables.boot-rules-v6")
-    assert res.returncode == 0, res.stdout
-    path.write_text(path.read_text().replace(":INPUT DROP", ":INPUT ACCEPT"))
-    res = cli.sdcheck("run", "--profile", "app", "--vars", str(vars_file), "--only", "iptables.boot-rules-v6")
-    assert res.returncode == 1 and "policy is ACCEPT" in res.stdout, res.stdout
