@@ -12,6 +12,27 @@ if TYPE_CHECKING:
     from typing import Iterable
 
 
+# statements that hand packets, or copies of them, elsewhere (copy) or change where they go
+COPY = frozenset({"dup", "fwd", "queue"})
+REDIRECT = frozenset({"dnat", "snat", "redirect", "masquerade", "tproxy"})
+
+
+def _statements(expr) -> list[str]:
+    """The statement names of a rule's expression list ('log' only when it logs to an nflog
+    group, which hands copies to a program)."""
+    out = []
+    for stmt in expr if isinstance(expr, list) else []:
+        if not isinstance(stmt, dict):
+            continue
+        for key, value in stmt.items():
+            if key == "log":
+                if isinstance(value, dict) and "group" in value:
+                    out.append("log group")
+            elif key in COPY or key in REDIRECT or key == "accept":
+                out.append(key)
+    return out
+
+
 class NftNative(Check):
     id = "iptables.nft-native"
     # the dumps it reads whatever the variables say (the plugin prefetches them): save dumps
@@ -21,7 +42,9 @@ class NftNative(Check):
     # what exactly is verified (docs/checks.md, sdcheck explain)
     details = ("no native nftables table (created with `nft`, invisible to `iptables -S` and iptables-save) besides "
                "iptables' own; each is named with its chains, hooks and rule count. `nft_allowed_tables` accepts "
-               "known ones; without the `nft` program the check is a SKIP")
+               "known ones, but reads them whole: a rule of an allowed table that copies traffic (dup, fwd, queue, "
+               "log to an nflog group) or redirects it (dnat, snat, redirect, masquerade, tproxy) is critical, one "
+               "that accepts is high. Without the `nft` program the check is an ERROR")
     severity = Severity.HIGH
     why = ("nftables tables created with 'nft' (not through iptables-nft) are invisible to "
            "'iptables -S' and to iptables-save, yet the kernel runs their chains on every packet: "
@@ -64,10 +87,17 @@ class NftNative(Check):
                         entry["hooks"].add(str(obj["hook"]))
                 elif kind == "rule":
                     entry["rules"] += 1
+                    entry.setdefault("statements", []).append(
+                        (obj.get("chain"), obj.get("handle"), _statements(obj.get("expr"))))
         allowed = {tuple(str(a).split(None, 1)) for a in self.opts["allowed"]}
         found = False
         for (family, name), entry in sorted(tables.items()):
-            if (family, name) in XTABLES_OWNED or (family, name) in allowed:
+            if (family, name) in allowed:
+                for finding in self._allowed(family, name, entry):
+                    found = True
+                    yield finding
+                continue
+            if (family, name) in XTABLES_OWNED:
                 continue
             found = True
             hooks = ", ".join(sorted(entry["hooks"]))
@@ -80,3 +110,18 @@ class NftNative(Check):
         if not found:
             yield self.passed(f"no native nftables table ({len(tables)} table(s), all iptables')",
                               resource="nftables")
+
+    def _allowed(self, family: str, name: str, entry: dict) -> Iterable[Finding]:
+        """An allowed table is still read whole: what it copies, redirects or accepts."""
+        for chain, handle, stmts in entry.get("statements", []):
+            bad = [s for s in stmts if s in COPY or s in REDIRECT or s == "log group"]
+            if bad or "accept" in stmts:
+                what = ", ".join(bad or ["accept"])
+                effect = ("copies or hands traffic elsewhere" if any(s in COPY or s == "log group" for s in bad)
+                          else "redirects traffic" if bad else "accepts traffic")
+                where = f"nftables/{family} {name}/{chain}#{handle}"
+                yield self.fail(f"allowed nftables table {family} {name}, chain {chain}, rule handle {handle}: "
+                                f"{what}: it {effect}, which an allowed table may not do", resource=where,
+                                expected="no copy, redirect or accept",
+                                actual=what, severity=Severity.CRITICAL if bad else Severity.HIGH,
+                                group="allowed", widens=bool(bad), subject=f"nft {family} {name} {chain} {what}")
