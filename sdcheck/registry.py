@@ -61,6 +61,11 @@ def formatter(name: str):
     raise RegistryError(f"no output format {name!r} is installed (installed: {', '.join(formatter_names())})")
 
 
+def plugin_entry_points() -> dict[str, str]:
+    """The installed check plugins: entry point name -> what it points at."""
+    return {ep.name: ep.value for ep in _entry_points()}
+
+
 def plugin_names() -> set[str]:
     return {ep.name for ep in _entry_points()}
 

@@ -122,3 +122,17 @@ def help_formatter(argparse):
             super().__init__(prog, **kw)
 
     return Formatter
+
+
+def catalog_listing(profile: str | None) -> list[str] | None:
+    """``sdcheck list``'s lines from the generated catalog (sdcheck/catalog.py), without
+    importing a plugin or the baselines: about 3/4 of list's own time on a quiet machine
+    (bench/README.md). None when the installed check plugins are not exactly the ones the
+    catalog was made from (another plugin installed, one replaced): the caller then loads them."""
+    from sdcheck import catalog
+
+    found = scan_entry_points("sdcheck.checks")
+    if found is None or {ep.name: ep.value for ep in found} != catalog.PLUGINS:
+        return None
+    return [f"{cid:28} {severity:8} {title}  (profiles: {', '.join(profiles) or 'none'})\n"
+            for cid, severity, title, profiles in catalog.CHECKS if not profile or profile in profiles]

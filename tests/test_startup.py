@@ -38,6 +38,41 @@ def test_precompiled_module_is_current():
     assert text == bundled.compiled_module(), "run 'python -m sdcheck.baseline' after editing baselines/"
 
 
+def test_catalog_module_is_current():
+    text = (ROOT / "sdcheck" / "catalog.py").read_text()
+    assert text == bundled.catalog_module(), "run 'python -m sdcheck.baseline' after changing a check or baseline"
+
+
+def test_list_from_the_catalog_reads_as_from_the_plugins():
+    from sdcheck.registry import load_checks
+    from sdcheck.startup import catalog_listing
+
+    enabled = {p: set(bl.load_baseline(bl.bundled_path(p)).checks) for p in bl.PROFILES}
+    for profile in (None, "app", "mon"):
+        slow = []
+        for cid, cls in load_checks().items():
+            profiles = [p for p in bl.PROFILES if cid in enabled[p]]
+            if not profile or profile in profiles:
+                slow.append(f"{cid:28} {str(cls.severity):8} {cls.title}  (profiles: {', '.join(profiles) or 'none'})\n")
+        assert catalog_listing(profile) == slow
+
+
+def test_list_loads_the_plugins_when_they_differ_from_the_catalog(monkeypatch):
+    from sdcheck import catalog
+    from sdcheck.startup import catalog_listing
+
+    monkeypatch.setitem(catalog.PLUGINS, "extra", "somewhere.else")  # another plugin installed
+    assert catalog_listing(None) is None
+
+
+def test_list_imports_no_plugin():
+    res = subprocess.run([sys.executable, "-c", "import io, sys; from sdcheck.cli import main; "
+                          "out, sys.stdout = sys.stdout, io.StringIO(); code = main(['list']); sys.stdout = out; "
+                          "print(code, sorted(m for m in sys.modules if m.startswith('sdcheck.plugins.')))"],
+                         capture_output=True, text=True, timeout=60, cwd=str(ROOT))
+    assert res.returncode == 0 and res.stdout.split(None, 1) == ["0", "[]\n"], res.stdout + res.stderr
+
+
 def test_precompiled_baselines_read_as_their_yaml():
     names = sorted(p.name for p in Path(bl.BASELINE_DIR).glob("*.yml"))
     assert {"app.yml", "mon.yml", "common.yml"} <= set(names)

@@ -117,10 +117,16 @@ def _emit(path: str | None, text: str) -> None:
 
 def cmd_list(args) -> int:
     from sdcheck.baseline import PROFILES, bundled_path, load_baseline
-    from sdcheck.registry import load_checks
+    from sdcheck.startup import catalog_listing
 
     if args.profile and args.profile not in PROFILES:
         raise UsageError(f"unknown profile {args.profile!r} (choose {' or '.join(PROFILES)})")
+    lines = catalog_listing(args.profile)
+    if lines is not None:
+        sys.stdout.write("".join(lines))
+        return EXIT_OK
+    from sdcheck.registry import load_checks
+
     classes = load_checks()
     enabled = {p: set(load_baseline(bundled_path(p)).checks) for p in PROFILES}
     for cid, cls in classes.items():
