@@ -29,9 +29,10 @@ CAPTURE = "\n".join([
 
 # Run as root by `unshare --mount --net --pid --fork --mount-proc --kill-child sh -c SCRIPT sdcheck HOME USER
 # GNUPG CAPTURE MAILERS...`. Everything it changes is inside its own mount namespace (tmpfs over
-# /tmp, /var/log, /var/mail, /var/spool/postfix; the keyring copied and bound over the real
-# one; every mailer bound to the capture program); it has no network, and its processes die
-# with it. The message comes on standard input. It prints "== procmail RC", then
+# /tmp, /var/log, /var/mail, /var/spool/postfix, /var/tmp, /dev/shm; the user's home read-only;
+# the keyring copied and bound over the real one, and the copy failing ends the script before
+# anything runs; every mailer bound to the capture program); it has no network, and its
+# processes die with it. The message comes on standard input. It prints "== procmail RC", then
 # "== argv B64" and "== body B64" for each capture, and "== log B64" (procmail's log).
 SCRIPT = r"""
 set -eu
@@ -47,9 +48,12 @@ chmod 0755 /tmp/capture
 for m in "$@"; do
     if [ -e "$m" ]; then mount --bind /tmp/capture "$m"; fi
 done
-for d in /var/spool/postfix /var/mail /var/log; do
+for d in /var/spool/postfix /var/mail /var/log /var/tmp /dev/shm; do
     if [ -d "$d" ]; then mount -t tmpfs -o mode=1777,size=16m sdcheck "$d"; fi
 done
+# the user's home read-only: a recipe cannot write there (its keyring copy is bound on top)
+mount --bind "$home" "$home"
+mount -o remount,bind,ro "$home"
 touch /var/log/procmail.log
 chown "$user" /var/log/procmail.log
 if [ -d "$gnupg" ]; then

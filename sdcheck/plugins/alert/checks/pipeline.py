@@ -4,7 +4,7 @@ admin's key and to nothing else."""
 
 from __future__ import annotations
 
-import secrets
+import os
 
 from sdcheck.check import Check, Option
 from sdcheck.host.base import FactError
@@ -69,7 +69,12 @@ class Pipeline(Check):
             yield self.fail(f"the user {o['ossec_user']} does not exist: /etc/aliases hands alerts to nobody",
                             resource=f"users/{o['ossec_user']}", expected="present", actual="missing")
             return
-        nonce = secrets.token_hex(8)
+        if self.ctx.facts.lstat(o["homedir"]) is None:
+            yield self.fail(f"{o['homedir']} does not exist: the alarm script cannot encrypt, and gpg would create "
+                            "a keyring there, so the pipeline is not run", resource=o["homedir"],
+                            expected="the ossec user's keyring", actual="missing", group="encrypt")
+            return
+        nonce = os.urandom(8).hex()
         argv = ["unshare", "--mount", "--net", "--pid", "--fork", "--mount-proc", "--kill-child",
                 "sh", "-c", SCRIPT, "sdcheck", o["ossec_home"], o["ossec_user"], o["homedir"], CAPTURE, *MAILERS]
         try:
