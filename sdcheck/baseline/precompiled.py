@@ -113,11 +113,12 @@ BASELINES = {
         b'            - -j DROP\n'
         b'  ossec.config:\n'
         b'    ossec_dir: ${ossec_dir}\n'
-        b"    # SecureDrop's securedrop-ossec-agent package's /var/ossec/etc/ossec.conf,\n"
+        b"    # SecureDrop's securedrop-ossec-agent package's /var/ossec/etc/ossec.conf (its postinst\n"
+        b'    # replaces <server-hostname>securedrop-monitor-server-alias with <server-ip> from /etc/hosts),\n'
         b"    # then sdcheck's own <localfile> (ossec_rules/localfile-app.xml), as items (see the\n"
         b"    # ossec plugin's README); generated with 'python -m sdcheck.plugins.ossec.conf < FILE'\n"
         b'    expected:\n'
-        b'      - client/server-hostname = securedrop-monitor-server-alias\n'
+        b'      - client/server-ip = ${monitor_ip}\n'
         b'      - syscheck/alert_new_files = yes\n'
         b'      - syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = /etc,/usr/bin,/usr/sbin\n'
         b'      - syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = /bin,/sbin\n'
@@ -520,11 +521,10 @@ BASELINES = {
                110,
                (('ossec_dir', 110, '${ossec_dir}'),
                 ('expected',
-                 114,
+                 115,
                  ('L',
-                  115,
-                  (115,
-                   116,
+                  116,
+                  (116,
                    117,
                    118,
                    119,
@@ -604,8 +604,9 @@ BASELINES = {
                    193,
                    194,
                    195,
-                   196),
-                  ('client/server-hostname = securedrop-monitor-server-alias',
+                   196,
+                   197),
+                  ('client/server-ip = ${monitor_ip}',
                    'syscheck/alert_new_files = yes',
                    'syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = /etc,/usr/bin,/usr/sbin',
                    'syscheck/directories[check_all=yes,realtime=yes,report_changes=yes] = /bin,/sbin',
@@ -703,19 +704,19 @@ BASELINES = {
                    'error: [sdcheck.silent] sdcheck printed nothing; run sdcheck report on the server\\" }\'"; '
                    'frequency=90000; log_format=command')))))),
              ('ossec.daemons',
-              197,
+              198,
               ('M',
-               198,
-               (('ossec_dir', 198, '${ossec_dir}'),
-                ('daemons', 199, '${ossec_daemons}'),
-                ('keys_mode_max', 202, '0644'),
-                ('keys_groups', 203, ('L', 203, (203, 203), ('ossec', 'root')))))),
+               199,
+               (('ossec_dir', 199, '${ossec_dir}'),
+                ('daemons', 200, '${ossec_daemons}'),
+                ('keys_mode_max', 203, '0644'),
+                ('keys_groups', 204, ('L', 204, (204, 204), ('ossec', 'root')))))),
              ('iptables.boot-rules',
-              204,
+              205,
               ('M',
-               206,
+               207,
                (('tables',
-                 206,
+                 207,
                  ('M',
                   52,
                   (('filter',
@@ -861,7 +862,7 @@ BASELINES = {
                             '-p udp -m limit --limit 5/min -j LOG --log-ip-options --log-uid --log-level 4',
                             '-p icmp -m limit --limit 5/min -j LOG --log-ip-options --log-uid --log-level 4',
                             '-j DROP'))))))))),))),
-                ('path', 207, '${iptables_v4_path}')))))))))
+                ('path', 208, '${iptables_v4_path}')))))))))
     ),
     'common.yml': (
         b'# Shared by the app and mon profiles. See README "Baselines" for the format.\n'

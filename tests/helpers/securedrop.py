@@ -88,11 +88,15 @@ def render_rules_v4(role: str, ssh_over_tor: bool) -> str:
 
 def ossec_conf(role: str) -> str:
     """/var/ossec/etc/ossec.conf as a SecureDrop server has it with sdcheck installed: the
-    securedrop-ossec-server (``mon``) or -agent (``app``) package's file, smtp_server as the
-    server's postinst rewrites it, and sdcheck's <localfile> added inside <ossec_config>."""
+    securedrop-ossec-server (``mon``) or -agent (``app``) package's file, smtp_server (server)
+    and server-ip (agent) as their postinsts rewrite them, and sdcheck's <localfile> added
+    inside <ossec_config>."""
     root = DATA.parent.parent
     text = (SD / ("ossec-server.conf" if role == "mon" else "ossec-agent.conf")).read_text()
     text = text.replace("<smtp_server>localhost</smtp_server>", "<smtp_server>127.0.0.1</smtp_server>")
+    # the agent postinst: the monitor's alias replaced by its address from /etc/hosts
+    text = text.replace("<server-hostname>securedrop-monitor-server-alias</server-hostname>",
+                        f"<server-ip>{SITE_VARS['monitor_ip']}</server-ip>")
     ours = (root / "ossec_rules" / f"localfile-{role}.xml").read_text().split("-->", 1)[1]
     head, tail = text.rsplit("</ossec_config>", 1)
     return head + ours + "</ossec_config>" + tail

@@ -90,10 +90,10 @@ def test_a_finding_names_the_file_and_line(tmp_path):
 
 
 def test_the_agent_file_pointed_elsewhere_is_reported(tmp_path):
-    text = ossec_conf("app").replace("<server-hostname>securedrop-monitor-server-alias</server-hostname>",
-                                     "<server-ip>192.0.2.9</server-ip>")
+    text = ossec_conf("app").replace("<server-ip>10.20.3.2</server-ip>", "<server-ip>192.0.2.9</server-ip>")
+    assert "192.0.2.9" in text
     code, lines, _ = _run(_install(tmp_path, "app", text), "app")
-    assert code == 1 and any("client/server-ip = 192.0.2.9" in ln for ln in lines), lines
+    assert code == 1 and any("client/server-ip is 192.0.2.9, SecureDrop ships 10.20.3.2" in ln for ln in lines), lines
 
 
 def test_a_broken_file_is_one_line_naming_where(tmp_path):

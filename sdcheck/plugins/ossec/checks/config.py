@@ -44,7 +44,8 @@ class Config(Check):
                "merged; comments ignored) and reduced to items: each setting of a section such as <global>, "
                "<alerts>, <syscheck>, <rules>, and each whole <localfile>, <email_alerts>, <reports> or "
                "<command> block. The items must be exactly `expected` (SecureDrop's "
-               "securedrop-ossec-server or -agent package file, smtp_server as its postinst rewrites it, plus "
+               "securedrop-ossec-server or -agent package file, smtp_server and server-ip as their postinsts "
+               "rewrite them (the agent's from `monitor_ip`), plus "
                "sdcheck's <localfile> from ossec_rules/): a missing, added or changed item is a finding naming "
                "its line. Critical: anything about mail, levels, rules, the server address, active response "
                "and sdcheck's own entry; high: file integrity, rootcheck and log monitoring; medium: reports.")
