@@ -173,7 +173,13 @@ def floor_script(work: Path, label: str, python: str, commands: list[dict], read
     return script
 
 
-def whole_runs(python: str, sdcheck: str, rounds: int, against: list[str] | None = None) -> None:
+def _ids(sdcheck_argv: list[str]) -> list[str]:
+    out = subprocess.run([*sdcheck_argv, "list"], capture_output=True, text=True, timeout=60).stdout
+    return [line.split()[0] for line in out.splitlines() if line.strip()]
+
+
+def whole_runs(python: str, sdcheck: str, rounds: int, against: list[str] | None = None,
+               same_checks: bool = False) -> None:
     work = Path(tempfile.mkdtemp(prefix="sdcheck-bench-"))
     work.chmod(0o755)
     hosts = []
@@ -190,7 +196,11 @@ def whole_runs(python: str, sdcheck: str, rounds: int, against: list[str] | None
             compare(f"{label} profile, whole run", host.argv([str(script)]), host.argv(ours), rounds)
             if against:
                 theirs = [*against, "run", "--profile", label, "--vars", str(vars_file)]
-                compare(f"{label} profile, whole run, before/after", host.argv(theirs), host.argv(ours), rounds,
+                mine, what = ours, "whole run"
+                if same_checks:  # the same work on both sides: only the checks the other version has
+                    mine = ours + [a for cid in _ids(against) for a in ("--only", cid)]
+                    what = "the checks both versions have"
+                compare(f"{label} profile, {what}, before/after", host.argv(theirs), host.argv(mine), rounds,
                         names=("before", "after"))
     finally:
         for host in hosts:
@@ -234,6 +244,8 @@ def main() -> int:
     ap.add_argument("--only", choices=("whole", "checksdconfig", "list"), action="append")
     ap.add_argument("--against", metavar="SDCHECK", help="another sdcheck console script (a previous release's "
                     "install) to time interleaved with --sdcheck: before/after figures from one run")
+    ap.add_argument("--same-checks", action="store_true", help="with --against: run only the checks the other "
+                    "version has, so both do the same work (a change's own cost, new checks aside)")
     args = ap.parse_args()
     sdcheck = str(Path(args.sdcheck).resolve())
     python = args.python or str(Path(sdcheck).parent / "python")
@@ -251,7 +263,7 @@ def main() -> int:
             compare("'sdcheck list', before/after", [*GUARD, *against, "list"], [*GUARD, python, sdcheck, "list"],
                     args.rounds * 2, names=("before", "after"))
     if "whole" in only:
-        whole_runs(python, sdcheck, args.rounds, against)
+        whole_runs(python, sdcheck, args.rounds, against, args.same_checks)
     if "checksdconfig" in only:
         checksdconfig_job(python, sdcheck, args.rounds)
     return 0
