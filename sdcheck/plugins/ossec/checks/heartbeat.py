@@ -20,11 +20,23 @@ MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 
 
 def _gunzip(data: bytes, limit: int) -> bytes:
+    """The last ``limit`` bytes of a gzip file's content (the newest alerts are at its end),
+    decompressing at most 8 x ``limit`` in all (a bomb ends the read, keeping what it got)."""
     import zlib
 
     d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    out = d.decompress(data, limit)
-    return out[-limit:]
+    kept, total, pending = b"", 0, data
+    while total < 8 * limit:
+        try:
+            chunk = d.decompress(pending, 1 << 20)  # output zlib holds back comes with empty input too
+        except zlib.error as exc:
+            raise FactError(f"an archived alerts file is not gzip data ({exc})") from None
+        pending = d.unconsumed_tail
+        if not chunk and not pending:
+            break
+        total += len(chunk)
+        kept = (kept + chunk)[-limit:]
+    return kept
 
 
 class Heartbeat(Check):
