@@ -104,3 +104,12 @@ def test_a_header_checks_line_removed_is_high(host):
 def test_an_etc_procmailrc_is_caught(host):
     host.etc_extra["procmailrc"] = ":0 c\n! spy@elsewhere.example\n"
     _one(host, "/etc/procmailrc exists")
+
+
+def test_etc_mail_rc_as_bsd_mailx_ships_it_passes_and_an_alias_there_does_not(host):
+    host.etc_extra["mail.rc"] = ("set ask askcc append dot save crt\n"
+                                 "ignore Received Message-Id Resent-Message-Id Status Mail-From Return-Path Via "
+                                 "Delivered-To\n")
+    assert _problems(host)[0] == []
+    host.etc_extra["mail.rc"] += "alias admins@news.example spy@elsewhere.example\n"
+    _one(host, "/etc/mail.rc:3")

@@ -13,7 +13,10 @@ if TYPE_CHECKING:
     from typing import Iterable
 
 # files that must not exist: each one can divert, copy or drop every alert
-ABSENT = ("/etc/procmailrc", "/etc/mail.rc", "/etc/mailutils.conf", "/etc/mailutils.d")
+ABSENT = ("/etc/procmailrc", "/etc/mailutils.conf", "/etc/mailutils.d")
+# /etc/mail.rc as Debian's bsd-mailx ships it (a server may have that package): only these
+# display settings; anything else there (an alias, a record file, another sendmail) is a finding
+MAIL_RC_SAFE_SET = frozenset({"ask", "askcc", "append", "dot", "save", "crt"})
 HOME_ABSENT = (".forward", ".mailrc", ".mailutils", ".muttrc")
 GNUPG_OPTIONS = ("gpg.conf", "gpg-agent.conf", "dirmngr.conf", "common.conf", "gpg.conf-2", "gpg.conf-2.2")
 GROUP_OTHER_WRITE = 0o022
@@ -25,8 +28,9 @@ class Route(Check):
     # what exactly is verified (docs/checks.md, sdcheck explain)
     details = ("(mon) /etc/aliases as Postfix uses it (`postalias -s` of its database) and as the next "
                "newaliases would build it (the file) holds exactly `root: ossec`; the ossec user's .forward, "
-               ".mailrc, .mailutils and .muttrc, /etc/procmailrc, /etc/mail.rc and /etc/mailutils.conf do not "
-               "exist; `<ossec_home>/.procmailrc` and `send_encrypted_alarm.sh` are, line for line, SecureDrop's "
+               ".mailrc, .mailutils and .muttrc, /etc/procmailrc and /etc/mailutils.conf do not exist, and "
+               "/etc/mail.rc holds no more than Debian's bsd-mailx display settings; "
+               "`<ossec_home>/.procmailrc` and `send_encrypted_alarm.sh` are, line for line, SecureDrop's "
                "(the script rendered with the site's ossec_alert_email and ossec_gpg_fpr), owned by root and "
                "writable by nobody else; the generic map (`postmap -s`) holds only `ossec@<host> "
                "<ossec_from_address>` (or does not exist when no sender address is set); the header_checks "
@@ -57,8 +61,8 @@ class Route(Check):
 
     def run(self) -> Iterable[Finding]:
         found: list[Finding] = []
-        for step in (self._aliases, self._absent, self._home_files, self._generic, self._header_checks,
-                     self._gnupg):
+        for step in (self._aliases, self._absent, self._mail_rc, self._home_files, self._generic,
+                     self._header_checks, self._gnupg):
             try:
                 found.extend(step())
             except FactError as exc:
@@ -109,6 +113,24 @@ class Route(Check):
                                      "drop every alert", resource=path, expected="absent", actual="present",
                                      group="absent", subject=path))
         return out
+
+    def _mail_rc(self) -> list[Finding]:
+        path = "/etc/mail.rc"
+        st = self.ctx.facts.lstat(path)
+        if st is None:
+            return []
+        text = self.ctx.facts.read_text(path, 1 << 20) if st.is_file else "(not a regular file)"
+        for n, line in enumerate(text.splitlines(), 1):
+            words = line.split()
+            if not words or words[0].startswith("#") or words[0] == "ignore":
+                continue
+            if words[0] == "set" and set(words[1:]) <= MAIL_RC_SAFE_SET:
+                continue
+            return [self.fail(f"{path}:{n}: {line.strip()[:120]!r}: the mail program reads this file before it "
+                              "sends each alert; only Debian's display settings are expected there",
+                              resource=f"{path}:{n}", expected="no directive that routes mail", actual=line.strip(),
+                              group="absent", subject=f"{path}: {line.strip()}")]
+        return []
 
     def _home_files(self) -> list[Finding]:
         home = self.opts["ossec_home"].rstrip("/")
