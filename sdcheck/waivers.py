@@ -11,9 +11,9 @@ File (``--waivers FILE``; default /etc/sdcheck/waivers.yml when it exists)::
         subject: "key 0123...CDEF expires 2027-01-10"   # as 'sdcheck report' shows it
         reason: "new key being rolled out, ticket #124"
         expires: 2026-12-31
-      - check: store.leftovers
-        subject_pattern: "leftover /var/lib/securedrop/tmp/*"
-        reason: "migration in progress"
+      - check: postfix.config
+        subject: "delay_warning_time = 4h"              # a main.cf parameter and its value
+        reason: "the relay asked for earlier delay notices"
         expires: 2026-12-31
 
 Every waiver names what it excuses. Each finding has a subject: the one thing it is about
