@@ -94,7 +94,8 @@ def plan(opts: Options, facts=None, redact_hook=None) -> Plan:
         redact_hook(redact)
     if not wanted:
         raise UsageError("no check is selected (baseline "
-                         f"{baseline.path}, --only {opts.only or '-'}, --skip {opts.skip or '-'})")
+                         f"{baseline.path}, --only {opts.only or '-'}, --skip {opts.skip or '-'})"
+                         + did_you_mean(opts.only, list(classes)))
     baseline.checks = {cid: baseline.checks[cid] for cid in wanted}
     options = resolve_options(baseline, classes, variables)
     settings = resolve_settings(baseline, variables, vars_path if vars_file else None)
@@ -231,6 +232,19 @@ def add_report_info(run: Run) -> None:
         return
     for hook in hooks("report_info"):
         run.result.info.update({k: run.redact(str(v)) for k, v in hook(run.ctx).items()})
+
+
+def did_you_mean(given: list[str] | None, known: list[str], prefixes: bool = True) -> str:
+    """'; did you mean X?' for a given id (or, with ``prefixes``, prefix) that selects nothing
+    but is close to a known id."""
+    import difflib
+
+    hints = []
+    for text in given or []:
+        if text in known or (prefixes and any(k.startswith(text) for k in known)):
+            continue
+        hints += difflib.get_close_matches(text, known, n=1, cutoff=0.75)
+    return f"; did you mean {' or '.join(dict.fromkeys(hints))}?" if hints else ""
 
 
 def add_state(opts: Options, run: Run) -> None:

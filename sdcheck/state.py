@@ -67,6 +67,10 @@ def check_state(path: str, max_age_hours: float, now: float | None = None) -> tu
         return outcome(Status.ERROR, f"the state file {path} cannot be read", remedy=remedy), "unreadable"
     age_h = (now - finished) / 3600
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(finished))
+    if finished > now + 300:  # a clock set back, or a file written to look fresh for days
+        return outcome(Status.FAIL, f"the recorded run is in the future ({when}, {-age_h:.1f} h ahead): the clock "
+                       "was changed or the state file was written by something else", remedy=remedy,
+                       expected="a time in the past", actual=when), f"{when} (in the future)"
     said = {0: "all passed", 1: "problems found", 2: "sdcheck could not run"}.get(exit_code, f"exit {exit_code}")
     summary = f"{when} ({age_h:.1f} h ago): {said}"
     if age_h > max_age_hours:

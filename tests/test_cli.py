@@ -21,3 +21,39 @@ def test_list_with_an_unknown_profile_is_a_usage_error():
     res = cli.sdcheck("list", "--profile", "xyz")
     assert res.returncode == 2 and res.stdout == ""
     assert res.stderr == "sdcheck: error: unknown profile 'xyz' (choose app or mon)\n"
+
+
+# -- issue 25's items: no write through a symlink, a future state, a suggestion for a typo ----
+
+def test_output_and_state_through_a_symlink_are_refused(tmp_path):
+    target = tmp_path / "target"
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    for args in (["report", "--profile", "app", "--only", "system.sysctl", "--output", str(link)],
+                 ["report", "--profile", "app", "--only", "system.sysctl", "--state", str(link)],
+                 ["run", "--profile", "app", "--only", "system.sysctl", "--state", str(link)]):
+        res = cli.sdcheck(*args)
+        assert res.returncode == 2 and "is a symlink" in res.stdout + res.stderr, (args, res.stdout, res.stderr)
+        assert not target.exists()
+
+
+def test_a_state_recorded_in_the_future_is_a_finding(tmp_path):
+    import json
+    import time
+
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"schema": "sdcheck-state", "version": 1, "profile": "app",
+                                 "finished": time.time() + 3 * 86400, "exit": 0, "checks": {}}))
+    res = cli.sdcheck("report", "--profile", "app", "--only", "system.sysctl", "--state", str(state),
+                      "--format", "json")
+    (f,) = [f for f in json.loads(res.stdout)["findings"] if f["check_id"] == "sdcheck.state"]
+    assert f["status"] == "fail" and "in the future" in f["message"], f
+
+
+def test_a_misspelled_id_gets_a_suggestion():
+    res = cli.sdcheck("run", "--profile", "app", "--only", "iptables.rulset")
+    assert res.returncode == 2 and "did you mean iptables.ruleset?" in res.stdout, res.stdout
+    res = cli.sdcheck("explain", "ossec.heartbaet")
+    assert res.returncode == 2 and "did you mean ossec.heartbeat?" in res.stderr, res.stderr
+    res = cli.sdcheck("explain", "nothing.like.it")
+    assert res.returncode == 2 and "did you mean" not in res.stderr

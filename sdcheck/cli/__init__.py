@@ -69,6 +69,7 @@ def _run(args) -> int:
     from sdcheck.formatters import ossec
     from sdcheck.session import exit_code
 
+    _no_symlink("--state", args.state)
     run = _execute(args, _options(args))
     code = exit_code(run, args.fail_on)
     if args.state:
@@ -88,6 +89,8 @@ def cmd_report(args) -> int:
     from sdcheck.session import add_report_info, add_state, exit_code
 
     fmt = formatter(args.format)
+    _no_symlink("--state", args.state)
+    _no_symlink("--output", args.output)
     opts = _options(args)
     if args.hosts:
         from sdcheck.cli.hosts import report_hosts
@@ -103,11 +106,19 @@ def cmd_report(args) -> int:
     return code
 
 
+def _no_symlink(option: str, path: str | None) -> None:
+    """--output and --state are written as root: never through a symlink someone left there."""
+    if path and os.path.islink(path):
+        raise UsageError(f"{option} {path} is a symlink: sdcheck does not write or read through one")
+
+
 def _emit(path: str | None, text: str) -> None:
-    """Write ``text`` to ``--output`` or standard output."""
+    """Write ``text`` to ``--output`` (never through a symlink) or standard output."""
     if path:
+        _no_symlink("--output", path)
         try:
-            with open(path, "w", encoding="utf-8", errors="surrogateescape") as fh:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+            with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as fh:
                 fh.write(text)
         except OSError as exc:
             raise UsageError(f"cannot write the report to {path}: {exc.strerror or exc}") from None
@@ -143,7 +154,10 @@ def cmd_explain(args) -> int:
 
     cls = load_checks([args.check_id]).get(args.check_id)
     if cls is None:
-        raise UsageError(f"unknown check {args.check_id!r} (see 'sdcheck list')")
+        from sdcheck.session import did_you_mean
+
+        hint = did_you_mean([args.check_id], list(load_checks()), prefixes=False)
+        raise UsageError(f"unknown check {args.check_id!r} (see 'sdcheck list'){hint}")
     sys.stdout.write(explain(cls))
     return EXIT_OK
 
