@@ -9,24 +9,15 @@ import os
 
 import pytest
 import yaml
-from helpers.alert_suite import GpgHome
 from helpers.monitor import EMAIL, MonitorHost
 from helpers.postfix import Site
 from helpers.securedrop import ossec_conf
 
 
-@pytest.fixture(scope="module")
-def admin():
-    home = GpgHome()
-    fpr = home.new_key("Admins <admins@news.example>")
-    yield fpr, home.gpg("--armor", "--export", fpr).encode()
-    home.close()
-
-
 @pytest.mark.parametrize("mode", ["system", "override", "fingerprint"])
-def test_securedrop_s_monitor_server_is_clean_in_every_tls_mode(tmp_path, admin, mode):
+def test_securedrop_s_monitor_server_is_clean_in_every_tls_mode(tmp_path, admin_key, mode):
     site = Site(tmp_path / "site", mode)
-    host = MonitorHost(tmp_path / "host", *admin, postfix=site.dir)
+    host = MonitorHost(tmp_path / "host", *admin_key, postfix=site.dir)
     etc = host.ossec / "etc"
     etc.mkdir()
     (etc / "ossec.conf").write_text(ossec_conf("mon"))

@@ -70,6 +70,15 @@ def home():
     h.close()
 
 
+@pytest.fixture(scope="module")
+def admin_key():
+    """(fingerprint, armored public key) of an admins' key made for the module's tests."""
+    h = GpgHome()
+    fpr = h.new_key("Admins <admins@news.example>")
+    yield fpr, h.gpg("--armor", "--export", fpr).encode()
+    h.close()
+
+
 def gpg_report(tmp_path, home, fpr, **extra):
     res = sdcheck(tmp_path, "report", "--format", "json", ossec_gpg_fpr=fpr, ossec_gnupg_home=str(home.path),
                   **extra)

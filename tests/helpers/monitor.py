@@ -19,7 +19,6 @@ from helpers.ossec import identity_files
 from helpers.securedrop import SD
 
 EMAIL = "admins@news.example"
-FROM = "alerts@relay.example"
 HOSTNAME = "mon"
 
 
@@ -65,15 +64,10 @@ class MonitorHost:
         shutil.copy(SD / "header_checks", self.postfix / "header_checks")
         (self.postfix / "header_checks").chmod(0o644)  # as Ansible's copy creates it (root's umask)
         self.write_aliases((SD / "aliases").read_text())
-        self.write_generic(f"ossec@{HOSTNAME} {FROM}\n")
 
     def write_aliases(self, text: str) -> None:
         self.aliases.write_text(text)
         subprocess.run(["postalias", "-c", str(self.postfix), str(self.aliases)], check=True)
-
-    def write_generic(self, text: str) -> None:
-        (self.postfix / "generic").write_text(text)
-        subprocess.run(["postmap", "-c", str(self.postfix), str(self.postfix / "generic")], check=True)
 
     def _ids(self, name: str) -> tuple[int, int]:
         for line in self.passwd.read_text().splitlines():
@@ -126,7 +120,7 @@ class MonitorHost:
         import yaml
 
         values = {"ossec_alert_email": EMAIL, "ossec_gpg_fpr": self.fingerprint, "monitor_hostname": HOSTNAME,
-                  "ossec_from_address": FROM, "postfix_dir": str(self.postfix), "postfix_aliases": str(self.aliases)}
+                  "postfix_dir": str(self.postfix), "postfix_aliases": str(self.aliases)}
         values.update(variables)
         vars_file = self.tmp / "vars.yml"
         vars_file.write_text(yaml.safe_dump(values))

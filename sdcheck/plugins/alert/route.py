@@ -32,19 +32,17 @@ def differences(expected: str, actual: str, limit: int = 3) -> list[tuple[int, s
 ALIAS_INTERNAL = frozenset({"@", "YP_LAST_MODIFIED", "YP_MASTER_NAME"})
 
 
-def map_entries(text: str, aliases: bool = False) -> list[tuple[str, str]]:
-    """(key, value) per entry of ``postmap -s`` (``key<TAB>value``) or, with ``aliases``,
-    ``postalias -s`` (``key:<TAB>value``, Postfix's own entries left out) output."""
+def alias_db_entries(text: str) -> list[tuple[str, str]]:
+    """(key, value) per entry of ``postalias -s`` output (``key:<TAB>value``), Postfix's own
+    entries left out. (Other maps are listed by the postfix plugin's ``table_entries``.)"""
     out = []
     for line in text.splitlines():
         if not line.strip():
             continue
         key, _, value = line.partition("\t")
-        if aliases:
-            key = key[:-1] if key.endswith(":") else key
-            if key in ALIAS_INTERNAL:
-                continue
-        out.append((key, " ".join(value.split())))
+        key = key[:-1] if key.endswith(":") else key
+        if key not in ALIAS_INTERNAL:
+            out.append((key, " ".join(value.split())))
     return out
 
 

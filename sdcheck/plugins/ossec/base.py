@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from sdcheck.check import Option
-from sdcheck.host.base import FactError
-from sdcheck.plugins.ossec.conf import ConfError, items
+from sdcheck.plugins.ossec.conf import items
 
 OSSEC_DIR = Option(str, "/var/ossec", help="OSSEC's install directory", check=lambda v: v.startswith("/"))
 CONF_LIMIT = 1 << 20
@@ -29,4 +28,4 @@ def conf_value(conf: list[tuple[str, int]], key: str, default: str) -> str:
     return found[-1] if found else default
 
 
-__all__ = ["OSSEC_DIR", "ConfError", "FactError", "conf_path", "conf_value", "read_conf"]
+__all__ = ["OSSEC_DIR", "conf_path", "conf_value", "read_conf"]

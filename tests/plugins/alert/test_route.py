@@ -8,23 +8,14 @@ import json
 import os
 
 import pytest
-from helpers.alert_suite import GpgHome
-from helpers.monitor import EMAIL, FROM, HOSTNAME, MonitorHost
+from helpers.monitor import MonitorHost
 
 CHECK = "alert.route"
 
 
-@pytest.fixture(scope="module")
-def admin():
-    home = GpgHome()
-    fpr = home.new_key("Admins <admins@news.example>")
-    yield fpr, home.gpg("--armor", "--export", fpr).encode()
-    home.close()
-
-
 @pytest.fixture
-def host(tmp_path, admin):
-    return MonitorHost(tmp_path, *admin)
+def host(tmp_path, admin_key):
+    return MonitorHost(tmp_path, *admin_key)
 
 
 def _problems(host):
@@ -75,11 +66,6 @@ def test_a_procmail_copy_rule_names_its_line(host):
 def test_a_changed_alarm_recipient_is_caught(host):
     host.write_alarm(host.render_alarm(email="someone@elsewhere.example"))
     _one(host, "someone@elsewhere.example")
-
-
-def test_a_generic_map_entry_for_the_admin_is_caught(host):
-    host.write_generic(f"ossec@{HOSTNAME} {FROM}\n{EMAIL} spy@elsewhere.example\n")
-    _one(host, f"rewrites {EMAIL} to spy@elsewhere.example")
 
 
 def test_gpg_conf_with_a_group_line_is_caught_and_comments_alone_are_not(host):

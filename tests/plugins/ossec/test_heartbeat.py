@@ -57,6 +57,12 @@ def _server(ossec, tmp_path, output: str | None, archive: bool = True):
     return running, scratch / "logs" / "alerts" / "alerts.log"
 
 
+def _agent_says(running, alerts, location: str, line: str) -> None:
+    """An agent's sdcheck line arriving from ``location``, once analysisd has logged it."""
+    running.inject(location, f"ossec: output: 'sdcheck': {line}")
+    running.wait_for(alerts, location)
+
+
 def _heartbeat(running):
     cmd = " ".join(shlex.quote(a) for a in [*cli.SDCHECK, "run", "--profile", "mon", "--only", CHECK,
                                              "--var", f"ossec_dir={running.ossec.prefix}"])
@@ -73,8 +79,7 @@ def test_heartbeat_names_the_agent_that_has_not_reported_and_is_quiet_once_both_
         lines, out = _heartbeat(running)
         assert len(lines) == 1 and "from the agent app within 26 h" in lines[0], out
         assert AGENT_KEY not in out
-        running.inject("(app) 10.20.2.2->sdcheck", "ossec: output: 'sdcheck': sdcheck: OK: 40 checks passed")
-        running.wait_for(alerts, "(app) 10.20.2.2->sdcheck")
+        _agent_says(running, alerts, "(app) 10.20.2.2->sdcheck", "sdcheck: OK: 40 checks passed")
         lines, out = _heartbeat(running)
         assert lines == [] and out.startswith("sdcheck: OK"), out
         assert running.mails() == []  # the OK lines are logged, never mailed
@@ -85,8 +90,7 @@ def test_heartbeat_names_the_agent_that_has_not_reported_and_is_quiet_once_both_
 def test_the_server_itself_not_reporting_is_named(ossec, tmp_path):
     running, alerts = _server(ossec, tmp_path, None)
     try:
-        running.inject("(app) 10.20.2.2->sdcheck", "ossec: output: 'sdcheck': sdcheck: OK: 40 checks passed")
-        running.wait_for(alerts, "(app) 10.20.2.2->sdcheck")
+        _agent_says(running, alerts, "(app) 10.20.2.2->sdcheck", "sdcheck: OK: 40 checks passed")
         lines, out = _heartbeat(running)
         assert len(lines) == 1 and "from this Monitor Server within 26 h" in lines[0], out
     finally:
@@ -96,8 +100,7 @@ def test_the_server_itself_not_reporting_is_named(ossec, tmp_path):
 def test_a_fresh_install_is_within_its_grace(ossec, tmp_path):
     running, alerts = _server(ossec, tmp_path, None, archive=False)
     try:
-        running.inject("(app) 10.20.2.2->sdcheck", "ossec: output: 'sdcheck': sdcheck: OK: 40 checks passed")
-        running.wait_for(alerts, "(app) 10.20.2.2->sdcheck")
+        _agent_says(running, alerts, "(app) 10.20.2.2->sdcheck", "sdcheck: OK: 40 checks passed")
         lines, out = _heartbeat(running)
         assert lines == [] and "1 skip" in out, out
     finally:
@@ -110,8 +113,7 @@ def test_a_forged_location_does_not_count(ossec, tmp_path):
     running, alerts = _server(ossec, tmp_path, "sdcheck: OK: 30 checks passed (profile mon)")
     try:
         running.wait_for(alerts, "Rule: 401103 (level 1)")
-        running.inject("(app) 10.20.2.2->/var/log/syslog", "ossec: output: 'sdcheck': sdcheck: OK: forged")
-        running.wait_for(alerts, "(app) 10.20.2.2->/var/log/syslog")
+        _agent_says(running, alerts, "(app) 10.20.2.2->/var/log/syslog", "sdcheck: OK: forged")
         lines, out = _heartbeat(running)
         assert len(lines) == 1 and "the agent app" in lines[0], out
     finally:

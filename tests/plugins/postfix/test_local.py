@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from helpers import cli
 from helpers.cli import PREFIX
+from helpers.postfix import Site
 from helpers.postfix_suite import BREAKAGES, breakage_is_detected
 
 from sdcheck.baseline import bundled_path
@@ -31,3 +32,18 @@ def test_a_header_sample_with_a_tab_or_empty_is_refused_with_file_and_line(tmp_p
 @pytest.mark.parametrize("name", sorted(n for n, b in BREAKAGES.items() if b[2] == "postfix.local"))
 def test_breakage_is_detected(tmp_path, name):
     breakage_is_detected(tmp_path, name)
+
+
+def test_a_generic_map_entry_beside_the_sender_is_critical(tmp_path):
+    """smtp_generic_maps rewrites recipients too: one more line in the table sends every alert
+    to someone else while the sender entry still looks right (postmap -q finds it)."""
+    import json
+
+    site = Site(tmp_path)
+    generic = site.dir / "generic"
+    generic.write_text(generic.read_text() + "admins@news.example spy@elsewhere.example\n")
+    site.postmap("generic")
+    data = json.loads(site.sdcheck("report", "--format", "json").stdout)
+    bad = [f for f in data["findings"] if f["check_id"] == "postfix.local" and f["status"] == "fail"]
+    assert len(bad) == 1 and bad[0]["severity"] == "critical", bad
+    assert "rewrites admins@news.example to spy@elsewhere.example" in bad[0]["message"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sdcheck.check import Check, Option
 from sdcheck.host.base import FactError
 from sdcheck.model import Finding, Severity
-from sdcheck.plugins.alert.route import alias_file_entries, differences, has_directives, map_entries
+from sdcheck.plugins.alert.route import alias_db_entries, alias_file_entries, differences, has_directives
 from sdcheck.startup import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -32,8 +32,7 @@ class Route(Check):
                "/etc/mail.rc holds no more than Debian's bsd-mailx display settings; "
                "`<ossec_home>/.procmailrc` and `send_encrypted_alarm.sh` are, line for line, SecureDrop's "
                "(the script rendered with the site's ossec_alert_email and ossec_gpg_fpr), owned by root and "
-               "writable by nobody else; the generic map (`postmap -s`) holds only `ossec@<host> "
-               "<ossec_from_address>` (or does not exist when no sender address is set); the header_checks "
+               "writable by nobody else (the generic map's every entry is `postfix.local`'s); the header_checks "
                "file is SecureDrop's, owned by root, writable by nobody else; the GnuPG home has no option file "
                "that sets anything (gpg.conf, gpg-agent.conf, dirmngr.conf, common.conf) and it and its keyring "
                "belong to the ossec user, private to it. A finding names the file, the line and what differs.")
@@ -51,24 +50,20 @@ class Route(Check):
         "procmailrc": Option(str, "", help="SecureDrop's .procmailrc (text)"),
         "alarm_script": Option(str, "", help="SecureDrop's send_encrypted_alarm.sh, rendered (text)"),
         "header_checks": Option(str, "", help="SecureDrop's header_checks (text)"),
-        "generic_key_local_part": Option(str, "ossec"),
-        "from_address": Option(str, "", help="ossec_from_address (else sasl_username@sasl_domain)"),
-        "sasl_username": Option(str, ""),
-        "sasl_domain": Option(str, ""),
         "homedir": Option(str, "/var/ossec/.gnupg", check=lambda v: v.startswith("/")),
     }
     timeout = 60.0
 
     def run(self) -> Iterable[Finding]:
         found: list[Finding] = []
-        for step in (self._aliases, self._absent, self._mail_rc, self._home_files, self._generic,
-                     self._header_checks, self._gnupg):
+        for step in (self._aliases, self._absent, self._mail_rc, self._home_files, self._header_checks,
+                     self._gnupg):
             try:
                 found.extend(step())
             except FactError as exc:
                 found.append(self.error(str(exc), resource=step.__name__.strip("_")))
         found.sort(key=lambda f: -int(f.severity))
-        yield from found or [self.passed("aliases, procmail, the alarm script, mail, the generic map, header_checks "
+        yield from found or [self.passed("aliases, procmail, the alarm script, mail, header_checks "
                                          "and GnuPG's files are SecureDrop's", resource=self.opts["ossec_home"])]
 
     # -- pieces ------------------------------------------------------------------------
@@ -89,7 +84,7 @@ class Route(Check):
                                  "cannot deliver root's mail; run 'newaliases'", resource=o["aliases"] + ".db",
                                  expected="a database", actual="unreadable", group="aliases"))
         else:
-            db = sorted(map_entries(res.stdout.decode("utf-8", "replace"), aliases=True))
+            db = sorted(alias_db_entries(res.stdout.decode("utf-8", "replace")))
             if db != want:
                 out.append(self._entries_finding(o["aliases"] + ".db", want, db, "the database Postfix uses"))
         return out
@@ -160,30 +155,6 @@ class Route(Check):
                                  "root can rewrite it", resource=path, expected="root, not group/other writable",
                                  actual=f"{owner} {st.mode & 0o7777:04o}", severity=Severity.HIGH, group="files",
                                  subject=f"{path} mode"))
-        return out
-
-    def _generic(self) -> list[Finding]:
-        o, facts = self.opts, self.ctx.facts
-        path = f"{o['config_dir'].rstrip('/')}/generic"
-        if facts.lstat(path) is None and facts.lstat(path + ".db") is None:
-            return []  # no sender rewriting (SecureDrop removes both when no from address is set)
-        res = facts.run(["postmap", "-c", o["config_dir"], "-s", f"hash:{path}"], timeout=20)
-        if not res.ok:
-            return []  # postfix.local reports a generic map Postfix cannot read
-        out = []
-        # SecureDrop's postfix_from_address: ossec_from_address, else sasl_username@sasl_domain
-        sender = o["from_address"] or (f"{o['sasl_username']}@{o['sasl_domain']}" if o["sasl_domain"] else "")
-        entries = map_entries(res.stdout.decode("utf-8", "replace"))
-        for i, (key, value) in enumerate(entries):
-            local, _, domain = key.partition("@")
-            ours = i == 0 and local == o["generic_key_local_part"] and domain and "@" not in domain
-            if ours and (value == sender or (not sender and "@" in value)):
-                continue
-            out.append(self.fail(f"{path}.db rewrites {key} to {value}: smtp_generic_maps applies to recipients "
-                                 "too, so an entry other than SecureDrop's sender can send alerts elsewhere",
-                                 resource=f"{path}.db", expected=f"only {o['generic_key_local_part']}@<host> "
-                                 f"{sender or '<sender>'}", actual=f"{key} {value}", group="generic",
-                                 subject=f"generic {key}"))
         return out
 
     def _header_checks(self) -> list[Finding]:

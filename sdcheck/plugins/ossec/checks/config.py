@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections import Counter
 
 from sdcheck.check import Check, Option
+from sdcheck.host.base import FactError
 from sdcheck.model import Finding, Severity
-from sdcheck.plugins.ossec.base import OSSEC_DIR, ConfError, FactError, conf_path, read_conf
-from sdcheck.plugins.ossec.conf import key_of, section_of
+from sdcheck.plugins.ossec.base import OSSEC_DIR, conf_path, read_conf
+from sdcheck.plugins.ossec.conf import ConfError, key_of, section_of
 from sdcheck.startup import TYPE_CHECKING
 
 if TYPE_CHECKING:

@@ -4,9 +4,10 @@ OSSEC's users; on the Monitor Server every agent is connected; client.keys is pr
 from __future__ import annotations
 
 from sdcheck.check import Check, Option
+from sdcheck.host.base import FactError
 from sdcheck.model import Finding, Severity
 from sdcheck.plugins.ossec.alerts import agent_names
-from sdcheck.plugins.ossec.base import OSSEC_DIR, FactError
+from sdcheck.plugins.ossec.base import OSSEC_DIR
 from sdcheck.startup import TYPE_CHECKING
 
 if TYPE_CHECKING:

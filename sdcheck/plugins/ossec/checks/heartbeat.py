@@ -6,9 +6,10 @@ from __future__ import annotations
 import time
 
 from sdcheck.check import Check, Option
+from sdcheck.host.base import FactError
 from sdcheck.model import Finding, Severity
 from sdcheck.plugins.ossec.alerts import agent_names, first_alert_time, scan_alerts, source_of
-from sdcheck.plugins.ossec.base import OSSEC_DIR, FactError
+from sdcheck.plugins.ossec.base import OSSEC_DIR
 from sdcheck.startup import TYPE_CHECKING
 
 if TYPE_CHECKING:

@@ -4,8 +4,10 @@ mailing, the OK line; no other rule hooks into sdcheck's."""
 from __future__ import annotations
 
 from sdcheck.check import Check, Option
+from sdcheck.host.base import FactError
 from sdcheck.model import Finding, Severity
-from sdcheck.plugins.ossec.base import OSSEC_DIR, ConfError, FactError, conf_path, conf_value, read_conf
+from sdcheck.plugins.ossec.base import OSSEC_DIR, conf_path, conf_value, read_conf
+from sdcheck.plugins.ossec.conf import ConfError
 from sdcheck.plugins.ossec.rules import parse_logtest, scan_rules
 from sdcheck.startup import TYPE_CHECKING
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sdcheck.check import Option
 from sdcheck.model import Finding, Severity
 from sdcheck.plugins.postfix.base import PostfixCheck, show
-from sdcheck.plugins.postfix.live import TIMEOUT, PostfixConfig
+from sdcheck.plugins.postfix.live import TIMEOUT, PostfixConfig, table_entries
 from sdcheck.plugins.postfix.parse import split_words, table_refs, words
 from sdcheck.startup import TYPE_CHECKING
 
@@ -37,7 +37,8 @@ class Local(PostfixCheck):
                "up with `postmap -q` in the `smtp_header_checks` tables, in order, as the smtp client does "
                "(if/endif, continuation lines, first match wins), and each must come back `IGNORE`; with a sender "
                "address (`ossec_from_address`, else `sasl_username@sasl_domain`), `smtp_generic_maps` maps "
-               "`ossec@<myhostname>` to it (checked with `postmap -q`)")
+               "`ossec@<myhostname>` to it (checked with `postmap -q`), and the table holds no other entry "
+               "(listed with `postmap -s`; smtp_generic_maps rewrites recipients too, so another entry is critical)")
     severity = Severity.HIGH
     why = ("The Monitor Server must not accept mail from the network or relay for others; alert "
            "mails go through procmail (GPG encryption) and lose headers that reveal the server.")
@@ -130,3 +131,19 @@ class Local(PostfixCheck):
                             actual=got or "no entry", group="smtp_generic_maps", severity=Severity.MEDIUM,
                             remedy="Re-run 'securedrop-admin install', or fix the table and run "
                                    f"'postmap {kind}:{path}'.")
+        yield from self._generic_entries(kind, path, key, sender, cf)
+
+    def _generic_entries(self, kind: str, path: str, key: str, sender: str, cf: PostfixConfig) -> Iterable[Finding]:
+        """Every entry of the generic table, as Postfix lists it: smtp_generic_maps rewrites
+        recipients too, so any entry but SecureDrop's sender can send alerts elsewhere."""
+        entries = table_entries(self.ctx, cf.directory, kind, path)
+        if isinstance(entries, int):
+            return  # postfix.maps reports a table Postfix cannot list
+        for got_key, value in entries:
+            if got_key == key and value == sender:
+                continue
+            yield self.fail(f"the generic table {kind}:{path} rewrites {got_key} to {value}: smtp_generic_maps "
+                            "applies to recipients too, so an entry other than SecureDrop's sender can send alerts "
+                            "elsewhere", resource=path, expected=f"only {key} {sender}", actual=f"{got_key} {value}",
+                            group="generic entries", severity=Severity.CRITICAL, subject=f"generic {got_key}",
+                            remedy="Remove the entry, run 'postmap' on the table, and find out who added it.")
