@@ -67,7 +67,11 @@ def run_on(host, *, profile=None, vars_path=None, baseline=None, only=(), skip=(
     from sdcheck.session import Options, execute
 
     opts = Options(command="report", profile=profile, baseline=baseline, vars=vars_path, only=only, skip=skip)
-    return execute(opts, TestinfraFacts(host, name=name, sudo=sudo))
+    facts = TestinfraFacts(host, name=name, sudo=sudo)
+    try:
+        return execute(opts, facts)
+    finally:
+        facts.close()
 
 
 def _settings(config, spec: str) -> dict:
@@ -107,7 +111,7 @@ def _specs(config) -> list[str]:
         hosts = None
     if not hosts:
         return ["local://"]
-    from sdcheck.host.testinfra import HostSpecError, expand_specs
+    from sdcheck.host.specs import HostSpecError, expand_specs
 
     specs: list[str] = []
     for h in hosts if isinstance(hosts, list) else [hosts]:
@@ -183,7 +187,11 @@ def _check_ids(config, spec: str) -> list[str]:
             from sdcheck.host.testinfra import TestinfraFacts
             from sdcheck.profile import detect_profile
 
-            profile, _marker = detect_profile(TestinfraFacts(_host(config, spec), name=spec, sudo=s["sudo"]))
+            facts = TestinfraFacts(_host(config, spec), name=spec, sudo=s["sudo"])
+            try:
+                profile, _marker = detect_profile(facts)
+            finally:
+                facts.close()
         path = bundled_path(profile)
     return select(list(load_baseline(path).checks), list(s["only"]), list(s["skip"]))
 

@@ -274,6 +274,11 @@ def exit_code(result, fail_on: str = "low") -> int:
 
 # -- other hosts (testinfra) ------------------------------------------------------------------
 
+#: Seconds the first command on a host (which connects) may take on the target; here the
+#: host then has DEADLINE_MARGIN (15) more: a host that does not answer is an ERROR in 45 s.
+PROBE_TIMEOUT = 30
+
+
 class HostOptions:
     """How to reach testinfra hosts."""
 
@@ -302,9 +307,11 @@ def execute_on_host(opts: Options, spec: str, how: HostOptions) -> Run:
     from sdcheck.host.base import FactError
     from sdcheck.model import CheckOutcome, Finding, RunResult, Severity, Status
 
+    facts = None
     try:
         facts = how.facts(spec)
-        probe = facts.run(["true"], timeout=30)
+        # alone, first: it opens the connection every later command shares
+        probe = facts.run(["true"], timeout=PROBE_TIMEOUT)
         if not probe.ok:
             raise FactError(f"{spec}: a test command failed (exit {probe.returncode}); with --sudo, is sudo "
                             "allowed without a password?")
@@ -316,7 +323,13 @@ def execute_on_host(opts: Options, spec: str, how: HostOptions) -> Run:
             "sdcheck.host", Status.ERROR, Severity.CRITICAL, f"{spec} could not be checked: {exc}", spec,
             remedy="Check that the host is up, that SSH (or the testinfra backend) reaches it, and that "
                    "the user may run commands as root (--sudo).")])]
+        if facts is not None:
+            facts.close()
         return Run(result, Redactor(), None, spec)
-    run = execute(opts, facts)
-    run.host = spec
+    try:
+        run = execute(opts, facts)
+        run.host = spec
+        add_report_info(run)
+    finally:
+        facts.close()
     return run

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from sdcheck.errors import UsageError
 
+MAX_HOSTS_AT_ONCE = 32
+
 
 def report_hosts(args, opts, fmt) -> tuple[str, list]:
     """(the report's text, the hosts' Runs). ``fmt`` is the formatter module: one that can
     combine hosts has ``render_hosts(runs, options)``; text puts a header over each host."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from sdcheck.host.testinfra import HostSpecError, expand_specs
-    from sdcheck.session import HostOptions, add_report_info, execute_on_host
+    from sdcheck.host.specs import HostSpecError, expand_specs
+    from sdcheck.session import HostOptions, execute_on_host
 
     if getattr(fmt, "SINGLE_HOST", False):
         raise UsageError(f"--format {args.format} covers one host; with --hosts use text, json or junit")
@@ -20,10 +22,11 @@ def report_hosts(args, opts, fmt) -> tuple[str, list]:
     except HostSpecError as exc:
         raise UsageError(str(exc)) from None
     how = HostOptions(args.ssh_config, args.ssh_identity_file, args.sudo, args.ansible_inventory)
-    with ThreadPoolExecutor(max_workers=min(8, len(specs))) as pool:
+    # every host at once: each waits mostly on its own network; memory is bounded by the
+    # remote budget (sdcheck.host.remote), not by how many hosts there are
+    with ThreadPoolExecutor(max_workers=min(MAX_HOSTS_AT_ONCE, len(specs))) as pool:
         runs = list(pool.map(lambda spec: execute_on_host(opts, spec, how), specs))
     for run in runs:
-        add_report_info(run)
         run.result.info["host"] = run.host
     if hasattr(fmt, "render_hosts"):
         return fmt.render_hosts(runs, opts), runs

@@ -67,6 +67,19 @@ class Facts:
     def realpath(self, path: str) -> str:
         raise NotImplementedError
 
+    def realpaths(self, paths: list[str]) -> dict[str, str]:
+        """``realpath`` of each (a remote host answers them all in one command)."""
+        return {p: self.realpath(p) for p in paths}
+
+    def read_many(self, paths: list[str], limit: int = 1 << 20) -> dict[str, bytes | None]:
+        """The first ``limit`` bytes of each regular file (no symlink followed); None for a
+        path that is missing or not a regular file. One command on a remote host."""
+        out: dict[str, bytes | None] = {}
+        for p in paths:
+            st = self.lstat(p)
+            out[p] = self.read_bytes(p, limit) if st is not None and st.is_file else None
+        return out
+
     def user_id(self, name: str) -> int | None:
         raise NotImplementedError
 

@@ -17,6 +17,10 @@ from sdcheck.host.base import CommandResult, FactError, Facts, FileStat
 from sdcheck.host.local import SYSTEM_PATH
 
 _PATH = ":".join(SYSTEM_PATH)
+#: Seconds a remote command may take here beyond its timeout on the target (connecting).
+DEADLINE_MARGIN = 15
+#: Bytes one command may send (base64 of its output): 32 MiB, the store's rows 96 MiB.
+RUN_CAP = 32 << 20
 
 
 def _q(value) -> str:
@@ -28,21 +32,29 @@ class TestinfraFacts(Facts):
     is_local = False
 
     def __init__(self, host, name: str | None = None, sudo: bool = False):
-        self.host = host
+        from sdcheck.host.remote import Link
+
         self.name = name or str(getattr(getattr(host, "backend", None), "hostname", None) or "host")
         self.sudo = sudo
+        self.link = Link(host, self.name, sudo)
+        self.host = self.link.host
+
+    def close(self) -> None:
+        """End the host's connection (the run is over)."""
+        self.link.close()
 
     # -- the one way to the host ---------------------------------------------------------
-    def _sh(self, script: str, timeout: float = 30.0):
-        """Run a POSIX shell script on the target with LC_ALL=C, the system PATH, a timeout."""
+    def _sh(self, script: str, timeout: float = 30.0, cap: int = 4 << 20, stdin: bytes | None = None):
+        """Run a POSIX shell script on the target with LC_ALL=C, the system PATH, a timeout
+        there, and here a deadline ``DEADLINE_MARGIN`` s later and a cap of ``cap`` bytes."""
+        from sdcheck.host.remote import Job
+
         wrapped = (f"LC_ALL=C LANG=C PATH={_PATH} timeout --kill-after=2 {int(timeout + 0.999)} "
                    f"sh -c {_q(script)}")
         try:
-            if self.sudo:
-                with self.host.sudo():
-                    out = self.host.run(wrapped)
-            else:
-                out = self.host.run(wrapped)
+            out = self.link.run(wrapped, Job(timeout + DEADLINE_MARGIN, cap, stdin))
+        except FactError:
+            raise
         except Exception as exc:  # noqa: BLE001 - connection errors come in many types
             result = exc.args[0] if exc.args else None
             err = getattr(result, "stderr", None)  # testinfra's ssh backend: RuntimeError(CommandResult)
@@ -59,19 +71,20 @@ class TestinfraFacts(Facts):
         return out
 
     def run(self, argv: list[str], timeout: float = 10.0, *, user: int | None = None,
-            input: bytes | None = None) -> CommandResult:  # noqa: A002
+            input: bytes | None = None, cap: int = RUN_CAP) -> CommandResult:  # noqa: A002
+        if input is None:
+            input = b""  # noqa: A001 - the command's stdin is then empty, not the connection's
         cmd = " ".join(_q(a) for a in argv)
         exe = argv[0]
         check = f"command -v {_q(exe)} >/dev/null 2>&1 || {{ echo 'sdcheck: not installed' >&2; exit 127; }}; "
         if user is not None:
             cmd = f"setpriv --reuid={int(user)} --regid=$(id -g {int(user)}) --clear-groups -- {cmd}"
-        if input is not None:
-            cmd = f"printf %s {_q(base64.b64encode(input).decode())} | base64 -d | {cmd}"
         # stdout travels base64-encoded (binary-safe); the command's own exit status is
-        # carried out of the pipeline on fd 3; nothing is written on the target
+        # carried out of the pipeline on fd 3; input comes on standard input, never on a
+        # command line; nothing is written on the target
         script = (check + "exec 4>&1; "
                   f"rc=$( {{ {{ {cmd}; echo $? >&3; }} | base64 -w0 >&4; }} 3>&1 ); exit $rc")
-        out = self._sh(script, timeout)
+        out = self._sh(script, timeout, cap, stdin=input)
         if out.rc == 127 and "sdcheck: not installed" in out.stderr:
             raise FactError(f"program {escape(exe)} is not installed on {escape(self.name)}")
         stdout = base64.b64decode(out.stdout.strip()) if out.stdout.strip() else b""
@@ -79,16 +92,16 @@ class TestinfraFacts(Facts):
         return CommandResult(tuple(argv), out.rc, stdout, stderr)
 
     def read_bytes(self, path: str, limit: int = 1 << 20) -> bytes:
-        return self._read(path, f"head -c {int(limit)}")
+        return self._read(path, f"head -c {int(limit)}", limit)
 
     def read_tail(self, path: str, limit: int) -> bytes:
-        return self._read(path, f"tail -c {int(limit)}")
+        return self._read(path, f"tail -c {int(limit)}", limit)
 
-    def _read(self, path: str, reader: str) -> bytes:
+    def _read(self, path: str, reader: str, limit: int) -> bytes:
         p = _q(path)
         out = self._sh(f"if [ -L {p} ]; then echo symlink >&2; exit 3; fi; "
                        f"if [ ! -f {p} ]; then echo missing >&2; exit 4; fi; "
-                       f"{reader} -- {p} | base64 -w0")
+                       f"{reader} -- {p} | base64 -w0", cap=limit * 4 // 3 + (1 << 16))
         if out.rc == 3:
             raise FactError(f"cannot read {escape(path)}: it is a symlink (not followed)")
         if out.rc == 4:
@@ -124,6 +137,30 @@ class TestinfraFacts(Facts):
     def realpath(self, path: str) -> str:
         return self._sh(f"readlink -f -- {_q(path)} || echo {_q(path)}").stdout.strip() or path
 
+    def realpaths(self, paths: list[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for batch in _batches(paths):
+            res = self._sh("for p in " + " ".join(_q(p) for p in batch) + "; do "
+                           "printf '%s\\0' \"$(readlink -f -- \"$p\" || printf %s \"$p\")\"; done | base64 -w0",
+                           cap=len(batch) * 8192)
+            got = base64.b64decode(res.stdout.strip() or b"").split(b"\0")
+            out.update({p: (got[i].decode("utf-8", "surrogateescape") if i < len(got) and got[i] else p)
+                        for i, p in enumerate(batch)})
+        return out
+
+    def read_many(self, paths: list[str], limit: int = 1 << 20) -> dict[str, bytes | None]:
+        out: dict[str, bytes | None] = {}
+        for batch in _batches(paths):
+            # per path: "-" (not a regular file) or the base64 of its first bytes, a line each
+            res = self._sh("for p in " + " ".join(_q(p) for p in batch) + "; do "
+                           "if [ -L \"$p\" ] || [ ! -f \"$p\" ]; then echo -; else "
+                           f"head -c {int(limit)} -- \"$p\" | base64 -w0; echo; fi; done",
+                           cap=min(RUN_CAP, len(batch) * (limit * 4 // 3 + 8)))
+            lines = res.stdout.splitlines()
+            out.update({p: (None if i >= len(lines) or lines[i] == "-" else base64.b64decode(lines[i]))
+                        for i, p in enumerate(batch)})
+        return out
+
     def _getent(self, db: str, key, field: int):
         out = self._sh(f"getent {db} {_q(key)} || true").stdout.strip()
         parts = out.split(":")
@@ -151,17 +188,20 @@ class TestinfraFacts(Facts):
         return self._getent("group", int(gid), 0)
 
     def processes(self, name: str) -> list[tuple[int, str, int, int]]:
-        out = self._sh(f"ps -C {_q(name)} -o pid=,ruid=,euid=,stat=,args= || true")
+        # one command: each process's fields, then the program its /proc/PID/exe names
+        out = self._sh(f"ps -C {_q(name)} -o pid=,ruid=,euid=,stat=,args= | "
+                       "while read -r pid ruid euid stat args; do "
+                       "printf '%s %s %s %s x%s x%s\\n' \"$pid\" \"$ruid\" \"$euid\" \"$stat\" "
+                       "\"$(readlink /proc/$pid/exe 2>/dev/null | base64 -w0)\" "
+                       "\"$(printf %s \"$args\" | base64 -w0)\"; "
+                       "done; true")
         procs = []
         for line in out.stdout.splitlines():
-            fields = line.split(None, 4)
-            if len(fields) >= 4 and fields[3].startswith("Z"):
+            fields = line.split()
+            if len(fields) < 6 or fields[3].startswith("Z") or not all(f.isdigit() for f in fields[:3]):
                 continue  # a zombie has exited: it runs nothing
-            del fields[3:4]
-            if len(fields) >= 3 and all(f.isdigit() for f in fields[:3]):
-                pid = int(fields[0])
-                exe = self._sh(f"readlink /proc/{pid}/exe || true").stdout.strip()
-                procs.append((pid, exe or (fields[3] if len(fields) > 3 else ""), int(fields[1]), int(fields[2])))
+            exe, args = (base64.b64decode(f[1:]).decode("utf-8", "surrogateescape").strip() for f in fields[4:6])
+            procs.append((int(fields[0]), exe or args, int(fields[1]), int(fields[2])))
         return procs
 
     def sqlite_rows(self, db_path: str, sql: str, columns: list[str], timeout: float = 5.0):
@@ -177,7 +217,8 @@ class TestinfraFacts(Facts):
                             "beside it; run sdcheck on the server itself")
         typed = ", ".join(f"typeof({c}) AS t{i}, hex(CAST({c} AS BLOB)) AS v{i}" for i, c in enumerate(columns))
         res = self.run(["sqlite3", "-readonly", "-batch", "-json", "-cmd", f".timeout {int(timeout * 1000)}",
-                        f"file:{quote(db_path)}?mode=ro", f"SELECT {typed} FROM ({sql})"], timeout=timeout + 120)
+                        f"file:{quote(db_path)}?mode=ro", f"SELECT {typed} FROM ({sql})"], timeout=timeout + 120,
+                       cap=96 << 20)
         if not res.ok:
             raise FactError(sqlite_fault(db_path, res.stderr.decode("utf-8", "replace").strip(), timeout))
         for row in json.loads(res.stdout or b"[]"):
@@ -193,7 +234,7 @@ class TestinfraFacts(Facts):
                       # every field ends in NUL, the one byte no name can hold
                       r" -mindepth 0 -maxdepth 1 -printf '%d\0%y\0%U\0%m\0%s\0%T@\0%f\0%H\0' 2>/dev/null; "
                       "true; }")
-            out = self._sh(f"{script} | base64 -w0", timeout=600)
+            out = self._sh(f"{script} | base64 -w0", timeout=600, cap=64 << 20)
             found: dict[str, list] = {}
             fields = base64.b64decode(out.stdout.strip() or b"").split(b"\0")
             for i in range(0, len(fields) - 7, 8):
@@ -236,6 +277,12 @@ class TestinfraFacts(Facts):
         return result
 
 
+def _batches(paths: list[str], size: int = 400):
+    """Paths in groups short enough for one command line."""
+    for start in range(0, len(paths), size):
+        yield paths[start:start + size]
+
+
 # find's %y letters as the file-type bits of st_mode
 _FIND_TYPES = {b"f": 0o100000, b"d": 0o040000, b"l": 0o120000, b"p": 0o010000, b"s": 0o140000,
                b"c": 0o020000, b"b": 0o060000}
@@ -252,51 +299,3 @@ def _typed(kind: str, hexed: str):
     if kind == "text":
         return raw.decode("utf-8", "surrogateescape")
     return raw
-
-
-class HostSpecError(Exception):
-    """A host list that cannot be used (no testinfra, no Ansible, a bad inventory)."""
-
-
-def _ansible_path() -> None:
-    """Ansible installed beside sdcheck (its virtualenv's bin) counts as installed, since
-    testinfra runs ``ansible-inventory`` through PATH."""
-    import os
-    import shutil
-    import sys
-
-    if shutil.which("ansible-inventory") is None:
-        own = os.path.dirname(sys.executable)
-        if os.path.exists(os.path.join(own, "ansible-inventory")):
-            os.environ["PATH"] = own + os.pathsep + os.environ.get("PATH", "")
-
-
-def expand_specs(specs: list[str], ansible_inventory: str | None = None) -> list[str]:
-    """Host specs with every ``ansible://PATTERN`` (a group, a host, ``all``, a glob) replaced
-    by one ``ansible://HOST`` per inventory host it matches, in inventory order."""
-    try:
-        import testinfra  # noqa: F401 - a plain install has it; say so if it does not
-    except ImportError:
-        raise HostSpecError("checking other hosts needs pytest-testinfra (pip install pytest-testinfra)") from None
-    out: list[str] = []
-    for spec in specs:
-        if not spec.startswith("ansible://"):
-            out.append(spec)
-            continue
-        pattern, sep, query = spec[len("ansible://"):].partition("?")
-        _ansible_path()
-        from testinfra.backend.ansible import AnsibleBackend
-
-        try:
-            names = AnsibleBackend.get_hosts(pattern or "all", ansible_inventory=ansible_inventory)
-        except Exception as exc:  # noqa: BLE001 - ansible-inventory fails in many ways
-            text = str(exc).strip().splitlines()
-            detail = text[0] if text else type(exc).__name__
-            if "ansible-inventory" in str(exc) and ("not found" in str(exc) or "No such file" in str(exc)):
-                detail = "ansible-inventory is not installed (pip install ansible-core, or apt install ansible)"
-            raise HostSpecError(f"cannot read the Ansible inventory"
-                                f"{' ' + escape(ansible_inventory) if ansible_inventory else ''}: {detail}") from None
-        if not names:
-            raise HostSpecError(f"{escape(spec)} matches no host in the Ansible inventory")
-        out.extend(f"ansible://{name}{sep}{query}" for name in names)
-    return out

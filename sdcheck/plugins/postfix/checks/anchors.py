@@ -137,23 +137,21 @@ class Anchors(Check):
                             group="system")
             return
         bad = []
-        count = 0
-        for name, *_ in sorted(entries):
-            if not _HASHED.match(name):
-                continue
-            count += 1
-            target = facts.realpath(f"{cert_dir}/{name}")
-            rel = target[len(share) + 1:] if target.startswith(share + "/") else None
+        names = [name for name, *_ in sorted(entries) if _HASHED.match(name)]
+        count = len(names)
+        targets = facts.realpaths([f"{cert_dir}/{name}" for name in names])
+        rels = {t: t[len(share) + 1:] if t.startswith(share + "/") else None for t in targets.values()}
+        contents = facts.read_many(sorted({t for t, rel in rels.items() if rel in enabled}), 1 << 20)
+        for name in names:
+            target = targets[f"{cert_dir}/{name}"]
+            rel = rels[target]
             why = None
             if rel is None:
                 why = f"resolves to {target}, which the ca-certificates package did not install"
             elif rel not in enabled:
                 why = f"resolves to {target}, which /etc/ca-certificates.conf does not enable"
-            else:
-                st = facts.lstat(target)
-                data = facts.read_bytes(target, 1 << 20) if st is not None and st.is_file else b""
-                if md5.get(rel) != hashlib.md5(data, usedforsecurity=False).hexdigest():
-                    why = f"resolves to {target}, whose content is not what the package installed"
+            elif md5.get(rel) != hashlib.md5(contents.get(target) or b"", usedforsecurity=False).hexdigest():
+                why = f"resolves to {target}, whose content is not what the package installed"
             if why:
                 bad.append(self.fail(f"{cert_dir}/{name} {why}: an added trust anchor for the relay's certificate",
                                      resource=f"{cert_dir}/{name}", expected="a ca-certificates certificate",
