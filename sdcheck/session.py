@@ -28,6 +28,7 @@ class Options:
     baseline = None         # a baseline file instead of the bundled one
     vars = None             # a vars file
     var: list = []          # ["NAME=VALUE", ...]
+    var_file: list = []     # ["NAME=PATH", ...]: a variable's value is the file's text
     only: list = []
     skip: list = []
     waivers = None
@@ -59,6 +60,7 @@ def plan(opts: Options, facts=None, redact_hook=None) -> Plan:
     BaselineError, RegistryError or ProfileError. ``redact_hook(redactor)`` receives the
     redactor as soon as the secrets are known, so an error after that is redacted too."""
     from sdcheck.baseline import SECRET_VARS, load_vars_file, merge_variables, parse_var_option
+    from sdcheck.baseline.loader import secret_inputs
     from sdcheck.escape import Redactor
     from sdcheck.host.local import LocalFacts
     from sdcheck.options import resolve_options, resolve_settings
@@ -79,7 +81,7 @@ def plan(opts: Options, facts=None, redact_hook=None) -> Plan:
                 facts.prefetch(hook(wanted))
         except Exception:  # noqa: BLE001, S110 - a hint only: the checks run the commands anyway
             pass
-    cli_vars = [parse_var_option(v) for v in opts.var]
+    cli_vars = secret_inputs(opts.var_file, os.environ) + [parse_var_option(v) for v in opts.var]
     vars_path = opts.vars or (DEFAULT_VARS if os.path.exists(DEFAULT_VARS) else None)
     vars_file = load_vars_file(vars_path) if vars_path else {}
     secrets = [str(v) for k, v in list(vars_file.items()) + cli_vars if k in SECRET_VARS and v]
@@ -130,7 +132,21 @@ def _select(opts: Options, facts):
             raise BaselineError(baseline.source_of(cid), baseline.line_of(cid),
                                 f"unknown check {cid!r} (see 'sdcheck list')")
     wanted = [c for c in select(list(baseline.checks), opts.only, opts.skip) if c in classes]
+    _no_stray_prefix(opts, set(classes) | set(baseline.checks))
     return profile, source, baseline, classes, wanted
+
+
+def _no_stray_prefix(opts: Options, ids: set[str]) -> None:
+    """A ``--only`` or ``--skip`` that names no check at all is a typo: exit 2, never a
+    silently ignored skip."""
+    from sdcheck.catalog import CHECKS
+
+    known = sorted(ids | {c[0] for c in CHECKS})
+    for flag, given in (("--only", opts.only), ("--skip", opts.skip)):
+        for text in given or []:
+            if not text.startswith("sdcheck") and not any(cid.startswith(text) for cid in known):
+                raise UsageError(f"{flag} {text} matches no check{did_you_mean([text], known)} "
+                                 "(see 'sdcheck list')")
 
 
 class Run:

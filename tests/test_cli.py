@@ -57,3 +57,36 @@ def test_a_misspelled_id_gets_a_suggestion():
     assert res.returncode == 2 and "did you mean ossec.heartbeat?" in res.stderr, res.stderr
     res = cli.sdcheck("explain", "nothing.like.it")
     assert res.returncode == 2 and "did you mean" not in res.stderr
+
+
+def test_a_misspelled_skip_is_not_silently_ignored():
+    for flag in ("--skip", "--only"):
+        res = cli.sdcheck("report", "--profile", "app", flag, "system.sysclt")
+        assert res.returncode == 2, (flag, res.stdout, res.stderr)
+        assert f"{flag} system.sysclt matches no check; did you mean system.sysctl?" in res.stderr
+    # a prefix of real ids is not a typo
+    res = cli.sdcheck("report", "--profile", "app", "--only", "system.sysctl", "--skip", "store")
+    assert res.returncode in (0, 1), res.stderr
+
+
+def test_a_secret_on_the_command_line_is_refused_and_never_echoed():
+    secret = "Zq7-hunter2-on-argv"
+    for command in ("run", "report"):
+        res = cli.sdcheck(command, "--profile", "app", "--only", "system.sysctl", "--var", f"sasl_password={secret}")
+        assert res.returncode == 2, res.stdout
+        out = res.stdout + res.stderr
+        assert secret not in out and "Zq7" not in out
+        assert "--var-file sasl_password=PATH" in out and "SDCHECK_SASL_PASSWORD" in out
+
+
+def test_an_alias_bomb_through_var_is_refused_at_once():
+    levels = ["&a [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):  # 10**9 values if it were expanded
+        prev, name = chr(ord("a") + i - 1), chr(ord("a") + i)
+        levels.append(f"&{name} [{', '.join(['*' + prev] * 10)}]")
+    value = "[" + ", ".join(levels) + "]"
+    proc = subprocess.Popen([*cli.SDCHECK, "run", "--profile", "app", "--var", f"bomb={value}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, _err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert out.startswith("System configuration error: [sdcheck.config] --var bomb: YAML anchors and aliases"), out

@@ -29,7 +29,7 @@ SHAPES = {
     "forty": "Zq8#vL2@mN5!pR7&tY4*wK1%hG6^dF3(sA9)eB0x",
     "contract-word": "configuration",   # a word of the OSSEC prefix
 }
-SOURCES = ("vars", "cli-var", "sasl_passwd", "static", "inline", "master-o", "pasted")
+SOURCES = ("vars", "var-file", "sasl_passwd", "static", "inline", "master-o", "pasted")
 STATES = ("pass", "fail", "broken")
 SENDER = "alerts@news.example"
 
@@ -60,8 +60,10 @@ def _configure(site: Site, source: str, secret: str) -> tuple[list[str], dict]:
     args: list[str] = []
     if source == "vars":
         extra_vars = {"sasl_password": secret}
-    elif source == "cli-var":
-        args = ["--var", f"sasl_password={secret}"]  # a string value is taken as written
+    elif source == "var-file":  # the command line names a file; the file holds the secret
+        secret_file = site.dir.parent / f"secret-{len(secret)}"
+        secret_file.write_text(secret + "\n")
+        args = ["--var-file", f"sasl_password={secret_file}"]
     elif source == "sasl_passwd":
         site.write_sasl(f"[{RELAY}]:{PORT} {SENDER}:{secret}\n")
     elif source == "static":
@@ -138,7 +140,8 @@ def test_no_piece_of_a_secret_leaves(tmp_path, source, shape, state):
 @pytest.mark.parametrize("word", ["OK", "error", "sdcheck", "System", "configuration error", "postfix.relay", "mon"])
 def test_a_secret_equal_to_a_word_of_the_contract_leaves_the_frame_intact(tmp_path, word):
     site = Site(tmp_path, "system")
-    res = site.sdcheck("run", "--var", f"sasl_password={word}")
+    (tmp_path / "pw").write_text(word)
+    res = site.sdcheck("run", "--var-file", f"sasl_password={tmp_path / 'pw'}")
     lines = res.stdout.splitlines()
     # the table's password differs from the vars': one finding of postfix.sasl-passwd, nothing else
     assert res.returncode == 1, lines
@@ -149,7 +152,8 @@ def test_a_secret_equal_to_a_word_of_the_contract_leaves_the_frame_intact(tmp_pa
 
 def test_the_ok_line_survives_a_secret_equal_to_ok(tmp_path):
     site = Site(tmp_path, "system", password="OK")
-    res = site.sdcheck("run", "--var", "sasl_password=OK")
+    (tmp_path / "pw").write_text("OK\n")
+    res = site.sdcheck("run", "--var-file", f"sasl_password={tmp_path / 'pw'}")
     assert res.returncode == 0, res.stdout
     assert len(res.stdout.splitlines()) == 1 and OK_LINE.match(res.stdout.strip())
 
@@ -167,3 +171,18 @@ def test_two_thousand_sasl_entries_name_the_real_problem_quickly(tmp_path):
     sasl = [ln for ln in res.stdout.splitlines() if ln.startswith(f"{PREFIX}[postfix.sasl-passwd]")]
     assert sasl and "holds 2001 entries" in sasl[0], res.stdout
     assert "Pw-0" not in res.stdout + res.stderr and "longenough" not in res.stdout
+
+
+def test_a_secret_from_the_environment_is_compared_and_never_printed(tmp_path):
+    import os
+
+    site = Site(tmp_path, "system")
+    secret = "Env-Secret-42x"
+    for value, want in ((secret, 1), (PASSWORD, 0)):
+        res = cli.sdcheck("run", "--profile", "mon", "--vars", site.vars_file(), "--only", "postfix",
+                          "--skip", "postfix.anchors", env=dict(os.environ, SDCHECK_SASL_PASSWORD=value), timeout=60)
+        assert res.returncode == want, res.stdout
+        assert value not in res.stdout + res.stderr
+    res = cli.sdcheck("report", "--profile", "mon", "--vars", site.vars_file(), "--only", "postfix.sasl-passwd",
+                      env=dict(os.environ, SDCHECK_SASL_PASSWORD=secret), timeout=60)
+    assert "differs from sasl_password" in res.stdout and secret not in res.stdout + res.stderr

@@ -51,22 +51,64 @@ def load_vars_file(path: str) -> dict[str, Any]:
     return dict(data)
 
 
-def parse_var_option(text: str) -> tuple[str, Any]:
+def parse_var_option(text: str, option: str = "--var") -> tuple[str, Any]:
+    """``NAME=VALUE``, the value read as YAML under the vars file's rules: at most
+    MAX_FILE_BYTES, no anchors or aliases (an alias bomb never expands). A variable that holds
+    a secret is refused here: on a command line every local user can read it."""
     name, sep, raw = text.partition("=")
     name = name.strip()
     if not sep or not NAME_RE.match(name):
         # never echo the value: it may be a password
-        raise BaselineError("--var", None, "expected NAME=VALUE with NAME a plain identifier "
+        raise BaselineError(option, None, "expected NAME=VALUE with NAME a plain identifier "
                             f"(got a name of {len(name)} characters{'' if sep else ' and no ='})")
+    if option == "--var" and name in SECRET_VARS:
+        raise BaselineError("--var", None, f"{name} holds a secret, and a command line can be read by every "
+                            "local user while sdcheck runs: put it in the vars file (mode 0600), in the environment "
+                            f"variable {secret_env(name)}, or in a file named with --var-file {name}=PATH")
+    return name, parse_var_value(raw, f"{option} {name}")
+
+
+def secret_env(name: str) -> str:
+    """The environment variable a secret variable may come from."""
+    return f"SDCHECK_{name.upper()}"
+
+
+def parse_var_value(raw: str, where: str) -> Any:
+    from sdcheck.baseline.files import MAX_FILE_BYTES
+
+    if len(raw.encode("utf-8", "surrogateescape")) > MAX_FILE_BYTES:
+        raise BaselineError(where, None, f"the value is larger than {MAX_FILE_BYTES >> 20} MiB")
+    if not raw.strip():
+        return ""
     import yaml
 
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        for event in yaml.parse(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                raise BaselineError(where, None, "YAML anchors and aliases (& and *) are not allowed in a value")
+        value = yaml.safe_load(raw)
     except yaml.YAMLError:
-        value = raw
+        return raw  # not YAML: the text as it is
     if isinstance(value, (dict, list, int, float, bool)) or value is None:
-        return name, value if value is not None else ""
-    return name, raw
+        return value if value is not None else ""
+    return raw
+
+
+def secret_inputs(var_files: list[str], environ) -> list[tuple[str, Any]]:
+    """Secret variables from ``--var-file NAME=PATH`` (the file's text, one trailing newline
+    removed; read as vars files are) and from the environment (``SDCHECK_SASL_PASSWORD``)."""
+    from sdcheck.baseline.files import read_input_file
+
+    out: list[tuple[str, Any]] = [(name, environ[secret_env(name)]) for name in SECRET_VARS
+                                  if environ.get(secret_env(name))]
+    for text in var_files:
+        name, sep, path = text.partition("=")
+        name = name.strip()
+        if not sep or not NAME_RE.match(name) or not path:
+            raise BaselineError("--var-file", None, "expected NAME=PATH with NAME a plain identifier")
+        data = read_input_file(path).decode("utf-8", "surrogateescape")
+        out.append((name, data[:-1] if data.endswith("\n") else data))
+    return out
 
 
 # -- baselines ----------------------------------------------------------------------

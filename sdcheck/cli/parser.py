@@ -33,7 +33,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--baseline", metavar="FILE", help="baseline file (default: the bundled one for the profile)")
     p.add_argument("--vars", metavar="FILE", help=f"site variables (YAML; SecureDrop's site-specific works "
                    f"as is). Default: {DEFAULT_VARS} if it exists")
-    p.add_argument("--var", metavar="NAME=VALUE", action="append", default=[], help="set one variable (repeatable)")
+    p.add_argument("--var", metavar="NAME=VALUE", action="append", default=[],
+                   help="set one variable (repeatable); not for secrets (sasl_password): see --var-file")
+    p.add_argument("--var-file", metavar="NAME=PATH", action="append", default=[],
+                   help="set one variable to a file's text, as for a secret (sasl_password; or the environment "
+                        "variable SDCHECK_SASL_PASSWORD)")
     p.add_argument("--only", metavar="PREFIX", action="append", default=[], help="run only checks whose id starts so")
     p.add_argument("--skip", metavar="PREFIX", action="append", default=[], help="leave out checks whose id starts so")
     p.add_argument("--waivers", metavar="FILE", help="accepted deviations with reasons and expiry dates "

@@ -144,8 +144,9 @@ def test_password_that_reaches_a_message_is_redacted(netns, tmp_path):
     base = log_chain_from(tmp_path, "sasl_password", "default-Secret-1")
     varsf = tmp_path / "v.yml"
     varsf.write_text(f"sasl_password: '{secret}'\n")
+    (tmp_path / "pw").write_text("cli-Secret-2\n")
     for extra, value in (([], "default-Secret-1"), (["--vars", str(varsf)], secret),
-                         (["--var", "sasl_password=cli-Secret-2"], "cli-Secret-2")):
+                         (["--var-file", f"sasl_password={tmp_path / 'pw'}"], "cli-Secret-2")):
         for args in (["run"], ["report"], ["report", "--format", "json"]):
             res = netns.sdcheck(*args, "--baseline", str(base), *extra)
             assert res.returncode == 1
