@@ -168,3 +168,41 @@ def test_faults_through_testinfra(fx, fault):
     remote = sdcheck(fx, "report", "--format", "json", "--hosts", "local://")
     assert {f[1] for f in json_findings(remote)} == {"error"}
     assert json_findings(local)[0][2].split(" (")[0][:40] == json_findings(remote)[0][2].split(" (")[0][:40]
+
+
+def _run_with_peak_rss(fx) -> tuple[subprocess.CompletedProcess, int]:
+    """``sdcheck run`` on ``fx``, and the peak resident size of its process tree's largest
+    process (bytes), from the kernel's accounting of that child alone (wait4)."""
+    import os
+
+    import yaml
+    from helpers import cli
+
+    vars_file = fx.root.parent / "wal-vars.yml"
+    vars_file.write_text(yaml.safe_dump(fx.vars()))
+    proc = subprocess.Popen([*cli.SDCHECK, "run", "--profile", "app", "--vars", str(vars_file), "--only", "store"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = proc.stdout.read(), proc.stderr.read()
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err), usage.ru_maxrss * 1024
+
+
+@pytest.mark.parametrize("grown", ["db.sqlite-wal", "db.sqlite"])
+def test_a_sparse_database_of_gigabytes_is_refused_unread(fx, grown):
+    """The web application's user puts the database in WAL mode and extends the log (or the
+    database itself) sparsely to 1.5 GB: root's run refuses it, naming it, without reading it."""
+    import os
+
+    fx.sql("PRAGMA journal_mode = WAL")
+    path = fx.root / grown
+    with open(path, "ab") as fh:
+        fh.truncate(1536 << 20)
+    assert os.stat(path).st_blocks * 512 < (16 << 20)  # sparse: holes, not data
+    res, peak = _run_with_peak_rss(fx)
+    lines = res.stdout.decode().splitlines()
+    assert res.returncode == 1 and res.stderr == b""
+    (line,) = lines  # one cause, one line for the eight checks
+    assert line.startswith(f"{PREFIX}[store.") and "in WAL mode" in line and "1536 MiB" in line, line
+    assert grown in line
+    assert peak < 300 << 20, f"peak RSS {peak >> 20} MiB"
