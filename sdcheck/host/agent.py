@@ -100,12 +100,17 @@ class Agent:
                 with self.lock:
                     slot = self.pending.pop(ident, None)
                 cap = slot.cap if slot is not None else MAX_ANSWER
+                problem = None
                 if out_len > cap or err_len > ERR_KEEP:
-                    self._break(f"it sent more than {cap / (1 << 20):g} MiB for one command")
-                    return
-                data, err = stream.read(out_len), stream.read(err_len)
-                if len(data) != out_len or len(err) != err_len:
-                    self._break("the connection ended in the middle of an answer")
+                    problem = f"it sent more than {cap / (1 << 20):g} MiB for one command"
+                else:
+                    data, err = stream.read(out_len), stream.read(err_len)
+                    if len(data) != out_len or len(err) != err_len:
+                        problem = "the connection ended in the middle of an answer"
+                if problem is not None:
+                    self._break(problem)
+                    if slot is not None:
+                        slot.done.set()  # taken from pending above: told here
                     return
                 if slot is not None:
                     slot.answer = (rc, data, err)

@@ -21,11 +21,16 @@ class SshHost:
     """A namespace with SecureDrop's app firewall, eth0 = one end of a veth pair whose other
     end is in this (the test's) namespace, and sshd listening on the namespace's address."""
 
-    def __init__(self, tmp: Path, client_key: Path, sudo_user: str | None = None):
+    def __init__(self, tmp: Path, client_key: Path, sudo_user: str | None = None, sshd_extra: str = "",
+                 programs: dict[str, str] | None = None):
         """``sudo_user``: also a non-root login of that name, allowed to sudo without a
         password; it exists only in sshd's own mount namespace (bind-mounted copies of
-        passwd, shadow, group and sudoers), so this machine's files are never changed."""
-        need("ip", "iptables-nft", "ssh", "ssh-keygen", "/usr/sbin/sshd", *(("sudo", "unshare") if sudo_user else ()))
+        passwd, shadow, group and sudoers), so this machine's files are never changed.
+        ``sshd_extra``: more sshd_config lines (``ForceCommand ...``: a host that misbehaves).
+        ``programs``: {path: script}: the host's program at path is that script (bind-mounted
+        in sshd's mount namespace)."""
+        need("ip", "iptables-nft", "ssh", "ssh-keygen", "/usr/sbin/sshd",
+             *(("sudo", "unshare") if sudo_user else ()), *(("unshare", "mount") if programs else ()))
         _NEXT[0] += 1
         n = (os.getpid() % 50) * 4 + _NEXT[0]
         self.ns = Netns()
@@ -50,12 +55,20 @@ class SshHost:
         (tmp / "sshd_config").write_text(
             f"ListenAddress {self.address}\nPort 22\nHostKey {tmp / 'hostkey'}\nPidFile {tmp / 'sshd.pid'}\n"
             f"AuthorizedKeysFile {keys}\nPermitRootLogin prohibit-password\n"
-            "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n")
+            "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n" + sshd_extra)
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege-separation directory
         sshd = ["/usr/sbin/sshd", "-D", "-e", "-f", str(tmp / "sshd_config")]
-        if sudo_user:
-            sshd = ["unshare", "-m", "sh", "-c", self._user_db(tmp, sudo_user) + "exec " + " ".join(sshd)]
-        self.sshd = subprocess.Popen(self.ns.exec_argv(sshd), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        mounts = self._user_db(tmp, sudo_user) if sudo_user else ""
+        for i, (path, script) in enumerate((programs or {}).items()):
+            fake = tmp / f"program-{i}"
+            fake.write_text(script)
+            fake.chmod(0o755)
+            mounts += f"mount --bind {fake} {path} && "
+        if mounts:
+            sshd = ["unshare", "-m", "sh", "-c", mounts + "exec " + " ".join(sshd)]
+        self.log = tmp / "sshd.log"
+        with open(self.log, "wb") as log:
+            self.sshd = subprocess.Popen(self.ns.exec_argv(sshd), stdout=subprocess.DEVNULL, stderr=log)
         self.spec = f"ssh://{sudo_user or 'root'}@{self.address}"
 
     @staticmethod
@@ -94,6 +107,11 @@ class SshHost:
                 return
             time.sleep(0.1)
         raise AssertionError(f"sshd did not come up: {res.stderr!r}")
+
+    def connections(self) -> int:
+        """Logins sshd has accepted so far (each a new SSH connection: sessions over one
+        connection are not logins)."""
+        return self.log.read_text(errors="replace").count("Accepted publickey")
 
     def close(self) -> None:
         self.sshd.terminate()
