@@ -305,6 +305,8 @@ def test_json_report_shape():
 
 def test_no_check_selected_is_a_usage_error():
     res = sdcheck("run", "--profile", "app", "--only", "nothing-like-this")
+    assert res.returncode == 2 and "[sdcheck.usage] --only nothing-like-this matches no check" in res.stdout
+    res = sdcheck("run", "--profile", "app", "--only", "alert.route")  # a check, but not of this profile
     assert res.returncode == 2 and "[sdcheck.usage] no check is selected" in res.stdout
 
 

@@ -15,6 +15,7 @@ import shlex
 from sdcheck.escape import escape
 from sdcheck.host.base import CommandResult, FactError, Facts, FileStat
 from sdcheck.host.local import SYSTEM_PATH
+from sdcheck.host.wire import FIND_TYPES, batches, typed_value
 
 _PATH = ":".join(SYSTEM_PATH)
 #: Seconds a remote command may take here beyond its timeout on the target (connecting).
@@ -139,7 +140,7 @@ class TestinfraFacts(Facts):
 
     def realpaths(self, paths: list[str]) -> dict[str, str]:
         out: dict[str, str] = {}
-        for batch in _batches(paths):
+        for batch in batches(paths):
             res = self._sh("for p in " + " ".join(_q(p) for p in batch) + "; do "
                            "printf '%s\\0' \"$(readlink -f -- \"$p\" || printf %s \"$p\")\"; done | base64 -w0",
                            cap=len(batch) * 8192)
@@ -150,7 +151,7 @@ class TestinfraFacts(Facts):
 
     def read_many(self, paths: list[str], limit: int = 1 << 20) -> dict[str, bytes | None]:
         out: dict[str, bytes | None] = {}
-        for batch in _batches(paths):
+        for batch in batches(paths):
             # per path: "-" (not a regular file) or the base64 of its first bytes, a line each
             res = self._sh("for p in " + " ".join(_q(p) for p in batch) + "; do "
                            "if [ -L \"$p\" ] || [ ! -f \"$p\" ]; then echo -; else "
@@ -222,7 +223,7 @@ class TestinfraFacts(Facts):
         if not res.ok:
             raise FactError(sqlite_fault(db_path, res.stderr.decode("utf-8", "replace").strip(), timeout))
         for row in json.loads(res.stdout or b"[]"):
-            yield tuple(_typed(row[f"t{i}"], row[f"v{i}"]) for i in range(len(columns)))
+            yield tuple(typed_value(row[f"t{i}"], row[f"v{i}"]) for i in range(len(columns)))
 
     def list_dirs(self, paths):
         """One ``find`` per batch of directories (not one command per directory): no symlink
@@ -240,7 +241,7 @@ class TestinfraFacts(Facts):
             for i in range(0, len(fields) - 7, 8):
                 depth, kind, uid, mode, size, mtime, name, top = fields[i:i + 8]
                 top_s = top.decode("utf-8", "surrogateescape")
-                entry = (name.decode("utf-8", "surrogateescape"), _FIND_TYPES.get(kind, 0) | int(mode, 8),
+                entry = (name.decode("utf-8", "surrogateescape"), FIND_TYPES.get(kind, 0) | int(mode, 8),
                          int(uid), int(size), float(mtime))
                 found.setdefault(top_s, []).append((depth, entry))
             for path in batch:
@@ -275,27 +276,3 @@ class TestinfraFacts(Facts):
             if port.isdigit():
                 result.append((proto, addr if addr != "*" else "0.0.0.0", int(port), pids))
         return result
-
-
-def _batches(paths: list[str], size: int = 400):
-    """Paths in groups short enough for one command line."""
-    for start in range(0, len(paths), size):
-        yield paths[start:start + size]
-
-
-# find's %y letters as the file-type bits of st_mode
-_FIND_TYPES = {b"f": 0o100000, b"d": 0o040000, b"l": 0o120000, b"p": 0o010000, b"s": 0o140000,
-               b"c": 0o020000, b"b": 0o060000}
-
-
-def _typed(kind: str, hexed: str):
-    raw = bytes.fromhex(hexed or "")
-    if kind == "null":
-        return None
-    if kind == "integer":
-        return int(raw)
-    if kind == "real":
-        return float(raw)
-    if kind == "text":
-        return raw.decode("utf-8", "surrogateescape")
-    return raw
