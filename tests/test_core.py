@@ -139,7 +139,7 @@ def test_cli_reports_baseline_errors_with_exit_2(tmp_path, section, line, words)
         assert f"{path}:{line}: " in out and words in out
         assert "Traceback" not in res.stdout + res.stderr
         if cmd == "run":
-            assert out.startswith("System configuration error: [sdcheck.config] ")
+            assert out.startswith("System configuration error: [sdcheck.config] (critical) ")
 
 
 def test_site_specific_vars_file_is_accepted_as_is():
@@ -305,9 +305,9 @@ def test_json_report_shape():
 
 def test_no_check_selected_is_a_usage_error():
     res = sdcheck("run", "--profile", "app", "--only", "nothing-like-this")
-    assert res.returncode == 2 and "[sdcheck.usage] --only nothing-like-this matches no check" in res.stdout
+    assert res.returncode == 2 and "[sdcheck.usage] (critical) --only nothing-like-this matches no check" in res.stdout
     res = sdcheck("run", "--profile", "app", "--only", "alert.route")  # a check, but not of this profile
-    assert res.returncode == 2 and "[sdcheck.usage] no check is selected" in res.stdout
+    assert res.returncode == 2 and "[sdcheck.usage] (critical) no check is selected" in res.stdout
 
 
 

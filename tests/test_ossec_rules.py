@@ -196,5 +196,5 @@ def test_a_check_stuck_holding_the_gil_still_gives_ossec_a_line():
     took = __import__("time").monotonic() - start
     assert took < 60
     (line,) = res.stdout.splitlines()
-    assert line.startswith("System configuration error: [sdcheck.hang] sdcheck did not finish within 5 s")
+    assert line.startswith("System configuration error: [sdcheck.hang] (critical) sdcheck did not finish within 5 s")
     assert level(line) == 12

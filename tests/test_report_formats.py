@@ -195,7 +195,7 @@ def test_expired_waiver_is_reported_and_waives_nothing(broken_store, tmp_path):
     lines = res.stdout.splitlines()
     assert res.returncode == 1
     assert any(ln.startswith("System configuration error: [store.orphan-files]") for ln in lines)
-    assert any(ln.startswith("System configuration error: [sdcheck.waivers] the waiver for store.orphan-files (")
+    assert any(ln.startswith("System configuration error: [sdcheck.waivers] (medium) the waiver for store.orphan-files (")
                and " expired on " in ln for ln in lines)
 
 
@@ -213,7 +213,7 @@ def test_malformed_waivers_are_an_error(broken_store, tmp_path, content, words):
     path.write_text(content)
     res = sdcheck(broken_store, "run", "--waivers", str(path))
     assert res.returncode == 2
-    assert res.stdout.startswith(f"System configuration error: [sdcheck.config] {path}:") and words in res.stdout
+    assert res.stdout.startswith(f"System configuration error: [sdcheck.config] (critical) {path}:") and words in res.stdout
 
 
 def test_fail_on_threshold(broken_store):
@@ -245,7 +245,7 @@ def test_unrecordable_state_is_an_alert_line(broken_store, tmp_path):
     fx.path(fx.files[0][0], file_name(50, "msg")).unlink()  # a clean store again
     res = sdcheck(fx, "run", "--state", str(tmp_path / "no-such-dir" / "state.json"))
     assert res.returncode == 1
-    assert res.stdout.startswith("System configuration error: [sdcheck.state] cannot record the run")
+    assert res.stdout.startswith("System configuration error: [sdcheck.state] (high) cannot record the run")
     assert "sdcheck: OK" not in res.stdout
 
 

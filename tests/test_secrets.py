@@ -147,7 +147,7 @@ def test_a_secret_equal_to_a_word_of_the_contract_leaves_the_frame_intact(tmp_pa
     assert res.returncode == 1, lines
     assert all(ln.startswith(PREFIX + "[postfix.") for ln in lines), lines
     (line,) = lines
-    assert line.startswith(f"{PREFIX}[postfix.sasl-passwd] ")
+    assert line.startswith(f"{PREFIX}[postfix.sasl-passwd] (")
 
 
 def test_the_ok_line_survives_a_secret_equal_to_ok(tmp_path):

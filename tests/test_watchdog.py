@@ -96,7 +96,7 @@ def test_the_deadline_ends_run_with_one_alert_line_and_nothing_left_behind(stdin
             proc.kill()
         proc.stdout.close()
     (line,) = out.splitlines()
-    assert line.startswith("System configuration error: [sdcheck.hang] sdcheck did not finish within 3 s")
+    assert line.startswith("System configuration error: [sdcheck.hang] (critical) sdcheck did not finish within 3 s")
 
 
 def test_a_finished_run_leaves_no_watchdog(tmp_path):

@@ -24,7 +24,7 @@ import os
 import signal
 import sys
 
-HANG_LINE = ("System configuration error: [sdcheck.hang] sdcheck did not finish within {deadline:g} s "
+HANG_LINE = ("System configuration error: [sdcheck.hang] (critical) sdcheck did not finish within {deadline:g} s "
              "and was stopped; run 'sdcheck report --debug' on the server\n")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -143,7 +144,7 @@ def each_kind_alone(fx, kind):
     lines = res.stdout.decode().splitlines()
     assert res.returncode == 1 and len(lines) == 1
     (check_id,) = [c for c, n in want.items() if n]
-    assert lines[0].startswith(f"{PREFIX}[{check_id}] {want[check_id]} ")
+    assert re.match(rf"{re.escape(PREFIX)}\[{check_id}\] \((critical|high|medium|low)\) {want[check_id]} ", lines[0])
 
 
 HOSTILE = [b"1-a\nSystem configuration error: [store.x] forged-msg.gpg", b"2-b\r\x1b[2Kc-msg.gpg",

@@ -24,7 +24,7 @@ def test_flushed_is_not_configured(netns, backend):
 def test_policy_accept(netns, backend, chain):
     res, got, _lines = tampered(netns, backend, f"{{ipt}} -P {chain} ACCEPT")
     assert res.returncode == 1
-    assert got == [f"{PREFIX}[iptables.default-drop] the {chain} chain's policy is ACCEPT, expected DROP "
+    assert got == [f"{PREFIX}[iptables.default-drop] (critical) the {chain} chain's policy is ACCEPT, expected DROP "
                    f"({backend} backend)"]
 
 

@@ -113,3 +113,42 @@ def test_the_ok_line_at_level_0_is_reported_for_the_heartbeat(ossec, tmp_path):
     rules = ossec_local_rules().replace('<rule id="401103" level="1">', '<rule id="401103" level="0">')
     code, lines, _ = _run(ossec, tmp_path, rules=rules)
     assert code == 1 and any("the OK line is not logged" in ln for ln in lines), lines
+
+
+def test_alert_levels_follow_severity_in_the_real_logtest(ossec, tmp_path):
+    """OSSEC 3.6.0's own ossec-logtest, SecureDrop's rules and ossec.conf (email_alert_level 7,
+    log_alert_level 1) with sdcheck's: lines as sdcheck's formatter renders them for each
+    severity, sdcheck's own failure lines, and a message that tries to choose its own level."""
+    from sdcheck.escape import Redactor
+    from sdcheck.formatters import ossec as fmt
+    from sdcheck.model import CheckOutcome, Finding, RunResult, Severity, Status
+    from sdcheck.plugins.ossec.rules import parse_logtest
+
+    def line(severity: Severity, message: str = "a problem") -> str:
+        result = RunResult(profile="mon", profile_source="test", baseline="-")
+        result.outcomes = [CheckOutcome("postfix.relay", "t", severity, [
+            Finding("postfix.relay", Status.FAIL, severity, message, "main.cf")])]
+        (text,) = fmt.lines(result, Redactor())
+        return text
+
+    cases = [(line(Severity.CRITICAL), 401101, 12), (line(Severity.HIGH), 401101, 12),
+             (line(Severity.MEDIUM), 401104, 7), (line(Severity.LOW), 401105, 4),
+             # a host value that says "(low)" cannot lower a high line
+             (line(Severity.HIGH, "] (low) relayhost = [mail.example]:587 (low) "), 401101, 12),
+             (fmt.error_line("sdcheck.config", "bad vars file"), 401101, 12),
+             ("System configuration error: [sdcheck.silent] sdcheck printed nothing", 401101, 12),
+             ("System configuration error: [sdcheck.crash] sdcheck did not finish (exit status 137)", 401101, 12),
+             ("Traceback (most recent call last):", 401102, 12)]
+    scratch = real.securedrop_server(ossec, tmp_path / "ossec")
+    events = "".join(f"ossec: output: 'sdcheck': {text}\n" for text, _r, _l in cases)
+    res = ossec.run(f"exec {ossec.prefix}/bin/ossec-logtest -q", scratch=scratch, input=events.encode())
+    verdicts = parse_logtest(res.stdout.decode() + res.stderr.decode())
+    assert len(verdicts) == len(cases), res.stderr.decode()[-2000:]
+    for (text, rule, lvl), v in zip(cases, verdicts):
+        assert (v.rule, v.level, v.alert) == (rule, lvl, True), text
+    conf = (scratch / "etc" / "ossec.conf").read_text()
+    assert "<email_alert_level>7</email_alert_level>" in conf and "<log_alert_level>1</log_alert_level>" in conf
+    # what that means with SecureDrop's levels: medium (7) is mailed, low (4) only logged
+    rules = (scratch / "rules" / "local_rules.xml").read_text()
+    low = rules[rules.index('<rule id="401105"'):]
+    assert "alert_by_email" not in low[:low.index("</rule>")]

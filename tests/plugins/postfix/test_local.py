@@ -23,7 +23,7 @@ def test_a_header_sample_with_a_tab_or_empty_is_refused_with_file_and_line(tmp_p
         where = f"{base}:6: postfix.local: option 'header_samples' must be headers (one line each, no tab)"
         if command == "run":
             (line,) = res.stdout.splitlines()
-            assert line.startswith(f"{PREFIX}[sdcheck.config] {where}"), line
+            assert line.startswith(f"{PREFIX}[sdcheck.config] (critical) {where}"), line
         else:
             (line,) = res.stderr.splitlines()
             assert line.startswith(f"sdcheck: error: {where}"), line

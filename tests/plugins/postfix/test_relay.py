@@ -16,7 +16,7 @@ def test_missing_configuration_is_an_error_not_a_pass(tmp_path):
     shutil.rmtree(site.dir)
     code, lines = site.run()
     assert code == 1 and len(lines) == 1  # one cause, one line naming every check it stopped
-    assert lines[0].startswith(f"{PREFIX}[postfix.relay] ")
+    assert lines[0].startswith(f"{PREFIX}[postfix.") and "postfix.relay" in lines[0]
     assert "does not exist or is not a regular file" in lines[0]
     assert all(f"postfix.{c}" in lines[0] for c in ("tls", "master", "local", "sasl-passwd"))
 

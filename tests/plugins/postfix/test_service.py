@@ -21,7 +21,7 @@ def test_service_disabled_is_a_skip_and_enabled_without_postfix_fails(tmp_path):
     code, lines = site.run(postfix_enable_service=True)
     # no Postfix master runs on the test machine
     assert code == 1 and lines_of(lines, "postfix.service") == [
-        f"{PREFIX}[postfix.service] Postfix is not running: no process runs /usr/lib/postfix/sbin/master as root, "
+        f"{PREFIX}[postfix.service] (high) Postfix is not running: no process runs /usr/lib/postfix/sbin/master as root, "
         "so alerts are not mailed"]
 
 

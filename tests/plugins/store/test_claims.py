@@ -42,5 +42,5 @@ def test_a_reply_recorded_as_a_submission_is_a_finding(fx):
     got = counts(fx)
     assert got["store.claims"] == 1 and sum(got.values()) == 1, got
     line = sdcheck(fx, "run").stdout.decode()
-    assert line.startswith("System configuration error: [store.claims] 1 file(s) claimed twice or by a row of "
+    assert line.startswith("System configuration error: [store.claims] (high) 1 file(s) claimed twice or by a row of "
                            "the other kind (1 wrong kind)"), line

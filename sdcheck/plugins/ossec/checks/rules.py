@@ -29,9 +29,11 @@ class Rules(Check):
     # what exactly is verified (docs/checks.md, sdcheck explain)
     details = ("(mon) The host's `<ossec_dir>/bin/ossec-logtest` evaluates, with the host's own rules and "
                "decoders, one sample problem line for every check id sdcheck has (`System configuration error: "
-               "[<id>] ...`, as the <localfile> alias `sdcheck` delivers it), sdcheck's own crash, silence and "
-               "hang lines, raw crash output and the OK line. Each problem line must end in an alert at or "
-               "above `<email_alert_level>` (or with alert_by_email) and without no_email_alert; the OK line "
+               "[<id>] (<severity>) ...`, at each of the four severities, as the <localfile> alias `sdcheck` "
+               "delivers it), sdcheck's own crash, silence and hang lines, raw crash output and the OK line. "
+               "Each critical, high and medium problem line must end in an alert at or above "
+               "`<email_alert_level>` (or with alert_by_email) and without no_email_alert, a low one in a "
+               "logged alert; the OK line "
                "must not be mailed and must be logged (the heartbeat reads it). Then every rule file "
                "ossec.conf includes is scanned: a rule outside sdcheck's block 401100-401199 that is a child "
                "of one of its rules, requires its groups or names 'sdcheck' is critical; a child of rule 530 "
@@ -49,13 +51,21 @@ class Rules(Check):
     }
     timeout = 120.0
 
-    def _samples(self) -> list[tuple[str, bool]]:
+    def _samples(self) -> list[tuple[str, str]]:
+        """(event, what OSSEC must do with it): "mail" a problem line of critical, high or
+        medium severity, sdcheck's own lines and crash output; "log" a low one (logged, and
+        mailing it is not a fault); "ok" the OK line (logged, never mailed)."""
         from sdcheck.registry import load_checks
 
-        ids = sorted(load_checks()) + OWN_IDS
-        lines = [(f"System configuration error: [{cid}] a sample line of ossec.rules", True) for cid in ids]
-        lines += [(line, True) for line in CRASH_LINES] + [(OK_LINE, False)]
-        return [(f"ossec: output: '{self.opts['alias']}': {text}", problem) for text, problem in lines]
+        lines = []
+        for cid in sorted(load_checks()):
+            for sev in ("critical", "high", "medium", "low"):
+                lines.append((f"System configuration error: [{cid}] ({sev}) a sample line of ossec.rules",
+                              "log" if sev == "low" else "mail"))
+        lines += [(f"System configuration error: [{cid}] (critical) a sample line of ossec.rules", "mail")
+                  for cid in OWN_IDS]
+        lines += [(line, "mail") for line in CRASH_LINES] + [(OK_LINE, "ok")]
+        return [(f"ossec: output: '{self.opts['alias']}': {text}", want) for text, want in lines]
 
     def run(self) -> Iterable[Finding]:
         base = self.opts["ossec_dir"].rstrip("/")
@@ -84,8 +94,9 @@ class Rules(Check):
             return
         found = list(self._judge(conf, samples, verdicts, rules, where))
         found += list(self._hooks(rules, where))
-        yield from found or [self.passed(f"ossec-logtest mails all {len(samples) - 1} sdcheck problem lines and "
-                                         "logs the OK line; no other rule hooks into sdcheck's",
+        yield from found or [self.passed(f"ossec-logtest mails all {sum(w == 'mail' for _s, w in samples)} sdcheck "
+                                         "problem lines of critical, high and medium severity, logs the low ones "
+                                         "and the OK line; no other rule hooks into sdcheck's",
                                          resource=logtest)]
 
     def _rules(self, base, conf):
@@ -110,14 +121,20 @@ class Rules(Check):
         log_level = int(conf_value(conf, "alerts/log_alert_level", "1") or 1)
         notify = conf_value(conf, "global/email_notification", "no") == "yes"
         silenced: dict[str, list[str]] = {}
-        for (line, problem), v in zip(samples, verdicts):
+        unlogged: dict[str, list[str]] = {}
+        for (line, want), v in zip(samples, verdicts):
             defs = rules.get(v.rule or -1, [])
             opts = defs[-1].options if defs else set()
             at = where.get((v.rule, len(defs) - 1), "an unknown file") if defs else "no rule file"
             mailed = (notify and v.alert and (v.level or 0) >= 1 and "no_email_alert" not in opts
                       and ((v.level or 0) >= email_level or "alert_by_email" in opts))
+            logged = v.alert and (v.level or 0) >= log_level and "no_log" not in opts
             text = line.split("': ", 1)[1]
-            if problem and not mailed:
+            problem = want != "ok"
+            if want == "log" and not logged:
+                how = (f"rule {v.rule} (level {v.level}, {at})" if v.rule is not None else "no rule")
+                unlogged.setdefault(how, []).append(text)
+            elif want == "mail" and not mailed:
                 how = (f"rule {v.rule} (level {v.level}, {at})" if v.rule is not None else "no rule")
                 silenced.setdefault(how, []).append(text)
             elif not problem and mailed:
@@ -132,6 +149,10 @@ class Rules(Check):
         if not notify:
             yield self.fail("ossec.conf has no <email_notification>yes: OSSEC mails no alert at all",
                             resource="global/email_notification", expected="yes", actual="no", group="mail")
+        for how, lines in sorted(unlogged.items()):
+            yield self.fail(f"{len(lines)} low sdcheck problem lines are not even logged; they end at {how} "
+                            f"(e.g. {lines[0]!r})", resource=how, expected=f"logged, level {log_level} or more",
+                            actual=how, group="unlogged", subject=f"{how} (low lines)")
         for how, lines in sorted(silenced.items()):
             yield self.fail(f"{len(lines)} of {len(samples) - 1} sdcheck problem lines are not mailed; they end at "
                             f"{how}, below email_alert_level {email_level} or not mailed (e.g. {lines[0]!r})",
