@@ -1,7 +1,8 @@
 """pytest plugin: sdcheck's checks as pytest tests, on testinfra hosts.
 
 ``pytest --sdcheck --hosts ssh://root@app,ssh://root@mon`` adds one test per sdcheck check
-and host (named ``sdcheck[<host>]::<check id>``); a failing check fails its test with the
+and host (named ``sdcheck[<host>-<check id>]``, marked ``sdcheck``: ``-m sdcheck`` selects
+them, ``--strict-markers`` knows the marker); a failing check fails its test with the
 findings as the message. It sits next to a suite's own testinfra tests. The fixture
 ``sdcheck`` runs the checks on a testinfra host for custom assertions::
 
@@ -13,7 +14,9 @@ The fixture returns a ``session.Run``: its findings are redacted like every outp
 sdcheck's, and so is every failure text this plugin writes (terminal, JUnit XML).
 
 Options: ``--sdcheck-profile``, ``--sdcheck-vars``, ``--sdcheck-baseline``,
-``--sdcheck-only``/``--sdcheck-skip`` (repeatable), ``--sdcheck-sudo``, and
+``--sdcheck-waivers``, ``--sdcheck-fail-on`` (each also an ini option: ``sdcheck_profile = app``
+under ``[pytest]``; the command line wins), ``--sdcheck-only``/``--sdcheck-skip``
+(repeatable; one that names no check is a usage error), ``--sdcheck-sudo``, and
 ``--sdcheck-inventory FILE`` (YAML ``{host spec: {profile: app, vars: FILE}}``) for
 per-host profiles and variables. Without ``--hosts`` the local host is checked.
 """
@@ -25,16 +28,44 @@ import threading
 import pytest
 
 
+_SETTINGS = (  # (name, help): a command-line option --sdcheck-NAME and an ini option sdcheck_NAME
+    ("profile", "app or mon (default: detected on each host)"),
+    ("vars", "site variables file (SecureDrop's site-specific works)"),
+    ("baseline", "baseline file instead of the bundled one"),
+    ("waivers", "waivers file: accepted deviations, as for 'sdcheck report --waivers'"),
+    ("fail_on", "low, medium, high or critical: a check whose problems are all below it is an xfail "
+                "(default low: every problem fails)"),
+)
+SEVERITIES = ("low", "medium", "high", "critical")
+
+
 def pytest_addoption(parser):
     group = parser.getgroup("sdcheck", "sdcheck compliance checks")
     group.addoption("--sdcheck", action="store_true", help="add one test per sdcheck check and host")
-    group.addoption("--sdcheck-profile", help="app or mon (default: detected on each host)")
-    group.addoption("--sdcheck-vars", help="site variables file (SecureDrop's site-specific works)")
-    group.addoption("--sdcheck-baseline", help="baseline file instead of the bundled one")
+    for name, text in _SETTINGS:
+        group.addoption(f"--sdcheck-{name.replace('_', '-')}", dest=f"sdcheck_{name}", help=text)
+        parser.addini(f"sdcheck_{name}", text)
     group.addoption("--sdcheck-only", action="append", default=[], help="check id prefix to run")
     group.addoption("--sdcheck-skip", action="append", default=[], help="check id prefix to leave out")
     group.addoption("--sdcheck-sudo", action="store_true", help="run commands on the hosts through sudo")
     group.addoption("--sdcheck-inventory", help="YAML: {host spec: {profile: ..., vars: FILE}}")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sdcheck: one of sdcheck's checks on one host (added by --sdcheck)")
+    profile, fail_on = _setting(config, "profile"), _setting(config, "fail_on")
+    if profile and profile not in ("app", "mon"):
+        raise pytest.UsageError(f"sdcheck: unknown profile {profile!r} (--sdcheck-profile or sdcheck_profile: "
+                                "app or mon)")
+    if fail_on and fail_on not in SEVERITIES:
+        raise pytest.UsageError(f"sdcheck: --sdcheck-fail-on (or sdcheck_fail_on) must be one of "
+                                f"{', '.join(SEVERITIES)}, not {fail_on!r}")
+
+
+def _setting(config, name: str):
+    """The command line's value, else the ini file's, else None."""
+    value = config.getoption(f"sdcheck_{name}")
+    return value or (config.getini(f"sdcheck_{name}") or None)
 
 
 class _Runs:
@@ -61,12 +92,14 @@ _RUNS = _Runs()
 
 
 def run_on(host, *, profile=None, vars_path=None, baseline=None, only=(), skip=(), sudo=False,
-           name: str | None = None):
-    """Run sdcheck's checks on a testinfra host; return the Run (findings redacted)."""
+           name: str | None = None, waivers=None, fail_on=None):
+    """Run sdcheck's checks on a testinfra host; return the Run (findings redacted).
+    ``fail_on`` is the caller's to apply (see SdcheckItem)."""
     from sdcheck.host.testinfra import TestinfraFacts
     from sdcheck.session import Options, execute
 
-    opts = Options(command="report", profile=profile, baseline=baseline, vars=vars_path, only=only, skip=skip)
+    opts = Options(command="report", profile=profile, baseline=baseline, vars=vars_path, only=only, skip=skip,
+                   waivers=waivers)
     facts = TestinfraFacts(host, name=name, sudo=sudo)
     try:
         return execute(opts, facts)
@@ -82,9 +115,11 @@ def _settings(config, spec: str) -> dict:
 
         with open(path, encoding="utf-8") as fh:
             inventory = (yaml.safe_load(fh) or {}).get(spec, {}) if path else {}
-    return {"profile": inventory.get("profile") or config.getoption("sdcheck_profile"),
-            "vars_path": inventory.get("vars") or config.getoption("sdcheck_vars"),
-            "baseline": inventory.get("baseline") or config.getoption("sdcheck_baseline"),
+    return {"profile": inventory.get("profile") or _setting(config, "profile"),
+            "vars_path": inventory.get("vars") or _setting(config, "vars"),
+            "baseline": inventory.get("baseline") or _setting(config, "baseline"),
+            "waivers": inventory.get("waivers") or _setting(config, "waivers"),
+            "fail_on": _setting(config, "fail_on"),
             "only": tuple(config.getoption("sdcheck_only")), "skip": tuple(config.getoption("sdcheck_skip")),
             "sudo": config.getoption("sdcheck_sudo")}
 
@@ -130,11 +165,12 @@ class SdcheckItem(pytest.Item):
 
     def _result(self):
         s = _settings(self.config, self.spec)
-        key = (self.spec, tuple(sorted((k, str(v)) for k, v in s.items())))
+        key = (self.spec, tuple(sorted((k, str(v)) for k, v in s.items() if k != "fail_on")))
+        s.pop("fail_on")
         return _RUNS.get(key, lambda: run_on(_host(self.config, self.spec), name=self.spec, **s))
 
     def runtest(self):
-        from sdcheck.model import Status
+        from sdcheck.model import Severity, Status
 
         run = self._result()
         outcome = next((o for o in run.result.outcomes if o.check_id == self.check_id), None)
@@ -143,6 +179,10 @@ class SdcheckItem(pytest.Item):
         if outcome.status == Status.SKIP:
             pytest.skip(outcome.findings[0].message if outcome.findings else "skipped")
         if outcome.status.is_problem:
+            floor = Severity[(_setting(self.config, "fail_on") or "low").upper()]
+            problems = [f for f in outcome.findings if f.status.is_problem]
+            if all(f.status == Status.FAIL and f.severity < floor for f in problems):
+                pytest.xfail(f"{len(problems)} problem(s), all below --sdcheck-fail-on {floor}")
             raise SdcheckFailure(_describe(outcome, run.redact))
 
     def repr_failure(self, excinfo):
@@ -151,7 +191,7 @@ class SdcheckItem(pytest.Item):
         return super().repr_failure(excinfo)
 
     def reportinfo(self):
-        return self.path, None, f"sdcheck[{self.spec}]::{self.check_id}"
+        return self.path, None, self.name
 
 
 class SdcheckFailure(Exception):
@@ -177,7 +217,10 @@ def _describe(outcome, red) -> str:
 def _check_ids(config, spec: str) -> list[str]:
     """The checks that will run on ``spec``: from its baseline, --only/--skip applied."""
     from sdcheck.baseline import bundled_path, load_baseline
+    from sdcheck.errors import BaselineError
+    from sdcheck.host.base import FactError
     from sdcheck.registry import select
+    from sdcheck.session import did_you_mean
 
     s = _settings(config, spec)
     path = s["baseline"]
@@ -187,13 +230,28 @@ def _check_ids(config, spec: str) -> list[str]:
             from sdcheck.host.testinfra import TestinfraFacts
             from sdcheck.profile import detect_profile
 
+            from sdcheck.errors import ProfileError
+
             facts = TestinfraFacts(_host(config, spec), name=spec, sudo=s["sudo"])
             try:
                 profile, _marker = detect_profile(facts)
+            except (ProfileError, FactError) as exc:
+                raise pytest.UsageError(f"sdcheck: cannot tell the profile of {spec} ({exc}); give "
+                                        "--sdcheck-profile app|mon, or sdcheck_profile in the ini file") from None
             finally:
                 facts.close()
         path = bundled_path(profile)
-    return select(list(load_baseline(path).checks), list(s["only"]), list(s["skip"]))
+    try:
+        ids = list(load_baseline(path).checks)
+    except BaselineError as exc:
+        raise pytest.UsageError(f"sdcheck: {exc}") from None
+    known = sorted(ids)
+    for flag, given in (("--sdcheck-only", s["only"]), ("--sdcheck-skip", s["skip"])):
+        for text in given:
+            if not any(cid.startswith(text) for cid in known):
+                raise pytest.UsageError(f"sdcheck: {flag} {text} matches no check of {spec}"
+                                        f"{did_you_mean([text], known)}")
+    return select(ids, list(s["only"]), list(s["skip"]))
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -201,8 +259,9 @@ def pytest_collection_modifyitems(session, config, items):
         return
     for spec in _specs(config):
         for check_id in _check_ids(config, spec):
-            items.append(SdcheckItem.from_parent(session, name=f"sdcheck[{spec}]::{check_id}",
-                                                 spec=spec, check_id=check_id))
+            name = f"sdcheck[{spec}-{check_id}]"
+            # a node id of its own (pytest would make it '::' + name under the session)
+            items.append(SdcheckItem.from_parent(session, name=name, nodeid=name, spec=spec, check_id=check_id))
 
 
 @pytest.fixture
@@ -214,6 +273,7 @@ def sdcheck(request):
     def run(host, **overrides):
         spec = getattr(getattr(host, "backend", None), "hostname", None) or "host"
         s = _settings(config, str(spec))
+        s.pop("fail_on")
         s.update(overrides)
         return run_on(host, name=str(spec), **s)
     return run

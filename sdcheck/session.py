@@ -175,9 +175,15 @@ class Run:
         return self.result.problems
 
     def __repr__(self) -> str:
-        shown = ", ".join(f"{f.check_id}: {f.status}" for f in self.problems[:10])
-        more = f" and {len(self.problems) - 10} more" if len(self.problems) > 10 else ""
-        return f"<sdcheck Run {self.host or 'local'} profile={self.result.profile} problems=[{shown}{more}]>"
+        """The problems themselves (what an ``assert not run.problems, run`` shows), redacted,
+        each cut to one short line."""
+        from sdcheck.escape import clean
+
+        shown = "; ".join(f"{f.check_id} {f.status.value} ({f.severity}): {clean(f.message, self.redact, limit=160)}"
+                          for f in self.problems[:10])
+        more = f"; and {len(self.problems) - 10} more" if len(self.problems) > 10 else ""
+        return (f"<sdcheck Run {clean(self.host or 'local', self.redact)} profile={self.result.profile}: "
+                f"{len(self.problems)} problem(s){': ' if shown else ''}{shown}{more}>")
 
 
 def execute(opts: Options, facts=None, redact_hook=None) -> Run:

@@ -102,7 +102,9 @@ def test_pytest_plugin_one_test_per_check(ssh_host, client, pytester):
     result = pytester.runpytest_subprocess(*args)
     n = len(_iptables_checks())
     result.assert_outcomes(passed=n + 1)  # one test per sdcheck check + the suite's own test
-    assert any(f"sdcheck[{ssh_host.spec}]::iptables.ruleset PASSED" in ln for ln in result.outlines)
+    # pytest shows a node id relative to where it was started (pytester: not the rootdir)
+    assert any(f"sdcheck[{ssh_host.spec.replace('//', '/')}-iptables.ruleset] PASSED" in ln.replace("//", "/")
+               for ln in result.outlines)
     ssh_host.ns.sh("iptables-nft -I INPUT 1 -j ACCEPT")
     result = pytester.runpytest_subprocess(*args)
     result.assert_outcomes(passed=n, failed=1)  # the ruleset check; default-drop looks at tails only
@@ -184,7 +186,7 @@ def test_pytest_plugin_over_an_ansible_inventory(ssh_host, client, pytester, tmp
                                            str(inv), "--ssh-config", str(cfg), "--sdcheck-profile", "app",
                                            "--sdcheck-vars", VARS, "--sdcheck-only", "iptables", "--sdcheck-skip", "iptables.boot-rules", "-v")
     result.assert_outcomes(passed=len(_iptables_checks()))
-    assert any("sdcheck[ansible://app]::iptables.ruleset PASSED" in ln for ln in result.outlines)
+    assert any("sdcheck[ansible:/app-iptables.ruleset] PASSED" in ln.replace("//", "/") for ln in result.outlines)
 
 
 def _iptables_checks() -> list[str]:
