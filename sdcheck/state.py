@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import time
 
 from sdcheck.model import CheckOutcome, Finding, RunResult, Severity, Status
@@ -56,7 +57,11 @@ def check_state(path: str, max_age_hours: float, now: float | None = None) -> tu
     remedy = ("Check that OSSEC's command monitor still runs sdcheck: the <localfile> entry with "
               "'sdcheck run --state ...' in /var/ossec/etc/ossec.conf, and 'systemctl status ossec'.")
     try:
-        with open(path, "rb") as fh:
+        # never through a symlink, never blocking on a FIFO, and only a regular file
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ValueError("not a regular file")
             data = json.loads(fh.read(1 << 20))
         finished = float(data["finished"])
         exit_code = int(data["exit"])

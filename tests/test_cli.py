@@ -90,3 +90,21 @@ def test_an_alias_bomb_through_var_is_refused_at_once():
     out, _err = proc.communicate(timeout=60)
     assert proc.returncode == 2
     assert out.startswith("System configuration error: [sdcheck.config] --var bomb: YAML anchors and aliases"), out
+
+
+def test_reports_are_private_and_a_fifo_is_refused_at_once(tmp_path):
+    import os
+    import stat
+
+    out = tmp_path / "report.txt"
+    out.write_text("old")
+    out.chmod(0o644)
+    res = cli.sdcheck("report", "--profile", "app", "--only", "system.sysctl", "--output", str(out))
+    assert res.returncode in (0, 1) and stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert "system.sysctl" in out.read_text()
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    res = cli.sdcheck("report", "--profile", "app", "--only", "system.sysctl", "--output", str(fifo), timeout=20)
+    assert res.returncode == 2 and f"cannot write the report to {fifo}" in res.stderr
+    res = cli.sdcheck("report", "--profile", "app", "--only", "system.sysctl", "--state", str(fifo), timeout=20)
+    assert f"the state file {fifo} cannot be read" in res.stdout and res.returncode == 1

@@ -115,8 +115,9 @@ def secret_inputs(var_files: list[str], environ) -> list[tuple[str, Any]]:
 
 class Baseline:
     def __init__(self, path: str, profile: str, description: str, variables: dict,
-                 checks: dict, lines: dict | None = None):
+                 checks: dict, lines: dict | None = None, site: list[str] | None = None):
         self.path, self.profile, self.description = path, profile, description
+        self.site = site or []      # variables only the site can give (its addresses, relay, admins)
         self.variables = variables  # defaults from the file (raw)
         self.checks = checks        # check id -> raw options
         self.lines = lines or {}    # check id -> line of its section
@@ -129,7 +130,7 @@ class Baseline:
         return self.lines.get(check_id)
 
 
-_TOP_KEYS = {"sdcheck_baseline", "profile", "description", "extends", "vars", "checks"}
+_TOP_KEYS = {"sdcheck_baseline", "profile", "description", "extends", "vars", "site", "checks"}
 
 
 def bundled_path(profile: str) -> str:
@@ -151,17 +152,25 @@ def load_baseline(path: str, _seen: tuple[str, ...] = ()) -> Baseline:
     variables: dict[str, Any] = {}
     checks: dict[str, dict[str, Any]] = {}
     lines: dict[str, int] = {}
+    site: list[str] = []
     parent = data.get("extends")
     if parent is not None:
         if not isinstance(parent, str):
             raise BaselineError(path, line_of(data, "extends"), "'extends' must be a file name")
         ppath = parent if os.path.isabs(parent) else os.path.join(os.path.dirname(path), parent)
+        if _PROFILE_RE.match(parent) and not os.path.exists(ppath):  # a bundled one by name: extends: app
+            ppath = bundled_path(parent) if os.path.exists(bundled_path(parent)) else ppath
         if os.path.abspath(ppath) in _seen:
             raise BaselineError(path, line_of(data, "extends"), f"'extends' loops back to {parent}")
         base = load_baseline(ppath, _seen + (os.path.abspath(path),))
+        site.extend(base.site)
         variables.update(base.variables)
         checks.update(base.checks)
         lines.update(base.lines)
+    own_site = data.get("site") or []
+    if not isinstance(own_site, list) or not all(isinstance(n, str) and NAME_RE.match(n) for n in own_site):
+        raise BaselineError(path, line_of(data, "site"), "'site' must be a list of variable names")
+    site.extend(n for n in own_site if n not in site)
     raw_vars = data.get("vars") or {}
     if not isinstance(raw_vars, dict):
         raise BaselineError(path, line_of(data, "vars"), "'vars' must be a mapping")
@@ -186,7 +195,7 @@ def load_baseline(path: str, _seen: tuple[str, ...] = ()) -> Baseline:
     if not isinstance(profile, str) or not _PROFILE_RE.match(profile):
         raise BaselineError(path, line_of(data, "profile", 1),
                             "'profile' (a lower-case word such as app or mon) is required")
-    return Baseline(path, profile, str(data.get("description") or ""), variables, checks, lines)
+    return Baseline(path, profile, str(data.get("description") or ""), variables, checks, lines, site)
 
 
 def merge_variables(baseline: Baseline, vars_file: dict[str, Any] | None,

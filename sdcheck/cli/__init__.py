@@ -116,8 +116,17 @@ def _emit(path: str | None, text: str) -> None:
     """Write ``text`` to ``--output`` (never through a symlink) or standard output."""
     if path:
         _no_symlink("--output", path)
+        import stat
+
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+            # no truncation before the checks: a FIFO or device is refused at once, not written to
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o600)
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise UsageError(f"cannot write the report to {path}: not a regular file")
+            os.fchmod(fd, 0o600)  # reports hold source ids and host details
+            os.ftruncate(fd, 0)
+            os.set_blocking(fd, True)
             with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as fh:
                 fh.write(text)
         except OSError as exc:
