@@ -89,7 +89,8 @@ def test_an_alias_bomb_through_var_is_refused_at_once():
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     out, _err = proc.communicate(timeout=60)
     assert proc.returncode == 2
-    assert out.startswith("System configuration error: [sdcheck.config] --var bomb: YAML anchors and aliases"), out
+    assert out.startswith("System configuration error: [sdcheck.config] (critical) --var bomb: YAML anchors and "
+                          "aliases"), out
 
 
 def test_reports_are_private_and_a_fifo_is_refused_at_once(tmp_path):
@@ -106,5 +107,6 @@ def test_reports_are_private_and_a_fifo_is_refused_at_once(tmp_path):
     os.mkfifo(fifo)
     res = cli.sdcheck("report", "--profile", "app", "--only", "system.sysctl", "--output", str(fifo), timeout=20)
     assert res.returncode == 2 and f"cannot write the report to {fifo}" in res.stderr
-    res = cli.sdcheck("report", "--profile", "app", "--only", "system.sysctl", "--state", str(fifo), timeout=20)
+    res = cli.sdcheck("report", "--profile", "app", "--only", "system.sysctl", "--state", str(fifo), "--format",
+                      "json", timeout=20)
     assert f"the state file {fifo} cannot be read" in res.stdout and res.returncode == 1
