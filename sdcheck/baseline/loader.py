@@ -118,6 +118,7 @@ class Baseline:
                  checks: dict, lines: dict | None = None, site: list[str] | None = None):
         self.path, self.profile, self.description = path, profile, description
         self.site = site or []      # variables only the site can give (its addresses, relay, admins)
+        self.var_sources: dict[str, str] = {}  # variable -> the baseline file that last set it
         self.variables = variables  # defaults from the file (raw)
         self.checks = checks        # check id -> raw options
         self.lines = lines or {}    # check id -> line of its section
@@ -153,6 +154,7 @@ def load_baseline(path: str, _seen: tuple[str, ...] = ()) -> Baseline:
     checks: dict[str, dict[str, Any]] = {}
     lines: dict[str, int] = {}
     site: list[str] = []
+    var_sources: dict[str, str] = {}
     parent = data.get("extends")
     if parent is not None:
         if not isinstance(parent, str):
@@ -164,6 +166,7 @@ def load_baseline(path: str, _seen: tuple[str, ...] = ()) -> Baseline:
             raise BaselineError(path, line_of(data, "extends"), f"'extends' loops back to {parent}")
         base = load_baseline(ppath, _seen + (os.path.abspath(path),))
         site.extend(base.site)
+        var_sources = dict(base.var_sources)
         variables.update(base.variables)
         checks.update(base.checks)
         lines.update(base.lines)
@@ -175,6 +178,7 @@ def load_baseline(path: str, _seen: tuple[str, ...] = ()) -> Baseline:
     if not isinstance(raw_vars, dict):
         raise BaselineError(path, line_of(data, "vars"), "'vars' must be a mapping")
     variables.update(raw_vars)
+    var_sources.update({k: f"{path}:{line_of(raw_vars, k) or 0}" for k in raw_vars})
     raw_checks = data.get("checks") or {}
     if not isinstance(raw_checks, dict):
         raise BaselineError(path, line_of(data, "checks"), "'checks' must be a mapping of check id: options")
@@ -195,7 +199,9 @@ def load_baseline(path: str, _seen: tuple[str, ...] = ()) -> Baseline:
     if not isinstance(profile, str) or not _PROFILE_RE.match(profile):
         raise BaselineError(path, line_of(data, "profile", 1),
                             "'profile' (a lower-case word such as app or mon) is required")
-    return Baseline(path, profile, str(data.get("description") or ""), variables, checks, lines, site)
+    out = Baseline(path, profile, str(data.get("description") or ""), variables, checks, lines, site)
+    out.var_sources = var_sources
+    return out
 
 
 def merge_variables(baseline: Baseline, vars_file: dict[str, Any] | None,

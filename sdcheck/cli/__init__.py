@@ -176,10 +176,31 @@ def cmd_baseline(args) -> int:
     from sdcheck.host.local import LocalFacts
     from sdcheck.registry import plugin_hook
 
+    if args.action == "render":
+        from sdcheck.cli.render import render_baseline
+
+        _emit(args.output, render_baseline(args))
+        return EXIT_OK
+    if args.what is None:
+        raise UsageError("baseline capture needs what to capture: iptables")
     capture = plugin_hook(args.what, "capture")  # a plugin's capture(ctx, **options) -> baseline text
     if capture is None:
         raise UsageError(f"the {args.what} plugin cannot capture a baseline")
-    text = capture(Context(LocalFacts(), "captured", {}), family=args.family, backend=args.backend)
+    facts = LocalFacts()
+    profile = args.profile
+    if profile is None:
+        from sdcheck.errors import ProfileError
+        from sdcheck.profile import detect_profile
+
+        try:
+            profile, _marker = detect_profile(facts)
+        except ProfileError as exc:
+            raise UsageError(f"{exc}; give --profile: the capture extends that profile") from None
+    from sdcheck.baseline import PROFILES
+
+    if profile not in PROFILES:
+        raise UsageError(f"unknown profile {profile!r} (choose {' or '.join(PROFILES)})")
+    text = capture(Context(facts, profile, {}), family=args.family, backend=args.backend, profile=profile)
     _emit(args.output, text)
     return EXIT_OK
 

@@ -82,12 +82,19 @@ def _define(name: str, sub=None) -> argparse.ArgumentParser:
         p = _add_command(sub, "list", help="the checks, with ids and descriptions")
         p.add_argument("--profile", help="only the checks this profile's baseline enables")
     elif name == "baseline":
-        p = _add_command(sub, "baseline", help="capture the live state as a baseline to review")
-        p.add_argument("action", choices=("capture",))
-        p.add_argument("what", choices=("iptables",))
+        p = _add_command(sub, "baseline", help="capture the live state as an overlay to review; render the "
+                                               "effective baseline")
+        p.add_argument("action", choices=("capture", "render"))
+        p.add_argument("what", nargs="?", choices=("iptables",), help="capture: what to capture")
         p.add_argument("--family", type=int, choices=(4, 6), default=4)
         p.add_argument("--backend", choices=("nft", "legacy"), help="when both hold rules")
         p.add_argument("--output", metavar="FILE", help="write to FILE (default: standard output)")
+        p.add_argument("--profile", help="the profile the capture extends, or to render (default: detected)")
+        p.add_argument("--baseline", metavar="FILE", help="render: this baseline instead of the profile's")
+        p.add_argument("--vars", metavar="FILE", help="render: site variables (default /etc/sdcheck/vars.yml)")
+        p.add_argument("--var", metavar="NAME=VALUE", action="append", default=[], help="render: one variable")
+        p.add_argument("--var-file", metavar="NAME=PATH", action="append", default=[],
+                       help="render: one variable from a file")
         p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     else:
         p = _add_command(sub, "explain", help="what a check verifies, why, and how to fix it")

@@ -43,11 +43,11 @@ def prefetch(check_ids: list[str]) -> list[tuple[list[str], float]]:
     return commands
 
 
-def capture(ctx, family: int = 4, backend: str | None = None) -> str:
-    """``sdcheck baseline capture iptables``: the live ruleset as a baseline to review."""
+def capture(ctx, family: int = 4, backend: str | None = None, profile: str = "app") -> str:
+    """``sdcheck baseline capture iptables``: the live ruleset as an overlay of ``profile``."""
     from sdcheck.plugins.iptables.capture import capture_iptables
 
-    return capture_iptables(ctx, family, backend)
+    return capture_iptables(ctx, family, backend, profile)
 
 
 __all__ = ["CHECKS", "SETTINGS", "capture", "prefetch", "report_info"]

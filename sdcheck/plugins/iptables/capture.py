@@ -1,7 +1,8 @@
 """``sdcheck baseline capture iptables``: the live ruleset written as a baseline.
 
 Like goss's ``add``: an admin captures a host known to be good, reviews the YAML, and
-uses it with ``--baseline`` (or copies the section into a site baseline). Owner ids are
+uses it with ``--baseline``. The capture is an overlay: it ``extends`` the profile and
+replaces only the ruleset check it captured, so every other check of the profile still runs. Owner ids are
 turned back into user and group names where the host has them, so the capture is
 portable between hosts whose system accounts have different ids.
 """
@@ -29,7 +30,7 @@ def _named(facts, rule):
     return rebind(rule, change)
 
 
-def capture_iptables(ctx, family: int = 4, backend: str | None = None) -> str:
+def capture_iptables(ctx, family: int = 4, backend: str | None = None, profile: str = "app") -> str:
     snap = snapshot(ctx, family)
     effective = dict(snap.effective())
     if not effective:
@@ -58,13 +59,18 @@ def capture_iptables(ctx, family: int = 4, backend: str | None = None) -> str:
         tables[tname] = {"policies": policies, "chains": chains}
     import yaml
 
+    check_id = "iptables.ruleset" if family == 4 else "iptables.ruleset-v6"
     doc = {
         "sdcheck_baseline": 1,
-        "profile": "captured",
-        "description": f"iptables ruleset captured from {ctx.facts.name} ({backend} backend)",
-        "checks": {"iptables.ruleset": {"family": family, "tables": tables}},
+        "profile": profile,
+        "description": f"the {profile} profile with the iptables ruleset captured from {ctx.facts.name} "
+                       f"({backend} backend)",
+        "extends": profile,
+        "checks": {check_id: {"family": family, "tables": tables}},
     }
     stamp = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     head = (f"# Captured by 'sdcheck baseline capture iptables' on {stamp}.\n"
-            "# Review it before use: it holds what the host does now, not what it should do.\n")
+            "# Review it before use: it holds what the host does now, not what it should do.\n"
+            f"# It extends the bundled {profile} profile and replaces only {check_id}: every other\n"
+            f"# check of {profile} still runs ('sdcheck baseline render --baseline FILE' shows them).\n")
     return head + yaml.safe_dump(doc, sort_keys=False, width=1 << 16, allow_unicode=False)

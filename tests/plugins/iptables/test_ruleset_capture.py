@@ -145,12 +145,42 @@ def test_capture_round_trips_whatever_the_comments_hold(netns, tmp_path, comment
     netns.restore_securedrop("nft", render(TEMPLATE["app"]))
     netns.sh(f"iptables-nft -I INPUT 1 -p tcp --dport 5 -m comment --comment {shlex.quote(comment)} -j DROP")
     out = tmp_path / "captured.yml"
-    res = netns.sdcheck("baseline", "capture", "iptables", "--output", str(out))
+    res = netns.sdcheck("baseline", "capture", "iptables", "--profile", "app", "--output", str(out))
     assert res.returncode == 0, res.stderr
-    res = netns.sdcheck("run", "--baseline", str(out), "--var", "app_user=root")
+    res = netns.sdcheck("run", "--baseline", str(out), "--var", "app_user=root", "--only", "iptables.ruleset")
     assert res.returncode == 0 and res.stdout.startswith("sdcheck: OK"), res.stdout
-    res = netns.sdcheck("report", "--baseline", str(out), "--format", "json", "--verbose")
+    res = netns.sdcheck("report", "--baseline", str(out), "--format", "json", "--verbose", "--only",
+                        "iptables.ruleset")
     assert json.loads(res.stdout)["summary"]["fail"] == 0
+
+
+def test_a_capture_is_an_overlay_that_keeps_every_check_of_the_profile(netns, tmp_path):
+    """A captured baseline extends the profile and replaces only the ruleset: run with it,
+    every check of the profile still runs (it used to replace the profile: 1 check of 15)."""
+    from helpers import cli
+
+    netns.restore_securedrop("nft", render(TEMPLATE["app"]))
+    out = tmp_path / "captured.yml"
+    res = netns.sdcheck("baseline", "capture", "iptables", "--profile", "app", "--output", str(out))
+    assert res.returncode == 0, res.stderr
+    doc = yaml.safe_load(out.read_text())
+    assert doc["extends"] == "app" and list(doc["checks"]) == ["iptables.ruleset"]
+    profile_ids = {ln.split()[0] for ln in cli.sdcheck("list", "--profile", "app").stdout.splitlines()}
+    res = netns.sdcheck("report", "--baseline", str(out), "--vars", VARS, "--format", "json", timeout=180)
+    data = json.loads(res.stdout)
+    ran = {c["id"] for c in data["checks"]}
+    assert profile_ids <= ran, profile_ids - ran
+    assert {c["id"]: c["status"] for c in data["checks"]}["iptables.ruleset"] == "pass"
+    # the effective baseline says where each check's options come from
+    res = netns.sdcheck("baseline", "render", "--baseline", str(out), "--vars", VARS)
+    assert res.returncode == 0, res.stderr
+    text = res.stdout
+    assert f"  iptables.ruleset:  # {out}:" in text
+    assert "baselines/app.yml:" in text.split("  iptables.boot-rules:", 1)[1].splitlines()[0]
+    assert f"  monitor_ip: \"10.20.3.2\"  # vars file {VARS}" in text
+    # without the profile, a capture on a host that is not a SecureDrop server says how to choose
+    res = netns.sdcheck("baseline", "capture", "iptables", "--output", str(tmp_path / "x.yml"))
+    assert res.returncode == 2 and "give --profile" in res.stderr
 
 
 @settings(max_examples=60, deadline=None)
