@@ -30,9 +30,35 @@ def test_path(check_id: str) -> str:
     return f"tests/plugins/{plugin}/test_{name}.py"
 
 
-def _options(cls: type[Check]) -> list[str]:
+def _options(cls: type[Check], variables: bool = False) -> list[str]:
+    """One line per option; with ``variables``, the site variables each bundled profile
+    feeds it (``app: ${store_dir}``)."""
+    fed = _fed_by(cls.id) if variables else {}
     return [f"  {key}: default {opt.default!r}" + (f" ({opt.help})" if opt.help else "")
+            + (f"; set from {fed[key]}" if fed.get(key) else "")
             for key, opt in cls.options.items() if not key.startswith("_")]
+
+
+def _fed_by(check_id: str) -> dict[str, str]:
+    """{option: "app: ${a}, ${b}; mon: ${c}"} from the bundled baselines."""
+    import re
+
+    from sdcheck.baseline import PROFILES, bundled_path, load_baseline
+
+    found: dict[str, dict[str, list[str]]] = {}
+    for profile in PROFILES:
+        raw = load_baseline(bundled_path(profile)).checks.get(check_id) or {}
+        for key, value in raw.items():
+            names = sorted(set(re.findall(r"\$\{([A-Za-z_]\w*)\}", repr(value))))
+            if names:
+                found.setdefault(key, {})[profile] = names
+    return {key: "; ".join(f"{p}: " + ", ".join("${" + n + "}" for n in names) for p, names in by.items())
+            for key, by in found.items()}
+
+
+def _remedy(cls: type[Check]) -> str:
+    # a remedy may name the file of the finding ({where}): here there is no finding
+    return cls.remedy.replace("{where}", "the file the finding names")
 
 
 def _settings(cls: type[Check]) -> list[str]:
@@ -50,9 +76,10 @@ def explain(cls: type[Check]) -> str:
         out += [f"Exactly: {cls.details}", ""]
     if cls.why:
         out += [f"Why it matters: {cls.why}", ""]
-    out += [f"How to fix a failure: {cls.remedy}", ""]
+    out += [f"How to fix a failure: {_remedy(cls)}", ""]
     if _options(cls):
-        out += ["Baseline options:", *_options(cls)]
+        out += ["Baseline options (and the site variables the bundled profiles set them from):",
+                *_options(cls, variables=True)]
     if _settings(cls):
         out += ["Site variables its plugin reads (vars file or --var):", *_settings(cls)]
     return "\n".join(out).rstrip("\n") + "\n"
@@ -69,7 +96,7 @@ def checks_markdown(classes: dict[str, type[Check]]) -> str:
             out += [f"Verifies: {cls.details}", ""]
         if cls.why:
             out += [cls.why, ""]
-        out += [f"Fix: {cls.remedy}", ""]
+        out += [f"Fix: {_remedy(cls)}", ""]
         if _options(cls):
             out += ["Baseline options:", "", "```", *[o.strip() for o in _options(cls)], "```", ""]
         out += [f"Code: `{module_path(cid)}`; tests: `{test_path(cid)}`", ""]
