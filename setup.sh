@@ -49,6 +49,14 @@ install)
     /opt/sdcheck/bin/sdcheck list >/dev/null || die "sdcheck was installed in /opt/sdcheck but does not start"
     ln -sf /opt/sdcheck/bin/sdcheck /usr/local/bin/sdcheck
     install -d -m 0700 /var/lib/sdcheck /etc/sdcheck   # run --state; vars.yml and waivers.yml
+    if [ ! -e /etc/sdcheck/vars.yml ] && [ ! -L /etc/sdcheck/vars.yml ]; then
+        # every line commented out: the site's values are the admin's to set (README, Site variables);
+        # until then 'sdcheck run' says once which ones are missing
+        out=$(/opt/sdcheck/bin/sdcheck vars init ${2:+--profile "$2"} 2>/dev/null) \
+            || out="# sdcheck site variables: see README, Site variables ('sdcheck vars init --profile app|mon')"
+        ( umask 077; printf '%s\n' "$out" | sed 's/^\([a-z]\)/# \1/' > /etc/sdcheck/vars.yml )
+        echo "setup: wrote /etc/sdcheck/vars.yml (commented out): set the site's values there" >&2
+    fi
     echo "setup: installed /opt/sdcheck/bin/sdcheck (also /usr/local/bin/sdcheck)" >&2
     rc=0
     if [ -n "${2:-}" ]; then /opt/sdcheck/bin/sdcheck report --profile "$2" || rc=$?

@@ -54,8 +54,21 @@ def check_type(value: Any, opt: Option) -> bool:
     return isinstance(value, types)
 
 
+def _blame(raw_value, origins: dict, path: str, line: int | None) -> tuple[str, int | None, str]:
+    """Where a bad option value comes from: the vars file's line (or --var) that set a
+    variable it uses, else the baseline's line. (path, line, "variable NAME: " or "")."""
+    import re
+
+    used = re.findall(r"\$\{([A-Za-z_]\w*)\}", raw_value if isinstance(raw_value, str) else repr(raw_value))
+    for name in used:
+        if name in origins:
+            where, at = origins[name]
+            return where, at, f"variable {name!r}: "
+    return path, line, ""
+
+
 def resolve_options(baseline: Baseline, classes: dict[str, type[Check]],
-                    variables: dict[str, Any]) -> dict[str, dict[str, Any]]:
+                    variables: dict[str, Any], origins: dict | None = None) -> dict[str, dict[str, Any]]:
     """Validate every check section against its check's options and fill in variables.
 
     Raises BaselineError for an unknown check id, an unknown or missing option, or a value
@@ -78,13 +91,14 @@ def resolve_options(baseline: Baseline, classes: dict[str, type[Check]],
         for key, opt in cls.options.items():
             if key in raw:
                 value = interpolate(raw[key], variables, path, line_of(raw, key, line))
-                if not check_type(value, opt):
-                    raise BaselineError(path, line_of(raw, key, line),
-                                        f"{cid}: option {key!r} must be {opt.type_names()}, "
-                                        f"got {type(value).__name__}")
-                if not opt.accepts(value):  # the value is not shown: it may come from a secret variable
-                    raise BaselineError(path, line_of(raw, key, line),
-                                        f"{cid}: option {key!r} must be {opt.help or opt.type_names()}")
+                if not check_type(value, opt) or not opt.accepts(value):
+                    at_path, at_line, var = _blame(raw[key], origins or {}, path, line_of(raw, key, line))
+                    if not check_type(value, opt):
+                        raise BaselineError(at_path, at_line, f"{var}{cid}: option {key!r} must be "
+                                            f"{opt.type_names()}, got {type(value).__name__}")
+                    # the value is not shown: it may come from a secret variable
+                    raise BaselineError(at_path, at_line, f"{var}{cid}: option {key!r} must be "
+                                        f"{opt.help or opt.type_names()}")
                 resolved[key] = value
             elif opt.required:
                 raise BaselineError(path, line, f"{cid}: option {key!r} is required")

@@ -102,7 +102,11 @@ def plan(opts: Options, facts=None, redact_hook=None) -> Plan:
     held = _needs_site(baseline, wanted, set(vars_file) | {k for k, _v in cli_vars})
     wanted = [c for c in wanted if c not in held]
     baseline.checks = {cid: baseline.checks[cid] for cid in wanted}
-    options = resolve_options(baseline, classes, variables)
+    from sdcheck.baseline.files import line_of
+
+    origins = {k: (vars_path, line_of(vars_file, k)) for k in vars_file}
+    origins.update({k: (f"--var {k}", None) for k, _v in cli_vars})
+    options = resolve_options(baseline, classes, variables, origins)
     settings = resolve_settings(baseline, variables, vars_path if vars_file else None)
     return Plan(facts=facts, profile=profile, profile_source=source, baseline=baseline, variables=variables,
                 options=options, settings=settings, classes=[classes[c] for c in wanted], redact=redact,

@@ -48,7 +48,7 @@ def load_vars_file(path: str) -> dict[str, Any]:
             # not echoed: a line such as 'hunter2:' would print a password
             raise BaselineError(path, line_of(data, key), "a variable name is not a plain identifier "
                                 "(letters, digits and _)")
-    return dict(data)
+    return data  # an MDict: a bad value is blamed on its line
 
 
 def parse_var_option(text: str, option: str = "--var") -> tuple[str, Any]:

@@ -205,8 +205,15 @@ def cmd_baseline(args) -> int:
     return EXIT_OK
 
 
+def cmd_vars(args) -> int:
+    from sdcheck.cli.vars_init import vars_init
+
+    sys.stdout.write(vars_init(args))
+    return EXIT_OK
+
+
 COMMANDS = {"run": cmd_run, "report": cmd_report, "list": cmd_list, "explain": cmd_explain,
-            "baseline": cmd_baseline}
+            "baseline": cmd_baseline, "vars": cmd_vars}
 
 
 def main(argv: list[str] | None = None) -> int:

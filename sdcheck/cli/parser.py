@@ -96,6 +96,11 @@ def _define(name: str, sub=None) -> argparse.ArgumentParser:
         p.add_argument("--var-file", metavar="NAME=PATH", action="append", default=[],
                        help="render: one variable from a file")
         p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    elif name == "vars":
+        p = _add_command(sub, "vars", help="init: a vars file to start from, read from this server where it can")
+        p.add_argument("action", choices=("init",))
+        p.add_argument("--profile", help="app or mon (default: detected)")
+        p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     else:
         p = _add_command(sub, "explain", help="what a check verifies, why, and how to fix it")
         p.add_argument("check_id")
@@ -120,4 +125,4 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return build_parser().parse_args(argv)
 
 
-COMMAND_NAMES = ("run", "report", "list", "explain", "baseline")
+COMMAND_NAMES = ("run", "report", "list", "explain", "baseline", "vars")
