@@ -259,6 +259,12 @@ def execute(opts: Options, facts=None, redact_hook=None) -> Run:
     learning = threading.Thread(target=learn_secrets, args=(ctx,), name="secrets", daemon=True)
     learning.start()
     result = RunResult(profile=p.profile, profile_source=p.profile_source, baseline=p.baseline.path)
+    import socket
+    import time
+
+    result.info["host"] = getattr(p.facts, "name", "") if not getattr(p.facts, "is_local", False) \
+        else socket.gethostname()
+    result.info["time"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     result.info["vars file"] = p.vars_path or f"none ({DEFAULT_VARS} does not exist)"
     result.outcomes = site_outcomes(p.held, p.vars_path) + run_checks(p.classes, ctx)
     learning.join(SECRETS_TIMEOUT)
@@ -289,6 +295,7 @@ def _waive(opts: Options, result) -> None:
     from sdcheck.waivers import DEFAULT_WAIVERS, apply_waivers, load_waivers
 
     path = opts.waivers or (DEFAULT_WAIVERS if os.path.exists(DEFAULT_WAIVERS) else None)
+    result.info["waivers file"] = path or f"none ({DEFAULT_WAIVERS} does not exist)"
     if path is None:
         return
     from sdcheck.registry import load_checks

@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import yaml
 from helpers import cli
 from helpers.store_suite import CHECKS as STORE_CHECKS
@@ -292,3 +294,69 @@ def test_several_hosts_junit_has_a_suite_per_host_and_html_is_refused(broken_sto
     assert all(s.failures == 1 and s.tests == len(STORE_CHECKS) for s in suites)
     res = sdcheck(broken_store, "report", "--hosts", "local://", "--format", "html")
     assert res.returncode == 2 and "--format html covers one host" in res.stderr
+
+
+LONG_FIX = ("As root: 'sudo -u www-data bash -c \"cd /var/www/securedrop && ./manage.py "
+            "list-disconnected-fs-submissions --store-dir /var/lib/securedrop/store\"' then restore "
+            "/var/lib/securedrop/store/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+            "/1-msg.gpg from the backup.")
+
+
+def test_text_report_never_breaks_a_command_or_a_path_and_ends_quietly_in_head():
+    """What the report says to run or to look at can be copied from the terminal: a quoted
+    command stays on one line, a path longer than the line stands alone, whole."""
+    import subprocess
+
+    from sdcheck.formatters import text
+    from sdcheck.session import Options, Run
+
+    r = fixed_result()
+    r.outcomes[0].findings[0] = r.outcomes[0].findings[0]._replace(remedy=LONG_FIX)
+    out = text.render(Run(r, Redactor([SECRET])), Options())
+    command = LONG_FIX[LONG_FIX.index("'"):LONG_FIX.rindex("'") + 1]
+    assert any(command in line for line in out.splitlines()), out
+    path = next(t for t in LONG_FIX.split() if t.startswith("/var/lib/securedrop/store/AAA"))
+    assert any(line.strip() == path for line in out.splitlines())
+    # no other line is over the width, and every word of the fix is whole on some line
+    assert all(len(line) <= 80 for line in out.splitlines() if command not in line and path not in line)
+    words = {w for line in out.splitlines() for w in line.split()}
+    assert set(LONG_FIX.split()) <= words
+    # read through 'head': the rest of the report is dropped without a word from sdcheck
+    res = subprocess.run(f"{' '.join(cli.SDCHECK)} report --profile app --only system | head -3", shell=True,
+                         capture_output=True, text=True, timeout=60, executable="/bin/bash")
+    assert len(res.stdout.splitlines()) == 3 and res.stderr == ""
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.text(alphabet="abc/-_.", min_size=1, max_size=120),
+                          st.text(alphabet="ab c", min_size=1, max_size=60).map(lambda t: f"'{t}'")),
+                min_size=1, max_size=30))
+def test_wrapping_keeps_every_token_whole(tokens):
+    from sdcheck.formatters.text import WIDTH, _wrap
+
+    text = " ".join(tokens)
+    lines = _wrap(text, "    ")
+    assert " ".join(" ".join(lines).split()) == " ".join(text.split())  # nothing lost, nothing split
+    for t in tokens:
+        assert any(t in line for line in lines), t  # each token (a quoted one too) on one line
+    for line in lines:
+        assert len(line) <= WIDTH or len(line.split()) == 1 or any(len(t) + 6 > WIDTH for t in tokens)
+
+
+def test_several_formats_in_one_run_with_host_and_time_in_each(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    j, x, h = tmp_path / "r.json", tmp_path / "r.xml", tmp_path / "r.html"
+    res = cli.sdcheck("report", "--profile", "app", "--only", "system.sysctl", "--format", "text",
+                      "--format", f"json:{j}", "--format", f"junit:{x}", "--format", f"html:{h}")
+    assert res.returncode in (0, 1), res.stderr
+    assert "host: " in res.stdout and "time: " in res.stdout and "system.sysctl" in res.stdout
+    info = json.loads(j.read_text())["info"]
+    assert info["host"] and info["time"].endswith("UTC") and info["vars file"]
+    suite = ET.parse(x).getroot().find("testsuite")
+    assert suite.get("hostname") == info["host"] and suite.get("timestamp")
+    assert info["host"] in h.read_text() and info["time"] in h.read_text()
+    for path in (j, x, h):
+        assert oct(path.stat().st_mode & 0o777) == "0o600"
+    res = cli.sdcheck("report", "--profile", "app", "--format", "text", "--format", "json")
+    assert res.returncode == 2 and "only one --format may go to standard output" in res.stderr

@@ -85,25 +85,51 @@ def _run(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from sdcheck.registry import formatter
     from sdcheck.session import add_report_info, add_state, exit_code
 
-    fmt = formatter(args.format)
+    outputs = _formats(args)  # [(formatter module, name, file or None)], checked before anything runs
     _no_symlink("--state", args.state)
-    _no_symlink("--output", args.output)
+    for _fmt, _name, path in outputs:
+        _no_symlink("--output", path)
     opts = _options(args)
+    colour = opts.colour
     if args.hosts:
-        from sdcheck.cli.hosts import report_hosts
+        from sdcheck.cli.hosts import render_hosts, run_hosts
 
-        text, runs = report_hosts(args, opts, fmt)
+        runs = run_hosts(args, opts, [fmt for fmt, _n, _p in outputs])
         code = max((exit_code(run, args.fail_on) for run in runs), default=EXIT_OK)
-    else:
-        run = _execute(args, opts)
-        add_report_info(run)
-        add_state(opts, run)
-        text, code = fmt.render(run, opts), exit_code(run, args.fail_on)
-    _emit(args.output, text)
-    return code
+        for fmt, _name, path in outputs:
+            opts.colour = colour and path is None  # colour only on the terminal
+            _emit(path, render_hosts(fmt, runs, opts))
+        return code
+    run = _execute(args, opts)
+    add_report_info(run)
+    add_state(opts, run)
+    for fmt, _name, path in outputs:
+        opts.colour = colour and path is None
+        _emit(path, fmt.render(run, opts))
+    return exit_code(run, args.fail_on)
+
+
+def _formats(args) -> list:
+    """``--format NAME[:FILE]`` (repeatable, as InSpec's reporters): at most one without a
+    file, which goes to --output or standard output."""
+    from sdcheck.registry import formatter, formatter_names
+
+    out, seen_plain = [], False
+    for spec in args.format or ["text"]:
+        name, sep, path = spec.partition(":")
+        if name not in formatter_names():
+            raise UsageError(f"unknown format {name!r} (choose {', '.join(formatter_names())})")
+        if sep and not path:
+            raise UsageError(f"--format {spec}: the file name is missing")
+        if not sep:
+            if seen_plain:
+                raise UsageError("only one --format may go to standard output (or --output); give the others "
+                                 "a file: --format json:report.json")
+            seen_plain, path = True, args.output
+        out.append((formatter(name), name, path or None))
+    return out
 
 
 def _no_symlink(option: str, path: str | None) -> None:

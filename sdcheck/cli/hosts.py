@@ -7,15 +7,17 @@ from sdcheck.errors import UsageError
 MAX_HOSTS_AT_ONCE = 32
 
 
-def report_hosts(args, opts, fmt) -> tuple[str, list]:
-    """(the report's text, the hosts' Runs). ``fmt`` is the formatter module: one that can
-    combine hosts has ``render_hosts(runs, options)``; text puts a header over each host."""
+def run_hosts(args, opts, formats) -> list:
+    """Every host's Run, the hosts checked in parallel. ``formats``: the formatter modules the
+    report will be written in (one that covers a single host is refused first)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from sdcheck.host.specs import HostSpecError, expand_specs
 
-    if getattr(fmt, "SINGLE_HOST", False):
-        raise UsageError(f"--format {args.format} covers one host; with --hosts use text, json or junit")
+    for fmt in formats:
+        if getattr(fmt, "SINGLE_HOST", False):
+            raise UsageError(f"--format {fmt.__name__.rsplit('.', 1)[-1]} covers one host; with --hosts use text, "
+                             "json or junit")
     try:
         specs = expand_specs([h.strip() for h in args.hosts.split(",") if h.strip()], args.ansible_inventory)
     except HostSpecError as exc:
@@ -27,9 +29,15 @@ def report_hosts(args, opts, fmt) -> tuple[str, list]:
         runs = list(pool.map(lambda spec: execute_on_host(opts, spec, how), specs))
     for run in runs:
         run.result.info["host"] = run.host
+    return runs
+
+
+def render_hosts(fmt, runs: list, opts) -> str:
+    """One report of every host: a formatter that can combine hosts has
+    ``render_hosts(runs, options)``; otherwise each host under a header of its own."""
     if hasattr(fmt, "render_hosts"):
-        return fmt.render_hosts(runs, opts), runs
-    return "\n".join(f"===== {run.host} =====\n" + fmt.render(run, opts) for run in runs), runs
+        return fmt.render_hosts(runs, opts)
+    return "\n".join(f"===== {run.host} =====\n" + fmt.render(run, opts) for run in runs)
 
 
 # -- other hosts (testinfra) ------------------------------------------------------------------

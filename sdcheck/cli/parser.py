@@ -63,7 +63,9 @@ def _define(name: str, sub=None) -> argparse.ArgumentParser:
     elif name == "report":
         p = _add_command(sub, "report", help="for admins: every check, differences and fixes")
         _common(p)
-        p.add_argument("--format", choices=("text", "json", "junit", "html"), default="text")
+        p.add_argument("--format", action="append", metavar="FORMAT[:FILE]",
+                       help="text, json, junit or html; repeatable, each with :FILE to write it there "
+                            "(one without a file goes to --output or standard output); default text")
         p.add_argument("--output", metavar="FILE", help="write the report to FILE instead of standard output")
         p.add_argument("--verbose", "-v", action="store_true", help="also show details of passing checks")
         p.add_argument("--limit", type=int, default=50, metavar="N",

@@ -67,4 +67,14 @@ def _suite(host: str | None, result, redact) -> ET.Element:
     for key, value in counts.items():
         suite.set(key, str(value))
     suite.set("time", f"{total:.3f}")
+    # JUnit's own attributes for where and when, and every other fact as a property
+    if result.info.get("host"):
+        suite.set("hostname", c(result.info["host"]))
+    if result.info.get("time"):
+        suite.set("timestamp", c(result.info["time"]).replace(" UTC", "").replace(" ", "T"))
+    if result.info:
+        props = ET.Element("properties")
+        for key, value in result.info.items():
+            ET.SubElement(props, "property", name=c(key), value=c(value))
+        suite.insert(0, props)
     return suite
