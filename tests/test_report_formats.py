@@ -135,7 +135,58 @@ def test_html_renders_in_headless_chromium(tmp_path):
     assert "<b>bold</b> & more" in text and "<b>" not in dom  # shown as text, never markup
     assert "forged\\x1b[31m" in text and "\x1b" not in dom
     raw = page.read_text()
-    assert "<script" not in raw and "src=" not in raw and "href=" not in raw
+    import re
+
+    assert "<script" not in raw and "src=" not in raw and not re.search(r'href="(?!#)', raw)  # in-page links only
+
+
+_SEEN = """(() => {
+  const rgb = s => (s.match(/[\\d.]+/g) || []).map(Number);
+  const bg = el => { for (let e = el; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length >= 3 && (c.length < 4 || c[3] > 0)) return c.slice(0, 3); } return [255, 255, 255]; };
+  const texts = [];
+  document.querySelectorAll('.finding p, .finding dt, .finding dd, .finding pre, .badge, h2, .summary, .first')
+    .forEach(el => { if (!el.textContent.trim()) return;
+      const box = el.getBoundingClientRect();
+      texts.push({kind: el.closest('.finding') ? 'finding' : el.className || el.tagName, text: el.textContent.slice(0, 50),
+                  color: rgb(getComputedStyle(el).color).slice(0, 3), bg: bg(el), shown: box.height > 0 && box.width > 0});
+    });
+  const sections = [...document.querySelectorAll('section.check')].map(s =>
+      [s.id, s.className, s.getBoundingClientRect().top]);
+  return {texts, sections, summary: document.querySelector('.summary').getBoundingClientRect().top};
+})()"""
+
+
+def test_html_report_as_a_person_sees_it(tmp_path):
+    """Rendered by Chromium: every piece of text readable (WCAG AA contrast, 4.5:1), no finding's
+    text on a saturated background, the summary before the details, failures before passes.
+    The screenshot is kept in the test's directory (and /tmp/sdcheck-report.png) to look at."""
+    from helpers.chromium import Browser, contrast, saturation
+
+    page = tmp_path / "r.html"
+    page.write_text(_render("html"))
+    browser = Browser(tmp_path / "profile")
+    try:
+        session = browser.open(page.as_uri())
+        seen = browser.evaluate(session, _SEEN)
+        browser.screenshot(session, tmp_path / "report.png")
+    finally:
+        browser.close()
+    shutil.copy(tmp_path / "report.png", "/tmp/sdcheck-report.png")
+    assert (tmp_path / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    findings = [t for t in seen["texts"] if t["kind"] == "finding"]
+    assert len(findings) >= 10
+    for t in seen["texts"]:
+        assert t["shown"], t
+        assert contrast(t["color"], t["bg"]) >= 4.5, t
+    for t in findings:
+        assert saturation(t["bg"]) < 0.35, t  # a pale tint at most
+    tops = [top for _id, _cls, top in seen["sections"]]
+    assert seen["summary"] < min(tops)
+    statuses = [cls.split("check-")[1] for _id, cls, _top in sorted(seen["sections"], key=lambda s: s[2])]
+    problems = [i for i, st in enumerate(statuses) if st in ("fail", "error")]
+    others = [i for i, st in enumerate(statuses) if st not in ("fail", "error")]
+    assert problems and others and max(problems) < min(others), statuses
 
 
 # -- the CLI: waivers, --fail-on, state, colour ------------------------------------------

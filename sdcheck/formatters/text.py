@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sdcheck.formatters import FIELD_LIMIT, clean, frame
+from sdcheck.formatters import FIELD_LIMIT, clean, frame, worst_first
 from sdcheck.model import Status
 
 WIDTH = 80
@@ -33,16 +33,6 @@ def _wrap(text: str, indent: str) -> list[str]:
     return lines
 
 
-_ORDER = {Status.ERROR: 0, Status.FAIL: 0, Status.WAIVED: 1, Status.SKIP: 2, Status.PASS: 3}
-
-
-def _rank(outcome) -> tuple:
-    """Problems first, the worst severity first (an ERROR counts at its severity), then
-    waived, skipped and passed checks."""
-    worst = max((f.severity for f in outcome.findings if f.status.is_problem), default=outcome.severity)
-    return (_ORDER[outcome.status], -int(worst))
-
-
 def render(run, options) -> str:
     """``run``: a session.Run; ``options``: session.Options (``verbose``, ``colour``)."""
     from sdcheck.model import Severity
@@ -57,7 +47,7 @@ def render(run, options) -> str:
         label = f"{status.value.upper():6}"
         return f"\x1b[{_COLOURS[status]}m{label}\x1b[0m" if colour else label
 
-    outcomes = sorted(result.outcomes, key=_rank)
+    outcomes = worst_first(result.outcomes)
     counts = {s: 0 for s in Status}
     by_severity = {s: 0 for s in Severity}
     for outcome in outcomes:
