@@ -44,7 +44,11 @@ make_venv() {  # make_venv DIR [pip install args...]
 case "${1:-}" in
 install)
     apt_install runtime
-    make_venv /opt/sdcheck .
+    # the runtime dependencies pinned by hash; sdcheck itself from this tree, built offline with
+    # the venv's own setuptools; no test runner on a server (remote hosts: pip install '.[remote]')
+    make_venv /opt/sdcheck --require-hashes -r requirements/server.txt
+    /opt/sdcheck/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation . \
+        || die "pip install of sdcheck into /opt/sdcheck failed"
     # installed means it starts and finds its plugins; the report below may still find problems
     /opt/sdcheck/bin/sdcheck list >/dev/null || die "sdcheck was installed in /opt/sdcheck but does not start"
     ln -sf /opt/sdcheck/bin/sdcheck /usr/local/bin/sdcheck

@@ -140,12 +140,31 @@ def test_code_keeps_to_requires_python(tmp_path):
     assert sys.version_info[:2] >= tuple(map(int, version.group(1).split(".")))
 
 
-def test_testinfra_is_a_runtime_dependency():
-    """A plain install (no extras) can check remote hosts: the installed metadata says so."""
-    from importlib.metadata import requires
+def test_the_server_lock_file_pins_every_runtime_dependency_by_hash():
+    """requirements/server.txt (what setup.sh install and the .deb install) pins exactly the
+    runtime dependencies pyproject.toml names, python-iptables aside (Debian's), each by hash
+    and at a version pyproject admits; no test runner is among them."""
+    from packaging.requirements import Requirement
 
-    runtime = [r for r in requires("sdcheck") or [] if "extra ==" not in r]
-    assert any(r.startswith("pytest-testinfra") for r in runtime), runtime
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = {Requirement(r).name.lower(): Requirement(r) for r in project["dependencies"]}
+    assert "pytest" not in runtime and "pytest-testinfra" not in runtime
+    assert {Requirement(r).name for r in project["optional-dependencies"]["remote"]} == {"pytest", "pytest-testinfra"}
+    text = (ROOT / "requirements" / "server.txt").read_text()
+    entries = re.findall(r"^([A-Za-z0-9_.-]+)==(\S+) \\\n((?:\s+--hash=sha256:[0-9a-f]{64}(?: \\)?\n?)+)", text, re.M)
+    pinned = {name.lower(): (version, hashes) for name, version, hashes in entries}
+    assert set(pinned) == set(runtime) - {"python-iptables"}, (pinned, runtime)
+    for name, (version, hashes) in pinned.items():
+        assert runtime[name].specifier.contains(version), (name, version)
+        assert hashes.count("--hash=sha256:") >= 1
+
+
+def test_a_server_without_the_remote_extra_says_which_to_install():
+    code = ("import sys; sys.modules['testinfra'] = None\n"
+            "from sdcheck.cli import main\n"
+            "sys.exit(main(['report', '--profile', 'app', '--hosts', 'ssh://root@app']))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert res.returncode == 2 and "pip install 'sdcheck[remote]'" in res.stderr, res.stderr
 
 
 def test_every_import_in_the_benchmarks_resolves():

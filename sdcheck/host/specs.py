@@ -27,9 +27,12 @@ def expand_specs(specs: list[str], ansible_inventory: str | None = None) -> list
     """Host specs with every ``ansible://PATTERN`` (a group, a host, ``all``, a glob) replaced
     by one ``ansible://HOST`` per inventory host it matches, in inventory order."""
     try:
-        import testinfra  # noqa: F401 - a plain install has it; say so if it does not
+        import testinfra  # noqa: F401 - the 'remote' extra; a server's install has no test runner
     except ImportError:
-        raise HostSpecError("checking other hosts needs pytest-testinfra (pip install pytest-testinfra)") from None
+        import sys
+
+        raise HostSpecError("checking other hosts needs the 'remote' extra (pytest-testinfra), which a server's "
+                            f"install leaves out: {sys.prefix}/bin/pip install 'sdcheck[remote]'") from None
     out: list[str] = []
     for spec in specs:
         if not spec.startswith("ansible://"):
