@@ -3,6 +3,7 @@
 #   ./setup.sh install [app|mon]   install sdcheck in /opt/sdcheck and run 'sdcheck report'
 #   ./setup.sh test [pytest args]  install what the tests need and run them
 #   ./setup.sh bench               time sdcheck against the naive approach (see bench/)
+#   ./setup.sh deb [OUTDIR]        build the sdcheck .deb (packaging/build-deb)
 # The Debian packages each step installs are listed in packages.txt.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -73,6 +74,12 @@ test)
     apt_install runtime test
     make_venv .venv -e '.[test]'
     exec .venv/bin/python -m pytest "$@"
+    ;;
+deb)
+    # the Debian package (packaging/build-deb): /opt/venvs/sdcheck from the hash-pinned lock
+    apt_install runtime
+    command -v dpkg-deb >/dev/null || die "dpkg-deb is missing (package dpkg)"
+    packaging/build-deb "${2:-dist}"
     ;;
 bench)
     apt_install runtime test bench

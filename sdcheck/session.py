@@ -99,7 +99,9 @@ def plan(opts: Options, facts=None, redact_hook=None) -> Plan:
         raise UsageError("no check is selected (baseline "
                          f"{baseline.path}, --only {opts.only or '-'}, --skip {opts.skip or '-'})"
                          + did_you_mean(opts.only, list(classes)))
-    held = _needs_site(baseline, wanted, set(vars_file) | {k for k, _v in cli_vars})
+    from sdcheck.sitevars import needs_site
+
+    held = needs_site(baseline, wanted, set(vars_file) | {k for k, _v in cli_vars})
     wanted = [c for c in wanted if c not in held]
     baseline.checks = {cid: baseline.checks[cid] for cid in wanted}
     from sdcheck.baseline.files import line_of
@@ -111,51 +113,6 @@ def plan(opts: Options, facts=None, redact_hook=None) -> Plan:
     return Plan(facts=facts, profile=profile, profile_source=source, baseline=baseline, variables=variables,
                 options=options, settings=settings, classes=[classes[c] for c in wanted], redact=redact,
                 held=held, vars_path=vars_path)
-
-
-def _needs_site(baseline, wanted: list[str], given: set[str]) -> dict[str, list[str]]:
-    """{check id: the site variables its options use that the site did not give}: such a
-    check would compare the host with the baseline's example values."""
-    import re
-
-    unset = [n for n in baseline.site if n not in given]
-    if not unset:
-        return {}
-    pattern = re.compile(r"\$\{(" + "|".join(map(re.escape, unset)) + r")\}")
-
-    def names(value) -> set[str]:
-        if isinstance(value, str):
-            return set(pattern.findall(value))
-        if isinstance(value, dict):
-            return set().union(*(names(v) for v in value.values())) if value else set()
-        if isinstance(value, list):
-            return set().union(*(names(v) for v in value)) if value else set()
-        return set()
-
-    return {cid: sorted(found) for cid in wanted if (found := names(baseline.checks[cid]))}
-
-
-def site_outcomes(held: dict[str, list[str]], vars_path: str | None) -> list:
-    """One finding for every check held back for want of site variables, and a SKIP for each."""
-    from sdcheck.model import CheckOutcome, Finding, Severity, Status
-
-    if not held:
-        return []
-    missing = sorted({n for names in held.values() for n in names})
-    where = (f"the vars file {vars_path} does not set them" if vars_path else
-             f"no vars file was read ({DEFAULT_VARS} does not exist)")
-    finding = Finding("sdcheck.vars", Status.FAIL, Severity.HIGH,
-                      f"site variables not set: {', '.join(missing)}; {where}, so {len(held)} checks that compare "
-                      f"against them did not run ({', '.join(sorted(held))})", vars_path or DEFAULT_VARS,
-                      expected="the site's values", actual="not set", subject=f"site variables: {', '.join(missing)}",
-                      remedy=f"Write the site's values in {DEFAULT_VARS} (mode 0600): 'sdcheck vars init' prints a "
-                             "start read from this server, to check against the site's records (SecureDrop's "
-                             "site-specific file holds them, and works as it is with --vars).")
-    out = [CheckOutcome("sdcheck.vars", "The site's variables are set", Severity.HIGH, [finding])]
-    for cid, names in sorted(held.items()):
-        out.append(CheckOutcome(cid, "not run", Severity.HIGH, [Finding(
-            cid, Status.SKIP, Severity.HIGH, f"not run: needs the site variable(s) {', '.join(names)}", cid)]))
-    return out
 
 
 def _select(opts: Options, facts):
@@ -266,6 +223,8 @@ def execute(opts: Options, facts=None, redact_hook=None) -> Run:
         else socket.gethostname()
     result.info["time"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     result.info["vars file"] = p.vars_path or f"none ({DEFAULT_VARS} does not exist)"
+    from sdcheck.sitevars import site_outcomes
+
     result.outcomes = site_outcomes(p.held, p.vars_path) + run_checks(p.classes, ctx)
     learning.join(SECRETS_TIMEOUT)
     if learning.is_alive():  # its commands have time limits: this is a bug, and nothing is shown

@@ -7,7 +7,7 @@ import time
 
 import pytest
 from helpers import cli
-from helpers.all import SD
+from helpers.all import SD, write_vars
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -291,7 +291,8 @@ def test_run_without_profile_on_unknown_host_fails_closed():
 # -- report formats -----------------------------------------------------------------------
 
 def test_json_report_shape():
-    res = sdcheck("report", "--profile", "app", "--format", "json", "--only", "iptables", "--skip", "iptables.boot-rules")
+    res = sdcheck("report", "--profile", "app", "--format", "json", "--only", "iptables", "--skip", "iptables.boot-rules",
+                  "--vars", str(write_vars()))
     data = json.loads(res.stdout)
     assert data["schema"] == "sdcheck-report" and data["version"] == 1 and data["profile"] == "app"
     assert {c["id"] for c in data["checks"]} == {"iptables.backends", "iptables.default-drop", "iptables.ipv6",

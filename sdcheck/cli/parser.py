@@ -110,6 +110,11 @@ def _define(name: str, sub=None) -> argparse.ArgumentParser:
     return p
 
 
+def command_parser(name: str) -> argparse.ArgumentParser:
+    """The parser of one command on its own (the man page and completion read it)."""
+    return _define(name)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sdcheck", description="Configuration compliance checks for SecureDrop servers.")
     parser.add_argument("--version", action="version", version=f"sdcheck {__version__}")

@@ -1,14 +1,15 @@
 """The way to a testinfra host: one SSH connection for the whole run, and a local bound on
 everything that comes back.
 
-**One connection.** testinfra's ssh backend asks for ``ControlMaster=auto`` but, without a
-``ControlPath``, shares nothing: every command was a new connection and key exchange. Here
-every ssh-based host (``ssh://``, and ``ansible://`` hosts Ansible reaches over ssh) gets a
-``ControlPath`` in a private directory (0700) of its own; the first command (the reachability
-probe, run alone) opens the master connection, every later one is a session on it, and
-``close()`` asks that master to exit (``ssh -O exit``, through the socket, no signal) and
-removes the directory. At most ``SESSIONS`` commands run at once on one host (OpenSSH's
-``MaxSessions`` is 10).
+**One connection.** The first command starts the agent (``sdcheck.host.agent``) through the
+command testinfra would run (ssh and its options, sudo): that one ssh process is the host's
+one connection, and every fact command goes through it. testinfra's default
+``ControlMaster=auto`` with ``ControlPersist`` is turned off for it: a persisted master
+outlives its command (and holds whatever a host floods in). A host without python3 is
+reached one SSH session per command over a shared master connection instead: a
+``ControlPath`` in a private directory (0700) of sdcheck's own, which ``close()`` asks to exit
+(``ssh -O exit``, through the socket, no signal) and removes. At most ``SESSIONS`` commands
+run at once that way (OpenSSH's ``MaxSessions`` is 10), ``AGENT_SLOTS`` through the agent.
 
 **Bounds.** Every command testinfra starts as a local process (ssh, sshpass, docker ...)
 runs here under a deadline and a cap on the bytes read from it, both checked while reading:
@@ -199,12 +200,11 @@ class Link:
         if sudo:
             backend.sudo = True  # once, for every command: host.sudo() is not thread-safe
         self.dir: str | None = None
-        extra = (getattr(backend, "ssh_extra_args", None) or "").lower()
-        if backend.NAME in ("ssh", "safe-ssh") and "controlpath" not in extra:
-            self.dir = tempfile.mkdtemp(prefix="sdcheck-ssh-")  # 0700, this process's own
-            backend.controlpath = os.path.join(self.dir, "c")
-            if "controlmaster" not in extra:
-                backend.controlpersist = max(int(backend.controlpersist or 0), 60)
+        self.extra = (getattr(backend, "ssh_extra_args", None) or "").lower()
+        if backend.NAME in ("ssh", "safe-ssh") and "controlmaster" not in self.extra:
+            # the agent's own ssh is the one connection: no master left behind (with
+            # ControlPersist the master outlives its command, holding what a host floods in)
+            backend.controlpersist = 0
         self.local = hasattr(backend, "run_local") and backend.NAME not in ("paramiko", "ansible")
         if self.local:
             backend.run_local = self._run_local  # testinfra's own call, under the job's bounds
@@ -241,6 +241,7 @@ class Link:
         from sdcheck.host.agent import BOOT, Agent, NoPython
 
         if not self.local or self.backend.NAME == "safe-ssh":
+            self._share_connection()
             return
         _JOB.capture = True
         try:
@@ -253,8 +254,19 @@ class Link:
             self.agent = Agent(self.name, shell_command.decode("utf-8", "surrogateescape")
                                if isinstance(shell_command, bytes) else shell_command)
         except NoPython:
+            self._share_connection()
             return
         self.sessions = threading.BoundedSemaphore(AGENT_SLOTS)
+
+    def _share_connection(self) -> None:
+        """Without the agent (no python3 there), commands share one master connection: a
+        ControlPath in a private directory (0700), removed by close()."""
+        backend = self.backend
+        if backend.NAME not in ("ssh", "safe-ssh") or "controlpath" in self.extra or "controlmaster" in self.extra:
+            return
+        self.dir = tempfile.mkdtemp(prefix="sdcheck-ssh-")  # this process's own
+        backend.controlpath = os.path.join(self.dir, "c")
+        backend.controlpersist = 60
 
     def _run(self, command: str, job: Job):
         deadline = time.monotonic() + job.seconds

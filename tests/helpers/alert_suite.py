@@ -17,13 +17,14 @@ import yaml
 from helpers import cli
 from helpers.all import need
 from helpers.certs import make_certs
+from helpers.securedrop import BASELINE_SITE
 
 
 def sdcheck(tmp: Path, *args: str, **variables) -> subprocess.CompletedProcess:
     # the recorded mail logs are old: the silence window is the subject of its own tests
     variables.setdefault("mail_max_silence_hours", 0)
     vars_file = tmp / "vars.yml"
-    vars_file.write_text(yaml.safe_dump(variables))
+    vars_file.write_text(yaml.safe_dump(dict(BASELINE_SITE, **variables)))
     return cli.sdcheck(*args, "--profile", "mon", "--vars", str(vars_file), "--only", "alert", timeout=120)
 
 

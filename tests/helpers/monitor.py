@@ -16,7 +16,7 @@ import jinja2
 
 from helpers import cli
 from helpers.ossec import identity_files
-from helpers.securedrop import SD
+from helpers.securedrop import BASELINE_SITE, SD
 
 EMAIL = "admins@news.example"
 HOSTNAME = "mon"
@@ -119,7 +119,7 @@ class MonitorHost:
     def sdcheck(self, *args: str, **variables) -> subprocess.CompletedProcess:
         import yaml
 
-        values = {"ossec_alert_email": EMAIL, "ossec_gpg_fpr": self.fingerprint, "monitor_hostname": HOSTNAME,
+        values = {**BASELINE_SITE, "ossec_alert_email": EMAIL, "ossec_gpg_fpr": self.fingerprint, "monitor_hostname": HOSTNAME,
                   "postfix_dir": str(self.postfix), "postfix_aliases": str(self.aliases)}
         values.update(variables)
         vars_file = self.tmp / "vars.yml"

@@ -35,6 +35,11 @@ TEMPLATE_VARS = {
 }
 
 # the same values as sdcheck site variables (SecureDrop's names)
+# The bundled baselines' example values of the site variables (their 'site:' lists): a test
+# that is not about site variables gives them explicitly, as a site's vars file would
+BASELINE_SITE = {"app_ip": "10.20.2.2", "monitor_ip": "10.20.3.2", "dns_server": ["8.8.8.8", "8.8.4.4"],
+                 "enable_ssh_over_tor": True, "smtp_relay": "", "sasl_username": "", "sasl_domain": "",
+                 "ossec_alert_email": "", "ossec_gpg_fpr": ""}
 SITE_VARS = dict(ACCOUNTS, app_ip="10.20.2.2", monitor_ip="10.20.3.2", dns_server=["8.8.8.8", "8.8.4.4"],
                  smtp_relay_port=587, enable_ssh_over_tor=False, admin_net_cidr="0.0.0.0/0")
 

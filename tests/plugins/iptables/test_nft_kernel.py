@@ -116,7 +116,7 @@ def test_a_native_chain_that_accepts_is_still_found(app):
     app.sh("nft add chain ip nat sneaky '{ type filter hook prerouting priority -150; policy accept; }' "
            "&& nft add rule ip nat sneaky tcp dport 4444 accept")
     code, lines = _lines(app)
-    hit = [ln for ln in lines if ln.startswith(f"{PREFIX}[{CHECK}] ip nat/sneaky: a chain that iptables does "
+    hit = [ln for ln in lines if ln.startswith(f"{PREFIX}[{CHECK}] (critical) ip nat/sneaky: a chain that iptables does "
                                                "not show (1 rule(s)); the kernel enforces it")]
     assert code == 1 and hit, lines
 

@@ -23,9 +23,10 @@ def _install(tmp_path, role: str, text: str | None = None):
 
 
 def _run(ossec_dir, role="mon", fmt=None):
-    args = ["run", "--profile", role, "--only", CHECK, "--var", f"ossec_dir={ossec_dir}"]
+    args = ["run", "--profile", role, "--only", CHECK, "--var", f"ossec_dir={ossec_dir}", "--var", "monitor_ip=10.20.3.2"]
     if fmt:
-        args = ["report", "--profile", role, "--only", CHECK, "--var", f"ossec_dir={ossec_dir}", "--format", fmt]
+        args = ["report", "--profile", role, "--only", CHECK, "--var", f"ossec_dir={ossec_dir}", "--var",
+                "monitor_ip=10.20.3.2", "--format", fmt]
     res = cli.sdcheck(*args)
     return res.returncode, [ln for ln in res.stdout.splitlines() if ln.startswith(f"{cli.PREFIX}[{CHECK}]")], res
 

@@ -44,5 +44,5 @@ def test_rows_whose_source_is_gone_are_named_as_such(fx):
     fx.sql("DELETE FROM sources WHERE filesystem_id = ?", fs)
     lines = sdcheck(fx, "run").stdout.decode().splitlines()
     (line,) = [ln for ln in lines if "[store.missing-files]" in ln]
-    assert f"] {n} database row(s) belong to no source: their sources row is gone" in line, line
+    assert f") {n} database row(s) belong to no source: their sources row is gone" in line, line
     assert "unknown-sources" in " ".join(lines)  # and its directory is a source the database does not know
