@@ -110,3 +110,13 @@ def test_reports_are_private_and_a_fifo_is_refused_at_once(tmp_path):
     res = cli.sdcheck("report", "--profile", "app", "--only", "system.sysctl", "--state", str(fifo), "--format",
                       "json", timeout=20)
     assert f"the state file {fifo} cannot be read" in res.stdout and res.returncode == 1
+
+
+def test_without_root_the_advice_is_to_run_as_root_not_to_run_report_again():
+    import json
+
+    res = cli.sdcheck("report", "--profile", "app", "--only", "iptables.default-drop", "--format", "json",
+                      through=["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env", "HOME=/tmp"])
+    (f,) = json.loads(res.stdout)["findings"]
+    assert f["status"] == "error" and f["remedy"].startswith("Run sdcheck as root ('sudo sdcheck report')")
+    assert "run 'sdcheck report' on the server" not in res.stdout.lower()
