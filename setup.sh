@@ -47,7 +47,7 @@ install)
     apt_install runtime
     # the runtime dependencies pinned by hash; sdcheck itself from this tree, built offline with
     # the venv's own setuptools; no test runner on a server (remote hosts: pip install '.[remote]')
-    make_venv /opt/sdcheck --require-hashes -r requirements/server.txt
+    make_venv /opt/sdcheck --require-hashes -r requirements/server.txt -r requirements/build.txt
     /opt/sdcheck/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation . \
         || die "pip install of sdcheck into /opt/sdcheck failed"
     # installed means it starts and finds its plugins; the report below may still find problems

@@ -6,6 +6,7 @@ work after install; the server install has no test runner; purge leaves nothing 
 
 from __future__ import annotations
 
+import os
 import shlex
 import subprocess
 from pathlib import Path
@@ -24,9 +25,9 @@ def debs(tmp_path_factory):
     out = tmp_path_factory.mktemp("debs")
     built = []
     for version in ("0.1.0", "0.1.0+upgrade1"):
+        # this machine's environment: pip's registry settings (index, CA) may live there
         res = subprocess.run([str(ROOT / "packaging" / "build-deb"), str(out)], capture_output=True, text=True,
-                             timeout=600, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root",
-                                               "SDCHECK_DEB_VERSION": version})
+                             timeout=600, env=dict(os.environ, SDCHECK_DEB_VERSION=version))
         assert res.returncode == 0, res.stderr[-3000:]
         built.append(Path(res.stdout.strip().splitlines()[-1]))
     return built

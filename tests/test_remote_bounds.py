@@ -76,15 +76,12 @@ def _wait_port(address: str) -> None:
 
 
 def report_rss(cfg, specs, *extra) -> tuple[subprocess.CompletedProcess, int, float]:
+    """``report --hosts`` as its own process: the result, its own peak RSS (bytes), seconds."""
+    from helpers.rss import run_measured
+
     argv = [*cli.SDCHECK, "report", "--hosts", ",".join(specs), "--ssh-config", str(cfg), "--profile", "mon",
             "--vars", VARS, "--format", "json", *extra]
-    start = time.monotonic()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out, err = proc.stdout.read(), proc.stderr.read()
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    took = time.monotonic() - start
-    res = subprocess.CompletedProcess(argv, os.waitstatus_to_exitcode(status), out.decode(), err.decode())
-    return res, usage.ru_maxrss * 1024, took
+    return run_measured(argv, timeout=300)
 
 
 def by_host(res) -> dict:

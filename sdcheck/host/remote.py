@@ -5,7 +5,7 @@ everything that comes back.
 command testinfra would run (ssh and its options, sudo): that one ssh process is the host's
 one connection, and every fact command goes through it. testinfra's default
 ``ControlMaster=auto`` with ``ControlPersist`` is turned off for it: a persisted master
-outlives its command (and holds whatever a host floods in). A host without python3 is
+outlives its command and sdcheck's run. A host without python3 is
 reached one SSH session per command over a shared master connection instead: a
 ``ControlPath`` in a private directory (0700) of sdcheck's own, which ``close()`` asks to exit
 (``ssh -O exit``, through the socket, no signal) and removes. At most ``SESSIONS`` commands
@@ -203,7 +203,7 @@ class Link:
         self.extra = (getattr(backend, "ssh_extra_args", None) or "").lower()
         if backend.NAME in ("ssh", "safe-ssh") and "controlmaster" not in self.extra:
             # the agent's own ssh is the one connection: no master left behind (with
-            # ControlPersist the master outlives its command, holding what a host floods in)
+            # ControlPersist the master outlives its command and the run)
             backend.controlpersist = 0
         self.local = hasattr(backend, "run_local") and backend.NAME not in ("paramiko", "ansible")
         if self.local:
