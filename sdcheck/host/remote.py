@@ -211,6 +211,7 @@ class Link:
         self.sessions = threading.BoundedSemaphore(SESSIONS)
         self.opening, self.opened, self.closed = threading.Lock(), False, False
         self.agent: Agent | None = None
+        self.failed: FactError | None = None
 
     def _run_local(self, command: str, *args: str):
         cmd = self.backend.encode(self.backend.quote(command, *args))
@@ -230,9 +231,14 @@ class Link:
                 if not self.opened:
                     try:
                         self._start_agent()
-                        return self._run(command, job)
+                    except FactError as exc:  # every later command: the same answer, at once
+                        self.failed = exc
+                        raise
                     finally:
                         self.opened = True
+                    return self._run(command, job)
+        if self.failed is not None:
+            raise FactError(str(self.failed))
         return self._run(command, job)
 
     def _start_agent(self) -> None:
@@ -244,12 +250,16 @@ class Link:
             self._share_connection()
             return
         _JOB.capture = True
+        shell_command = None
         try:
             self.host.run(f"LC_ALL=C LANG=C PATH=/usr/sbin:/usr/bin:/sbin:/bin python3 -I -S -c {shlex.quote(BOOT)}")
         except _Captured as captured:
             shell_command = captured.command
         finally:
             _JOB.capture = False
+        if shell_command is None:  # the backend ran something else than a local process
+            self._share_connection()
+            return
         try:
             self.agent = Agent(self.name, shell_command.decode("utf-8", "surrogateescape")
                                if isinstance(shell_command, bytes) else shell_command)
