@@ -37,7 +37,7 @@ def _in_a_copy(tmp_path: Path, debs: list[Path], script: str) -> subprocess.Comp
     """Run ``script`` (as root, /bin/sh) chrooted into an overlay of this machine's root
     filesystem whose changes land in a tmpfs; afterwards, the paths the overlay's upper layer
     holds (what the script changed) are printed after a line '=== changed'."""
-    need("unshare", "mount", "chroot", "dpkg", "man")
+    need("unshare", "mount", "chroot", "dpkg", "man", "comm", "rm")
     layers = tmp_path / "layers"
     layers.mkdir()
     q = shlex.quote
@@ -53,11 +53,14 @@ mount --rbind /dev $M/dev
 mount -t tmpfs tmpfs $M/tmp
 mount -t tmpfs tmpfs $M/run
 {copies}
+# a machine without sdcheck: a 'setup.sh install' of this machine (fresh-machine makes one) goes
+chroot $M rm -rf /opt/sdcheck /etc/sdcheck /var/lib/sdcheck /usr/local/bin/sdcheck
+cd {q(str(layers / 'upper'))} && find . -mindepth 1 \\( -type f -o -type l -o -type c \\) | sort > ../before
 set +e
 chroot $M /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root /bin/sh -c {q(script)}
 rc=$?
 echo "=== changed"
-cd {q(str(layers / 'upper'))} && find . -mindepth 1 \\( -type f -o -type l -o -type c \\) | sort
+cd {q(str(layers / 'upper'))} && find . -mindepth 1 \\( -type f -o -type l -o -type c \\) | sort | comm -13 ../before -
 exit $rc
 """
     return subprocess.run(["unshare", "-m", "sh", "-c", outer], capture_output=True, text=True, timeout=600)
