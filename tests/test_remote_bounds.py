@@ -11,6 +11,8 @@ import subprocess
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from helpers import cli
 from helpers.all import render, write_vars
 from helpers.sshd import SshHost
@@ -132,3 +134,29 @@ def test_a_host_that_floods_is_an_error_within_the_memory_limit(hosts, client, h
     assert "not an answer" in text or "more than" in text, text
     assert rss < 300 << 20, f"peak RSS {rss >> 20} MiB"
     assert took < 120
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.binary(max_size=600), st.sampled_from([b"", b"1 0 5 0\nhello", b"1 0 999999999999 0\n", b"1 0 -1 0\n"]))
+def test_whatever_a_host_answers_is_an_answer_or_an_error(tail, prefix):
+    """The agent's reader, fed anything after a valid hello (a real process printing it):
+    the call returns what was announced, or raises FactError; it never hangs or holds more
+    than the command's cap."""
+    import base64
+    import shlex
+
+    from sdcheck.host.agent import Agent
+    from sdcheck.host.base import FactError
+
+    sent = b"0 0 15 0\nsdcheck-agent 1" + prefix + tail
+    script = f"head -c 20 >/dev/null; printf %s {shlex.quote(base64.b64encode(sent).decode())} | base64 -d; sleep 0.3"
+    agent = Agent("test-host", f"sh -c {shlex.quote(script)}")
+    try:
+        try:
+            rc, out, err = agent.call("true", 3, 1 << 16, None)
+        except FactError as exc:
+            assert "test-host" in str(exc)
+        else:
+            assert prefix == b"1 0 5 0\nhello" and (rc, out, err) == (0, b"hello", b"")
+    finally:
+        agent.close()

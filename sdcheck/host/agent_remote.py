@@ -56,8 +56,12 @@ def _work(out, ident, seconds, cap, command, data):
     import time
 
     with _slots:
-        proc = subprocess.Popen(command, shell=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, start_new_session=True)
+        try:
+            proc = subprocess.Popen(command, shell=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, start_new_session=True)
+        except OSError as exc:  # answered all the same: the caller never waits for nothing
+            _send(out, ident, 127, b"", str(exc).encode("utf-8", "replace")[-1000:])
+            return
         _running.add(proc)
         deadline = time.monotonic() + seconds
         chunks, err, size, rc = [], b"", 0, None
