@@ -119,7 +119,6 @@ def _world_readable_sdcheck() -> tuple[list[str], dict, object]:
     import importlib.util
     import os
     import shutil
-    import sys
     import tempfile
     from pathlib import Path
 
@@ -142,7 +141,7 @@ def _world_readable_sdcheck() -> tuple[list[str], dict, object]:
     for path in [d, *d.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     env = dict(os.environ, PYTHONPATH=str(d), HOME="/tmp")
-    return [os.path.realpath(sys.executable), "-m", "sdcheck"], env, d
+    return [os.path.realpath(cli.SDCHECK[0]), *cli.SDCHECK[1:]], env, d
 
 
 def test_without_root_the_advice_is_to_run_as_root_not_to_run_report_again():
