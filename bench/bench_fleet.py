@@ -76,7 +76,10 @@ def main() -> int:
     cfg = tmp / "ssh_config"
     cfg.write_text(f"Host *\n  IdentityFile {key}\n  IdentitiesOnly yes\n  StrictHostKeyChecking no\n"
                    "  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n  BatchMode yes\n  ConnectTimeout 5\n")
-    vars_file = str(write_vars())
+    # every site variable set (SecureDrop's test site-specific values): no check is held back
+    vars_file = str(write_vars(smtp_relay="smtp.gmail.com", sasl_username="usernameok", sasl_domain="gnu.com",
+                               ossec_alert_email="la@foo.com",
+                               ossec_gpg_fpr="E99FFE83DF73E72FB6B264ED992D23B392F9E4F2"))
     hosts: list[SshHost] = []
     try:
         for i in range(max(sizes)):
@@ -93,7 +96,8 @@ def main() -> int:
         trace = tmp / "trace.jsonl"
         subprocess.run([*report, "--hosts", hosts[0].spec, "--ssh-config", str(cfg)], capture_output=True,
                        env=dict(os.environ, SDCHECK_TRACE_COMMANDS=str(trace)), check=False)
-        commands = [json.loads(line) for line in trace.read_text().splitlines()]
+        # the commands run on the host (a few run here, on copies: gpg on the keyring's copy)
+        commands = [c for c in map(json.loads, trace.read_text().splitlines()) if "shell" in c]
         script = "".join(f"( {c['shell']} ) </dev/null >/dev/null 2>&1\n" for c in commands)
         print(f"one host's report runs {len(commands)} commands on it")
 
