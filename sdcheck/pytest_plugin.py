@@ -92,9 +92,9 @@ _RUNS = _Runs()
 
 
 def run_on(host, *, profile=None, vars_path=None, baseline=None, only=(), skip=(), sudo=False,
-           name: str | None = None, waivers=None, fail_on=None):
+           name: str | None = None, waivers=None):
     """Run sdcheck's checks on a testinfra host; return the Run (findings redacted).
-    ``fail_on`` is the caller's to apply (see SdcheckItem)."""
+    --sdcheck-fail-on is applied by each test (SdcheckItem), not here."""
     from sdcheck.host.testinfra import TestinfraFacts
     from sdcheck.session import Options, execute
 
