@@ -60,7 +60,7 @@ def floor_once(cfg: Path, specs: list[str], script: str) -> float:
 
 def main() -> int:
     from helpers.all import render, write_vars
-    from helpers.sshd import SshHost
+    from helpers.sshd import SshHost, ssh_client
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="1,4,16")
@@ -71,11 +71,7 @@ def main() -> int:
     sizes = [int(n) for n in args.sizes.split(",")]
 
     tmp = Path(tempfile.mkdtemp(prefix="sdcheck-fleet-"))
-    key = tmp / "id"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-    cfg = tmp / "ssh_config"
-    cfg.write_text(f"Host *\n  IdentityFile {key}\n  IdentitiesOnly yes\n  StrictHostKeyChecking no\n"
-                   "  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n  BatchMode yes\n  ConnectTimeout 5\n")
+    key, cfg = ssh_client(tmp)
     # every site variable set (SecureDrop's test site-specific values): no check is held back
     vars_file = str(write_vars(smtp_relay="smtp.gmail.com", sasl_username="usernameok", sasl_domain="gnu.com",
                                ossec_alert_email="la@foo.com",

@@ -34,3 +34,20 @@ def detect_profile(facts: Facts, markers=MARKERS) -> tuple[str, str]:
                            "server: no SecureDrop OSSEC package found; pass --profile app or --profile mon")
     raise ProfileError("this host looks like both the app and the mon server ("
                        + ", ".join(seen.values()) + "); pass --profile app or --profile mon")
+
+
+def chosen_profile(given: str | None, facts: Facts, why: str = "") -> str:
+    """``given`` (--profile) if it is a known profile, else the detected one; a UsageError
+    otherwise, ``why`` saying what the profile is needed for."""
+    from sdcheck.baseline import PROFILES
+    from sdcheck.errors import UsageError
+
+    profile = given
+    if profile is None:
+        try:
+            profile, _marker = detect_profile(facts)
+        except ProfileError as exc:
+            raise UsageError(f"{exc}{why}") from None
+    if profile not in PROFILES:
+        raise UsageError(f"unknown profile {profile!r} (choose {' or '.join(PROFILES)})")
+    return profile

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from helpers import cli
 from helpers.all import render, write_vars
-from helpers.sshd import SshHost
+from helpers.sshd import SshHost, ssh_client
 
 VARS = str(write_vars())
 # a "python3" that speaks the agent's protocol, then answers its first request with a header
@@ -35,13 +35,7 @@ exec sleep 100000
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("client")
-    key = tmp / "id"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-    cfg = tmp / "ssh_config"
-    cfg.write_text(f"Host *\n  IdentityFile {key}\n  IdentitiesOnly yes\n  StrictHostKeyChecking no\n"
-                   "  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n  BatchMode yes\n  ConnectTimeout 5\n")
-    return key, cfg
+    return ssh_client(tmp_path_factory.mktemp("client"))
 
 
 @pytest.fixture

@@ -6,25 +6,18 @@ pytest plugin."""
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 from helpers import cli
 from helpers.all import render, write_vars
-from helpers.sshd import SshHost
+from helpers.sshd import SshHost, ssh_client
 
 VARS = str(write_vars())
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("client")
-    key = tmp / "id"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-    cfg = tmp / "ssh_config"
-    cfg.write_text(f"Host *\n  IdentityFile {key}\n  IdentitiesOnly yes\n  StrictHostKeyChecking no\n"
-                   "  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n  BatchMode yes\n  ConnectTimeout 5\n")
-    return key, cfg
+    return ssh_client(tmp_path_factory.mktemp("client"))
 
 
 @pytest.fixture

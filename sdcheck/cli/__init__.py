@@ -212,20 +212,10 @@ def cmd_baseline(args) -> int:
     capture = plugin_hook(args.what, "capture")  # a plugin's capture(ctx, **options) -> baseline text
     if capture is None:
         raise UsageError(f"the {args.what} plugin cannot capture a baseline")
+    from sdcheck.profile import chosen_profile
+
     facts = LocalFacts()
-    profile = args.profile
-    if profile is None:
-        from sdcheck.errors import ProfileError
-        from sdcheck.profile import detect_profile
-
-        try:
-            profile, _marker = detect_profile(facts)
-        except ProfileError as exc:
-            raise UsageError(f"{exc}; give --profile: the capture extends that profile") from None
-    from sdcheck.baseline import PROFILES
-
-    if profile not in PROFILES:
-        raise UsageError(f"unknown profile {profile!r} (choose {' or '.join(PROFILES)})")
+    profile = chosen_profile(args.profile, facts, " (the capture extends that profile)")
     text = capture(Context(facts, profile, {}), family=args.family, backend=args.backend, profile=profile)
     _emit(args.output, text)
     return EXIT_OK

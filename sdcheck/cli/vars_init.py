@@ -61,21 +61,13 @@ def _read(facts, profile: str) -> dict[str, tuple[object, str]]:
 
 
 def vars_init(args) -> str:
-    from sdcheck.baseline import PROFILES, bundled_path, load_baseline
-    from sdcheck.errors import ProfileError, UsageError
+    from sdcheck.baseline import bundled_path, load_baseline
     from sdcheck.escape import escape
     from sdcheck.host.local import LocalFacts
-    from sdcheck.profile import detect_profile
+    from sdcheck.profile import chosen_profile
 
     facts = LocalFacts()
-    profile = args.profile
-    if profile is None:
-        try:
-            profile, _marker = detect_profile(facts)
-        except ProfileError as exc:
-            raise UsageError(str(exc)) from None
-    if profile not in PROFILES:
-        raise UsageError(f"unknown profile {profile!r} (choose {' or '.join(PROFILES)})")
+    profile = chosen_profile(args.profile, facts)
     baseline = load_baseline(bundled_path(profile))
     found = _read(facts, profile)
     names = list(baseline.site) + [n for n in ("smtp_relay_port",) if n in found]

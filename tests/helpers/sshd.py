@@ -17,6 +17,17 @@ from helpers.securedrop import SD
 _NEXT = [0]
 
 
+def ssh_client(tmp: Path) -> tuple[Path, Path]:
+    """(a client key, an ssh_config using it) in ``tmp``: for hosts made here, whose host
+    keys are new each time (not checked), never asking anything (BatchMode)."""
+    key = tmp / "id"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    cfg = tmp / "ssh_config"
+    cfg.write_text(f"Host *\n  IdentityFile {key}\n  IdentitiesOnly yes\n  StrictHostKeyChecking no\n"
+                   "  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n  BatchMode yes\n  ConnectTimeout 5\n")
+    return key, cfg
+
+
 class SshHost:
     """A namespace with SecureDrop's app firewall, eth0 = one end of a veth pair whose other
     end is in this (the test's) namespace, and sshd listening on the namespace's address."""

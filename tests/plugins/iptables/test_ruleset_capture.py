@@ -180,7 +180,7 @@ def test_a_capture_is_an_overlay_that_keeps_every_check_of_the_profile(netns, tm
     assert f"  monitor_ip: \"10.20.3.2\"  # vars file {VARS}" in text
     # without the profile, a capture on a host that is not a SecureDrop server says how to choose
     res = netns.sdcheck("baseline", "capture", "iptables", "--output", str(tmp_path / "x.yml"))
-    assert res.returncode == 2 and "give --profile" in res.stderr
+    assert res.returncode == 2 and "pass --profile app or --profile mon (the capture extends that profile)" in res.stderr
 
 
 @settings(max_examples=60, deadline=None)
