@@ -141,6 +141,7 @@ def mon_host(work: Path):
     mail_log.write_text("\n".join(lines) + "\n")
     procmail_log.write_text("")
     vars_file = site.vars_file(**SITE_VARS, ossec_gpg_fpr=fpr, ossec_gnupg_home=str(gnupg),
+                               ossec_alert_email="alerts@news.example",  # every site variable set
                                mail_log=str(mail_log), procmail_log=str(procmail_log))
     reads = [f"cat {gnupg}/pubring.kbx {gnupg}/trustdb.gpg {mail_log} {procmail_log} >/dev/null"]
     return host, Path(vars_file), reads
